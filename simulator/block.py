@@ -1,0 +1,61 @@
+"""The block model: everything execution needs, nothing a strategy may change.
+
+A Block is the fork (a py-evm VM class), the header context (coinbase, number,
+timestamp, gas limit, base fee, prev randao, ancestor hashes for BLOCKHASH), the
+pre-state (a state trie in a py-evm database at `pre_state_root`) and the ordered signed
+transactions. Senders are recovered once, when the block is built, and cached on the
+transaction objects that every (re-)execution then reuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eth.vm.execution_context import ExecutionContext
+
+
+@dataclass(frozen=True)
+class HeaderContext:
+    coinbase: bytes
+    number: int
+    timestamp: int
+    gas_limit: int
+    base_fee: int | None = None
+    prev_randao: bytes = b"\x00" * 32
+    difficulty: int = 0
+    chain_id: int = 1
+    excess_blob_gas: int | None = None
+    # Hashes of the ancestors, newest first (what BLOCKHASH serves).
+    ancestor_hashes: tuple = field(default=(), repr=False)
+
+    def execution_context(self) -> ExecutionContext:
+        return ExecutionContext(
+            coinbase=self.coinbase,
+            timestamp=self.timestamp,
+            block_number=self.number,
+            difficulty=self.difficulty,
+            mix_hash=self.prev_randao,
+            gas_limit=self.gas_limit,
+            prev_hashes=self.ancestor_hashes,
+            chain_id=self.chain_id,
+            base_fee_per_gas=self.base_fee,
+            excess_blob_gas=self.excess_blob_gas,
+        )
+
+
+class Block:
+    def __init__(self, vm_class, header: HeaderContext, db, pre_state_root: bytes,
+                 transactions) -> None:
+        self.vm_class = vm_class
+        self.header = header
+        self.db = db
+        self.pre_state_root = pre_state_root
+        self.transactions = tuple(transactions)
+        # Recover every sender once; py-evm caches it on the transaction object.
+        self.senders = tuple(tx.sender for tx in self.transactions)
+
+    def __len__(self) -> int:
+        return len(self.transactions)
+
+    def execution_context(self) -> ExecutionContext:
+        return self.header.execution_context()

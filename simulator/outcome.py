@@ -1,0 +1,141 @@
+"""Block results and the serial-equivalence check.
+
+A BlockResult is what any executor, serial or parallel, must agree on: the post-state
+root, the post-state diff (every account field and storage slot that changed, account
+deletions included), each transaction's receipt (status, gas used, cumulative gas,
+logs) and the block's gas. Parallel results are assembled by folding each transaction's
+final write set, in transaction order, into a stock py-evm AccountDB over the pre-state;
+so both sides' roots come from the same trie code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth.db.account import AccountDB
+
+from .locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE, describe
+
+
+@dataclass(frozen=True)
+class Receipt:
+    success: bool
+    gas_used: int
+    cumulative_gas_used: int
+    logs: tuple
+
+
+@dataclass
+class BlockResult:
+    state_root: bytes
+    diff: dict  # location -> post value, for every location that changed
+    receipts: tuple
+    gas_used: int
+
+
+def make_receipts(outcomes) -> tuple:
+    cumulative = 0
+    receipts = []
+    for outcome in outcomes:
+        cumulative += outcome.gas_used
+        receipts.append(Receipt(outcome.success, outcome.gas_used, cumulative, outcome.logs))
+    return tuple(receipts)
+
+
+def state_diff(pre: AccountDB, post: AccountDB, addresses, slots) -> dict:
+    """Every field of `addresses` and every slot in `slots` whose value changed.
+    `post` must have computed its state root (so storage roots are up to date)."""
+    diff = {}
+    for address in addresses:
+        for kind, read in (
+            (BALANCE, AccountDB.get_balance),
+            (NONCE, AccountDB.get_nonce),
+            (CODE, AccountDB.get_code_hash),
+        ):
+            before, after = read(pre, address), read(post, address)
+            if before != after:
+                diff[(kind, address)] = after
+        before = (pre.account_exists(address), pre._get_storage_root(address))
+        after = (post.account_exists(address), post._get_storage_root(address))
+        if before != after:
+            diff[(ACCOUNT, address)] = after
+    for address, slot in slots:
+        before, after = pre.get_storage(address, slot), post.get_storage(address, slot)
+        if before != after:
+            diff[(STORAGE, address, slot)] = after
+    return diff
+
+
+def apply_incarnation(account_db: AccountDB, incarnation) -> None:
+    """Fold one transaction's final write set into a stock account database."""
+    for address in incarnation.wiped:
+        account_db.delete_storage(address)
+    accounts = []
+    for location, value in incarnation.writes.items():
+        kind, address = location[0], location[1]
+        if kind == BALANCE:
+            account_db.set_balance(address, value)
+        elif kind == NONCE:
+            account_db.set_nonce(address, value)
+        elif kind == CODE:
+            account_db.set_code(address, value)
+        elif kind == STORAGE:
+            account_db.set_storage(address, location[2], value)
+        else:
+            accounts.append((address, value))
+    for (_, address), delta in incarnation.deltas.items():
+        account_db.set_balance(address, account_db.get_balance(address) + delta)
+    for address, exists in accounts:
+        if exists:
+            account_db.touch_account(address)
+        else:
+            account_db.delete_account(address)
+
+
+def assemble(block, incarnations) -> BlockResult:
+    """The block result from each transaction's final incarnation, in order."""
+    account_db = AccountDB(block.db, block.pre_state_root)
+    addresses, slots = set(), set()
+    for incarnation in incarnations:
+        account_db.lock_changes()
+        apply_incarnation(account_db, incarnation)
+        for location in incarnation.writes:
+            addresses.add(location[1])
+            if location[0] == STORAGE:
+                slots.add((location[1], location[2]))
+        for location in incarnation.deltas:
+            addresses.add(location[1])
+    state_root = account_db.make_state_root()
+    pre = AccountDB(block.db, block.pre_state_root)
+    receipts = make_receipts(inc.outcome for inc in incarnations)
+    return BlockResult(
+        state_root=state_root,
+        diff=state_diff(pre, account_db, addresses, slots),
+        receipts=receipts,
+        gas_used=receipts[-1].cumulative_gas_used if receipts else 0,
+    )
+
+
+def mismatches(result: BlockResult, reference: BlockResult, limit: int = 5) -> list:
+    """Human-readable differences between a result and the serial reference."""
+    problems = []
+    if result.gas_used != reference.gas_used:
+        problems.append(f"gas used {result.gas_used} != serial {reference.gas_used}")
+    for index, (ours, theirs) in enumerate(zip(result.receipts, reference.receipts)):
+        if ours != theirs:
+            problems.append(f"receipt of tx {index} differs: {ours} != serial {theirs}")
+            break
+    if len(result.receipts) != len(reference.receipts):
+        problems.append("different number of receipts")
+    if result.diff != reference.diff:
+        for location in sorted(set(result.diff) | set(reference.diff), key=repr):
+            ours, theirs = result.diff.get(location), reference.diff.get(location)
+            if ours != theirs:
+                problems.append(f"{describe(location)}: {ours!r} != serial {theirs!r}")
+                if len(problems) >= limit:
+                    break
+    if result.state_root != reference.state_root:
+        problems.append(
+            f"state root 0x{result.state_root.hex()} != serial 0x{reference.state_root.hex()}"
+        )
+    return problems

@@ -1,0 +1,175 @@
+"""Block-STM's collaborative scheduler (Gelashvili et al., PPoPP'23, section 4).
+
+Protocol:
+- Each transaction has (incarnation, status); status moves READY_TO_EXECUTE ->
+  EXECUTING -> EXECUTED, and to ABORTING when a validation fails or when an execution
+  reads an ESTIMATE and suspends on the blocking transaction. Leaving ABORTING always
+  goes back to READY_TO_EXECUTE with the incarnation number increased.
+- Two cursors, `execution_idx` and `validation_idx`, only ever decrease through
+  `_decrease_*`, which also bumps `decrease_cnt`. `next_task` serves the lower cursor
+  first (validation when the validation cursor is strictly lower).
+- `finish_execution`: dependents suspended on this transaction become ready again;
+  if the incarnation wrote a location its previous one did not, every higher
+  transaction must be revalidated (validation_idx drops to this one); otherwise only
+  this transaction is validated.
+- An execution that reads an ESTIMATE of a lower transaction is suspended
+  (`add_dependency`) and re-executed, as the next incarnation, once that transaction
+  finishes executing.
+- `finish_validation` after an abort: the transaction is re-incarnated and every
+  higher transaction is revalidated (validation_idx drops to tx + 1).
+- Commit rule: the block is done when both cursors are past the last transaction, no
+  task is in flight, and no cursor moved while that was being checked. At that point
+  every transaction's latest incarnation has been validated after every lower
+  transaction's latest write, so the multi-version memory holds the serial result.
+
+Invariants (checked by tests): `num_active_tasks` equals the tasks handed out and not
+yet finished; a transaction is executed by at most one task at a time; an incarnation
+number never decreases.
+
+pevmsim runs the workers in virtual time, one event at a time, so the paper's atomic
+operations are plain assignments here; their order is still the paper's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+READY_TO_EXECUTE = 0
+EXECUTING = 1
+EXECUTED = 2
+ABORTING = 3
+
+EXECUTION = "execution"
+VALIDATION = "validation"
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str  # EXECUTION or VALIDATION
+    tx: int
+    incarnation: int
+
+
+class Scheduler:
+    def __init__(self, block_size: int) -> None:
+        self.block_size = block_size
+        self.execution_idx = 0
+        self.validation_idx = 0
+        self.decrease_cnt = 0
+        self.num_active_tasks = 0
+        self.done_marker = block_size == 0
+        self.incarnation = [0] * block_size
+        self.status = [READY_TO_EXECUTE] * block_size
+        self.dependents: list = [[] for _ in range(block_size)]
+
+    # -- cursors -------------------------------------------------------------------
+    def _decrease_execution_idx(self, target: int) -> None:
+        if target < self.execution_idx:
+            self.execution_idx = target
+        self.decrease_cnt += 1
+
+    def _decrease_validation_idx(self, target: int) -> None:
+        if target < self.validation_idx:
+            self.validation_idx = target
+        self.decrease_cnt += 1
+
+    def done(self) -> bool:
+        return self.done_marker
+
+    def _check_done(self) -> None:
+        # The paper also re-reads decrease_cnt to catch a concurrent cursor move; with
+        # one event at a time nothing can move in between.
+        if (min(self.execution_idx, self.validation_idx) >= self.block_size
+                and self.num_active_tasks == 0):
+            self.done_marker = True
+
+    # -- handing out tasks -----------------------------------------------------------
+    def _try_incarnate(self, tx: int) -> Task | None:
+        if tx < self.block_size and self.status[tx] == READY_TO_EXECUTE:
+            self.status[tx] = EXECUTING
+            return Task(EXECUTION, tx, self.incarnation[tx])
+        self.num_active_tasks -= 1
+        return None
+
+    def _next_version_to_execute(self) -> Task | None:
+        if self.execution_idx >= self.block_size:
+            self._check_done()
+            return None
+        self.num_active_tasks += 1
+        tx = self.execution_idx
+        self.execution_idx += 1
+        return self._try_incarnate(tx)
+
+    def _next_version_to_validate(self) -> Task | None:
+        if self.validation_idx >= self.block_size:
+            self._check_done()
+            return None
+        self.num_active_tasks += 1
+        tx = self.validation_idx
+        self.validation_idx += 1
+        if self.status[tx] == EXECUTED:
+            return Task(VALIDATION, tx, self.incarnation[tx])
+        self.num_active_tasks -= 1
+        return None
+
+    def next_task(self) -> Task | None:
+        """The next task, or None when none is available now (check `done`)."""
+        n = self.block_size
+        while self.execution_idx < n or self.validation_idx < n:
+            if self.validation_idx < self.execution_idx:
+                task = self._next_version_to_validate()
+            else:
+                task = self._next_version_to_execute()
+            if task is not None:
+                return task
+        self._check_done()
+        return None
+
+    # -- suspensions on ESTIMATE ------------------------------------------------------
+    def add_dependency(self, tx: int, blocking_tx: int) -> bool:
+        """Suspend `tx` until `blocking_tx` finishes executing. False means the
+        blocking transaction has already finished: the reader should simply retry."""
+        if self.status[blocking_tx] == EXECUTED:
+            return False
+        self.status[tx] = ABORTING
+        self.dependents[blocking_tx].append(tx)
+        self.num_active_tasks -= 1
+        return True
+
+    def _set_ready(self, tx: int) -> None:
+        self.incarnation[tx] += 1
+        self.status[tx] = READY_TO_EXECUTE
+
+    # -- finishing tasks ----------------------------------------------------------------
+    def finish_execution(self, tx: int, incarnation: int, wrote_new_location: bool) -> Task | None:
+        self.status[tx] = EXECUTED
+        dependents, self.dependents[tx] = self.dependents[tx], []
+        for dependent in dependents:
+            self._set_ready(dependent)
+        if dependents:
+            self._decrease_execution_idx(min(dependents))
+        if self.validation_idx > tx:
+            if wrote_new_location:
+                self._decrease_validation_idx(tx)
+            else:
+                return Task(VALIDATION, tx, incarnation)
+        self.num_active_tasks -= 1
+        return None
+
+    def try_validation_abort(self, tx: int, incarnation: int) -> bool:
+        if self.incarnation[tx] == incarnation and self.status[tx] == EXECUTED:
+            self.status[tx] = ABORTING
+            return True
+        return False
+
+    def finish_validation(self, tx: int, aborted: bool) -> Task | None:
+        if aborted:
+            self._set_ready(tx)
+            self._decrease_validation_idx(tx + 1)
+            if self.execution_idx > tx:
+                task = self._try_incarnate(tx)
+                if task is not None:
+                    return task  # the active task carries over to the re-execution
+                return None  # _try_incarnate already retired the active task
+        self.num_active_tasks -= 1
+        return None

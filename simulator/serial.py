@@ -1,0 +1,105 @@
+"""The serial executor: the oracle every parallel run is checked against.
+
+It is stock py-evm: the fork's own State over its own trie-backed AccountDB, one
+transaction after another, exactly as a traditional client applies a block. The only
+addition is a subclass of AccountDB that notes which accounts and slots were written,
+so that the post-state diff can be listed; every value still comes from py-evm.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+from eth.db.account import AccountDB
+
+from .outcome import BlockResult, make_receipts, state_diff
+from .versioned_state import TxOutcome
+
+
+class InvalidBlock(Exception):
+    """A transaction of the block cannot be applied (bad nonce, insufficient funds...)."""
+
+
+class RecordingAccountDB(AccountDB):
+    def __init__(self, db, state_root) -> None:
+        super().__init__(db, state_root)
+        self.written_accounts: set = set()
+        self.written_slots: set = set()
+
+    def _written(self, address) -> None:
+        self.written_accounts.add(address)
+
+    def set_balance(self, address, balance):
+        self._written(address)
+        super().set_balance(address, balance)
+
+    def set_nonce(self, address, nonce):
+        self._written(address)
+        super().set_nonce(address, nonce)
+
+    def set_code(self, address, code):
+        self._written(address)
+        super().set_code(address, code)
+
+    def delete_code(self, address):
+        self._written(address)
+        super().delete_code(address)
+
+    def set_storage(self, address, slot, value):
+        self._written(address)
+        self.written_slots.add((address, slot))
+        super().set_storage(address, slot, value)
+
+    def delete_storage(self, address):
+        self._written(address)
+        super().delete_storage(address)
+
+    def delete_account(self, address):
+        self._written(address)
+        super().delete_account(address)
+
+    def touch_account(self, address):
+        self._written(address)
+        super().touch_account(address)
+
+
+@lru_cache(maxsize=None)
+def recording_state_class(state_class: type) -> type:
+    return type(f"Recording{state_class.__name__}", (state_class,),
+                {"account_db_class": RecordingAccountDB})
+
+
+def transaction_outcome(vm_class, transaction, computation) -> TxOutcome:
+    return TxOutcome(
+        success=not computation.is_error,
+        gas_used=vm_class.finalize_gas_used(transaction, computation),
+        logs=tuple(computation.get_log_entries()),
+    )
+
+
+def execute_serial(block) -> tuple:
+    """Apply the block serially with stock py-evm. Returns (BlockResult, per-tx seconds)."""
+    state_class = recording_state_class(block.vm_class.get_state_class())
+    state = state_class(block.db, block.execution_context(), block.pre_state_root)
+    outcomes, seconds = [], []
+    for index, transaction in enumerate(block.transactions):
+        started = time.perf_counter()
+        state.lock_changes()
+        try:
+            computation = state.apply_transaction(transaction)
+        except Exception as exc:
+            raise InvalidBlock(f"transaction {index} is invalid: {type(exc).__name__}: {exc}")
+        outcomes.append(transaction_outcome(block.vm_class, transaction, computation))
+        seconds.append(time.perf_counter() - started)
+    account_db = state._account_db
+    state_root = account_db.make_state_root()
+    pre = AccountDB(block.db, block.pre_state_root)
+    receipts = make_receipts(outcomes)
+    result = BlockResult(
+        state_root=state_root,
+        diff=state_diff(pre, account_db, account_db.written_accounts, account_db.written_slots),
+        receipts=receipts,
+        gas_used=receipts[-1].cumulative_gas_used if receipts else 0,
+    )
+    return result, seconds

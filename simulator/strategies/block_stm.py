@@ -1,0 +1,91 @@
+"""Strategy `block-stm`: Block-STM (Gelashvili et al., PPoPP'23) over py-evm.
+
+Workers take tasks from the collaborative scheduler (scheduler.py). An execution task
+runs the incarnation for real in py-evm over the multi-version memory (mv_memory.py,
+versioned_state.py): reads happen when the task starts, and the write set is recorded
+when it ends. An execution that reads an ESTIMATE is suspended on the blocking
+transaction and re-executed once it finishes. A validation task re-reads the last
+incarnation's read set when it starts; if any version changed, the incarnation is
+aborted when the task ends: its writes become ESTIMATEs and it is re-executed.
+With `abort_on_estimate`, an ESTIMATE read aborts the incarnation outright (it is
+re-executed as soon as a worker is free, without waiting for the blocking transaction).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..abc import Strategy
+from ..mv_memory import MVMemory
+from ..scheduler import EXECUTION, Scheduler, Task
+
+
+class BlockSTM(Strategy):
+    name = "block-stm"
+    description = "Block-STM: optimistic execution, validation, ESTIMATE suspension"
+
+    def __init__(self, env, cost_model, metrics) -> None:
+        super().__init__(env, cost_model, metrics)
+        n = len(env.transactions)
+        self.mv = MVMemory(n)
+        self.scheduler = Scheduler(n)
+        self.last: list = [None] * n  # each transaction's latest recorded incarnation
+        self._running: dict = {}  # worker -> the incarnation or validation verdict
+
+    def next_task(self) -> Task | None:
+        return self.scheduler.next_task()
+
+    def done(self) -> bool:
+        return self.scheduler.done()
+
+    def final_incarnations(self) -> list:
+        return self.last
+
+    def start(self, worker: int, task: Task) -> tuple:
+        if task.kind == EXECUTION:
+            return self._start_execution(worker, task)
+        started = time.perf_counter()
+        reads = self.last[task.tx].reads
+        stale = self.mv.first_invalid_read(reads, task.tx)
+        seconds = time.perf_counter() - started
+        self.metrics.validations += 1
+        self._running[worker] = stale
+        kind = "validation" if stale is None else "failed-validation"
+        return self.cost_model.validation(len(reads), seconds), kind
+
+    def _start_execution(self, worker: int, task: Task) -> tuple:
+        metrics = self.metrics
+        while True:
+            incarnation = self.env.execute(self.mv, task.tx, task.incarnation)
+            metrics.executions += 1
+            if incarnation.blocked_on is None:
+                break
+            metrics.suspensions += 1
+            metrics.suspension_locations[incarnation.blocked_location] += 1
+            if self.scheduler.add_dependency(task.tx, incarnation.blocked_on):
+                self._running[worker] = None
+                return self.cost_model.execution(incarnation), "suspended"
+            # The blocking transaction finished meanwhile: read again.
+        self._running[worker] = incarnation
+        if incarnation.error is not None:
+            metrics.invalid_executions += 1
+            kind = "invalid"
+        else:
+            kind = "execution" if task.incarnation == 0 else "re-execution"
+        return self.cost_model.execution(incarnation), kind
+
+    def finish(self, worker: int, task: Task) -> Task | None:
+        result = self._running.pop(worker)
+        if task.kind == EXECUTION:
+            if result is None:  # suspended: the scheduler already knows
+                return None
+            wrote_new = self.mv.record(task.tx, task.incarnation, result.writes, result.deltas)
+            self.last[task.tx] = result
+            return self.scheduler.finish_execution(task.tx, task.incarnation, wrote_new)
+        aborted = result is not None and self.scheduler.try_validation_abort(
+            task.tx, task.incarnation)
+        if aborted:
+            self.metrics.validation_failures += 1
+            self.metrics.abort_locations[result] += 1
+            self.mv.convert_writes_to_estimates(task.tx)
+        return self.scheduler.finish_validation(task.tx, aborted)

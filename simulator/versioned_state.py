@@ -1,0 +1,383 @@
+"""Versioned state: py-evm executing one transaction incarnation over multi-version memory.
+
+py-evm's `State` builds its account database from `State.account_db_class`; pevmsim
+plugs `VersionedAccountDB` into that seam (see `versioned_state_class`). One database
+serves one incarnation of one transaction:
+
+- every read is answered from the incarnation's own writes first, then from the
+  multi-version memory (the highest lower transaction that wrote the location), then
+  from the pre-block state; the first read of each location records its version in the
+  read set (reads inside reverted call frames stay in the read set: they still
+  influenced execution);
+- every write is buffered in the write set, journaled so that py-evm's
+  snapshot/revert/commit of call frames work as usual; nothing reaches the
+  multi-version memory until the scheduler records the finished incarnation;
+- warm/cold access sets (EIP-2929) are per incarnation and journaled; transient storage
+  (EIP-1153) lives in py-evm's own State and is per transaction already;
+- a read that meets an ESTIMATE raises `EstimateRead` out of py-evm, ending the
+  incarnation early.
+
+Lazy beneficiary: with `lazy_beneficiary` on, the fee credit to the coinbase (and any
+other `delta_balance` on it) is recorded as a DELTA, which commutes, instead of a
+read-modify-write of its balance. A transaction that really reads the coinbase balance
+(BALANCE, a transfer from it, the EIP-161 emptiness check when its own credit is zero)
+reads the base value plus every lower transaction's delta, and depends on all of them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from eth.abc import AccountDatabaseAPI
+from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
+from eth.db.account import AccountDB
+from eth_hash.auto import keccak
+
+from .locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
+from .mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
+
+
+@lru_cache(maxsize=4096)
+def code_hash(code: bytes) -> bytes:
+    return keccak(code) if code else EMPTY_SHA3
+
+
+class PreState:
+    """The pre-block state, read-only, cached per location (it never changes during a
+    block). Backed by a stock py-evm AccountDB over the block's database."""
+
+    def __init__(self, db, state_root: bytes) -> None:
+        self._account_db = AccountDB(db, state_root)
+        self._cache: dict = {}
+        self.state_root = state_root
+
+    def value(self, location):
+        try:
+            return self._cache[location]
+        except KeyError:
+            pass
+        kind, address = location[0], location[1]
+        adb = self._account_db
+        if kind == BALANCE:
+            value = adb.get_balance(address)
+        elif kind == NONCE:
+            value = adb.get_nonce(address)
+        elif kind == CODE:
+            value = adb.get_code(address)
+        elif kind == STORAGE:
+            value = adb.get_storage(address, location[2])
+        else:
+            value = adb.account_exists(address)
+        self._cache[location] = value
+        return value
+
+
+class IncarnationView:
+    """Handed to py-evm's State in place of a database: what one incarnation sees."""
+
+    __slots__ = ("tx", "mv", "pre_state")
+
+    def __init__(self, tx: int, mv: MVMemory, pre_state: PreState) -> None:
+        self.tx = tx
+        self.mv = mv
+        self.pre_state = pre_state
+
+
+class VersionedAccountDB(AccountDatabaseAPI):
+    def __init__(self, db: IncarnationView, state_root: bytes = BLANK_ROOT_HASH) -> None:
+        self._tx = db.tx
+        self._mv = db.mv
+        self._pre = db.pre_state
+        self.reads: dict = {}  # location -> version read from the multi-version memory
+        self._base: dict = {}  # location -> (version, value, delta_sum) as read
+        self.writes: dict = {}  # location -> value
+        self.deltas: dict = {}  # balance location -> commutative increment
+        self.wiped: set = set()  # addresses whose storage this incarnation wiped
+        self._warm: set = set()
+        self._journal: list = []
+
+    # -- reads through the multi-version memory ----------------------------------
+    def _read(self, location):
+        try:
+            return self._base[location]
+        except KeyError:
+            pass
+        version, value, delta_sum = self._mv.read(location, self._tx)
+        if value is NOT_WRITTEN:
+            value = self._pre.value(location)
+        self.reads[location] = version
+        result = self._base[location] = (version, value, delta_sum)
+        return result
+
+    def _read_value(self, location):
+        _, value, delta_sum = self._read(location)
+        return value + delta_sum if delta_sum else value
+
+    def _read_storage(self, address, slot: int) -> int:
+        account_version = self._read((ACCOUNT, address))[0]
+        version, value, _ = self._read((STORAGE, address, slot))
+        if account_version is PRE_BLOCK:
+            return value
+        # The account was created, deleted or wiped in this block: a slot written
+        # before that (or only present before the block) reads as zero.
+        if version is PRE_BLOCK or version[0] < account_version[0]:
+            return 0
+        return value
+
+    # -- storage -----------------------------------------------------------------
+    def get_storage(self, address, slot: int, from_journal: bool = True) -> int:
+        if from_journal:
+            value = self.writes.get((STORAGE, address, slot))
+            if value is not None:
+                return value
+            if address in self.wiped:
+                return 0
+        return self._read_storage(address, slot)
+
+    def set_storage(self, address, slot: int, value: int) -> None:
+        self.writes[(STORAGE, address, slot)] = value
+
+    def _wipe_own_storage(self, address) -> None:
+        writes = self.writes
+        for location in [loc for loc in writes if loc[0] == STORAGE and loc[1] == address]:
+            del writes[location]
+        self.wiped.add(address)
+
+    def delete_storage(self, address) -> None:
+        self._ensure_exists(address)
+        self._wipe_own_storage(address)
+        self.writes[(ACCOUNT, address)] = True
+
+    def is_storage_warm(self, address, slot: int) -> bool:
+        return (address, slot) in self._warm
+
+    def mark_storage_warm(self, address, slot: int) -> None:
+        self._warm.add((address, slot))
+
+    # -- balance -----------------------------------------------------------------
+    def get_balance(self, address) -> int:
+        location = (BALANCE, address)
+        value = self.writes.get(location)
+        if value is not None:
+            return value
+        return self._read_value(location) + self.deltas.get(location, 0)
+
+    def set_balance(self, address, balance: int) -> None:
+        self._ensure_exists(address)
+        location = (BALANCE, address)
+        self.writes[location] = balance
+        self.deltas.pop(location, None)
+
+    def add_balance_delta(self, address, delta: int) -> None:
+        """A commutative balance change: no read of the current balance."""
+        self._ensure_exists(address)
+        location = (BALANCE, address)
+        if location in self.writes:
+            self.writes[location] += delta
+        else:
+            self.deltas[location] = self.deltas.get(location, 0) + delta
+
+    # -- nonce -------------------------------------------------------------------
+    def get_nonce(self, address) -> int:
+        location = (NONCE, address)
+        value = self.writes.get(location)
+        return self._read_value(location) if value is None else value
+
+    def set_nonce(self, address, nonce: int) -> None:
+        self._ensure_exists(address)
+        self.writes[(NONCE, address)] = nonce
+
+    def increment_nonce(self, address) -> None:
+        self.set_nonce(address, self.get_nonce(address) + 1)
+
+    # -- code --------------------------------------------------------------------
+    def get_code(self, address) -> bytes:
+        location = (CODE, address)
+        value = self.writes.get(location)
+        return self._read_value(location) if value is None else value
+
+    def set_code(self, address, code: bytes) -> None:
+        self._ensure_exists(address)
+        self.writes[(CODE, address)] = code
+
+    def get_code_hash(self, address) -> bytes:
+        return code_hash(self.get_code(address))
+
+    def delete_code(self, address) -> None:
+        self.set_code(address, b"")
+
+    # -- accounts ----------------------------------------------------------------
+    def account_has_code_or_nonce(self, address) -> bool:
+        return self.get_nonce(address) != 0 or self.get_code(address) != b""
+
+    def account_exists(self, address) -> bool:
+        value = self.writes.get((ACCOUNT, address))
+        return self._read_value((ACCOUNT, address)) if value is None else value
+
+    def _ensure_exists(self, address) -> None:
+        if not self.account_exists(address):
+            self.writes[(ACCOUNT, address)] = True
+
+    def touch_account(self, address) -> None:
+        self._ensure_exists(address)
+
+    def delete_account(self, address) -> None:
+        self._wipe_own_storage(address)
+        writes = self.writes
+        writes[(BALANCE, address)] = 0
+        self.deltas.pop((BALANCE, address), None)
+        writes[(NONCE, address)] = 0
+        writes[(CODE, address)] = b""
+        writes[(ACCOUNT, address)] = False
+
+    def account_is_empty(self, address) -> bool:
+        if self.account_has_code_or_nonce(address):
+            return False
+        location = (BALANCE, address)
+        if location not in self.writes and self.deltas.get(location, 0) > 0:
+            return False  # a positive pending credit on a non-negative balance
+        return self.get_balance(address) == 0
+
+    def is_address_warm(self, address) -> bool:
+        return address in self._warm
+
+    def mark_address_warm(self, address) -> None:
+        self._warm.add(address)
+
+    # -- journal (call-frame snapshots) -------------------------------------------
+    def record(self):
+        self._journal.append(
+            (dict(self.writes), dict(self.deltas), set(self.wiped), set(self._warm))
+        )
+        return len(self._journal) - 1
+
+    def discard(self, checkpoint) -> None:
+        self.writes, self.deltas, self.wiped, self._warm = self._journal[checkpoint]
+        del self._journal[checkpoint:]
+
+    def commit(self, checkpoint) -> None:
+        del self._journal[checkpoint:]
+
+    def lock_changes(self) -> None:
+        """One database serves one transaction: nothing to lock."""
+
+    # -- whole-state operations a single incarnation never performs -----------------
+    @property
+    def state_root(self) -> bytes:
+        return self._pre.state_root
+
+    @state_root.setter
+    def state_root(self, value: bytes) -> None:
+        """py-evm resets the root on revert; the journal already restored the writes."""
+
+    def has_root(self, state_root: bytes) -> bool:
+        return False
+
+    def make_state_root(self) -> bytes:
+        raise NotImplementedError("an incarnation has no state root: assemble the block")
+
+    def persist(self):
+        raise NotImplementedError("an incarnation is never persisted: assemble the block")
+
+
+def _lazy_delta_balance(state, address, delta: int) -> None:
+    if address == state.coinbase:
+        state._account_db.add_balance_delta(address, delta)
+    else:
+        state.set_balance(address, state.get_balance(address) + delta)
+
+
+def _no_system_contracts(state) -> None:
+    """System contracts are block-level state, already in the pre-state."""
+
+
+@lru_cache(maxsize=None)
+def versioned_state_class(state_class: type, lazy_beneficiary: bool) -> type:
+    """The fork's State with the versioned account database plugged in."""
+    attrs = {
+        "account_db_class": VersionedAccountDB,
+        "set_system_contracts": _no_system_contracts,
+    }
+    if lazy_beneficiary:
+        attrs["delta_balance"] = _lazy_delta_balance
+    return type(f"Versioned{state_class.__name__}", (state_class,), attrs)
+
+
+@dataclass(frozen=True)
+class TxOutcome:
+    """What a transaction's receipt needs."""
+
+    success: bool
+    gas_used: int
+    logs: tuple
+
+
+@dataclass
+class Incarnation:
+    """One execution of one transaction, with everything the scheduler needs."""
+
+    tx: int
+    incarnation: int
+    reads: dict
+    writes: dict
+    deltas: dict
+    wiped: frozenset
+    outcome: TxOutcome | None  # None when blocked or invalid
+    blocked_on: int | None = None  # the transaction whose ESTIMATE stopped it
+    blocked_location: tuple | None = None  # the location of that ESTIMATE
+    error: str | None = None  # why py-evm rejected the transaction
+    cpu_time: float = 0.0
+
+
+class ExecutionEnv:
+    """Everything constant across the incarnations of one block run."""
+
+    def __init__(self, block, pre_state: PreState, lazy_beneficiary: bool) -> None:
+        self.block = block
+        self.vm_class = block.vm_class
+        self.transactions = block.transactions
+        self.pre_state = pre_state
+        self.execution_context = block.execution_context()
+        self.state_class = versioned_state_class(
+            block.vm_class.get_state_class(), lazy_beneficiary
+        )
+        self.lazy_beneficiary = lazy_beneficiary
+
+    def execute(self, mv: MVMemory, tx: int, incarnation: int) -> Incarnation:
+        """Execute transaction `tx` for real in py-evm against `mv` as it stands now."""
+        started = time.perf_counter()
+        state = self.state_class(
+            IncarnationView(tx, mv, self.pre_state),
+            self.execution_context,
+            self.pre_state.state_root,
+        )
+        db = state._account_db
+        transaction = self.transactions[tx]
+        outcome = blocked_on = blocked_location = error = None
+        try:
+            computation = state.apply_transaction(transaction)
+            outcome = TxOutcome(
+                success=not computation.is_error,
+                gas_used=self.vm_class.finalize_gas_used(transaction, computation),
+                logs=tuple(computation.get_log_entries()),
+            )
+        except EstimateRead as hit:
+            blocked_on, blocked_location = hit.blocking_tx, hit.location
+        except Exception as exc:  # speculative reads can make a transaction invalid
+            error = f"{type(exc).__name__}: {exc}"
+        finished = outcome is not None
+        return Incarnation(
+            tx=tx,
+            incarnation=incarnation,
+            reads=db.reads,
+            writes=db.writes if finished else {},
+            deltas=db.deltas if finished else {},
+            wiped=frozenset(db.wiped) if finished else frozenset(),
+            outcome=outcome,
+            blocked_on=blocked_on,
+            blocked_location=blocked_location,
+            error=error,
+            cpu_time=time.perf_counter() - started,
+        )

@@ -1,0 +1,347 @@
+"""The Workload API: how pevmsim gets a block of realistic traffic.
+
+A workload is a class with a `name`, a `description`, typed `params` (each with a
+default), and two methods:
+
+    setup(chain)            fund accounts and deploy contracts into the pre-state
+    transactions(chain, n)  return n signed transactions for the measured block
+
+Both receive a `BlockBuilder`, which does the common parts: deterministic funded
+accounts with keys, deploying Vyper source (compiled by the vyper package) or raw
+bytecode by really running the constructor in py-evm, set-up calls that must succeed,
+ABI-encoded call transactions with nonce tracking, and finally the Block. Randomness
+must come from `chain.rng` (seeded), so a workload is deterministic for a seed.
+
+Helpers that keep workloads short:
+
+    chain.set_storage(contract, "balanceOf", holder, value=...)
+                            a genesis-style pre-state write of a Vyper storage variable
+                            (HashMap keys follow the name); fast population set-up
+    chain.pick(items, hot_ratio)
+                            items[0] with probability hot_ratio, else uniform
+    chain.choose({"swap": 0.2, ...})
+                            a key drawn with the given relative weights
+    contract.slot("reserve0"), contract.slot("balanceOf", holder)
+                            storage slot numbers, e.g. for `Workload.labels()`
+    view(block, root, contract, "totalSupply")
+                            read a view function against any persisted state root
+    validate_block(block, plugin)
+                            run the block serially; an invalid transaction (bad nonce,
+                            insufficient funds...) becomes a WorkloadError naming it
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import eth_abi
+from eth._utils.address import generate_contract_address
+from eth.constants import BLANK_ROOT_HASH
+from eth.db.atomic import AtomicDB
+from eth.vm.message import Message
+from eth.vm.forks.cancun import CancunVM
+from eth_hash.auto import keccak
+from eth_keys import keys
+from eth_utils import function_signature_to_4byte_selector
+
+from simulator.block import Block, HeaderContext
+
+from .vyper_build import Artifact, compile_file
+
+
+class WorkloadError(Exception):
+    """A workload could not set up or produce its block (its message says why)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    help: str
+    type: type = int
+    min: float | None = None
+    max: float | None = None
+
+    def parse(self, text: str):
+        try:
+            value = self.type(text)
+        except ValueError:
+            raise ValueError(f"{self.name} must be {self.type.__name__}, got {text!r}")
+        self.check(value)
+        return value
+
+    def check(self, value) -> None:
+        if self.min is not None and value < self.min:
+            raise ValueError(f"{self.name} must be >= {self.min}, got {value}")
+        if self.max is not None and value > self.max:
+            raise ValueError(f"{self.name} must be <= {self.max}, got {value}")
+
+    def describe(self) -> dict:
+        return {"name": self.name, "type": self.type.__name__, "default": self.default,
+                "min": self.min, "max": self.max, "help": self.help}
+
+
+class Workload(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params: ClassVar[tuple] = ()
+
+    def __init__(self, **values) -> None:
+        known = {p.name: p for p in self.params}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(
+                    f"unknown parameter {key!r} for workload {self.name}; "
+                    f"valid: {', '.join(known) or 'none'}")
+            known[key].check(value)
+        self.values = {p.name: values.get(p.name, p.default) for p in self.params}
+
+    def __getattr__(self, name):  # parameters read as attributes: self.accounts
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    @abstractmethod
+    def setup(self, chain: "BlockBuilder") -> None:
+        """Fund accounts and deploy contracts (the pre-state)."""
+
+    @abstractmethod
+    def transactions(self, chain: "BlockBuilder", n: int) -> list:
+        """Exactly n signed transactions for the block, from chain.rng."""
+
+    def labels(self) -> dict:
+        """Human names for locations, e.g. {(STORAGE, pair, 8): 'AMM pair 0 reserves'}."""
+        return {}
+
+    def block(self, n: int, seed: int = 0) -> Block:
+        chain = BlockBuilder(seed)
+        self.setup(chain)
+        transactions = self.transactions(chain, n)
+        if len(transactions) != n:
+            raise WorkloadError(f"made {len(transactions)} transactions, asked for {n}")
+        return chain.build(transactions)
+
+
+@dataclass(frozen=True)
+class Account:
+    key: keys.PrivateKey
+    address: bytes
+
+
+def _abi_type(item: dict) -> str:
+    """The canonical type of an ABI input/output ("(address,uint256)" for a struct)."""
+    if item["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in item["components"])
+        return f"({inner}){item['type'][len('tuple'):]}"
+    return item["type"]
+
+
+def _word(key) -> bytes:
+    """A HashMap key as the 32-byte word Vyper hashes (addresses left-padded)."""
+    if isinstance(key, Account):
+        key = key.address
+    if isinstance(key, bytes):
+        return key.rjust(32, b"\0")
+    return int(key).to_bytes(32, "big")
+
+
+class Contract:
+    """A deployed contract: address, ABI (calldata, return types) and storage layout."""
+
+    def __init__(self, address: bytes, abi, layout: dict | None = None) -> None:
+        self.address = address
+        self.layout = layout or {}
+        self._functions = {}
+        for item in abi:
+            if item.get("type") == "function":
+                inputs = [_abi_type(i) for i in item["inputs"]]
+                outputs = [_abi_type(o) for o in item.get("outputs", ())]
+                self._functions[(item["name"], len(inputs))] = (inputs, outputs)
+
+    def _function(self, function: str, count: int) -> tuple:
+        try:
+            return self._functions[(function, count)]
+        except KeyError:
+            raise WorkloadError(f"contract has no function {function} with {count} args")
+
+    def calldata(self, function: str, *args) -> bytes:
+        types, _ = self._function(function, len(args))
+        selector = function_signature_to_4byte_selector(f"{function}({','.join(types)})")
+        return selector + eth_abi.encode(types, list(args))
+
+    def slot(self, variable: str, *keys) -> int:
+        """The storage slot of a variable, or of a HashMap entry (one key per level):
+        Vyper 0.4 puts map[key] at keccak(slot ++ key)."""
+        try:
+            slot = self.layout[variable]["slot"]
+        except KeyError:
+            raise WorkloadError(f"contract has no storage variable {variable}")
+        for key in keys:
+            slot = int.from_bytes(keccak(slot.to_bytes(32, "big") + _word(key)), "big")
+        return slot
+
+
+class BlockBuilder:
+    """Builds a block's pre-state with real py-evm execution, then its transactions."""
+
+    vm_class = CancunVM
+    chain_id = 1
+    base_fee = 10**9
+    priority_fee = 10**9
+    coinbase = bytes.fromhex("c0ffee0000000000000000000000000000c0ffee")
+    default_balance = 10**26
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = random.Random(seed)
+        self.db = AtomicDB()
+        self.header = HeaderContext(
+            coinbase=self.coinbase, number=1, timestamp=1_700_000_000,
+            gas_limit=30_000_000, base_fee=self.base_fee,
+            prev_randao=keccak(b"pevmsim prev randao"), chain_id=self.chain_id,
+            excess_blob_gas=0,
+            ancestor_hashes=(keccak(b"pevmsim block 0"),))
+        self._state = self.vm_class.get_state_class()(
+            self.db, self.header.execution_context(), BLANK_ROOT_HASH)
+        self._nonces: dict = {}
+        self._accounts = 0
+        self._state.set_balance(self.coinbase, 1)
+        self._deployer = self.accounts(1)[0]
+
+    # -- pre-state -----------------------------------------------------------------
+    def accounts(self, count: int, balance: int | None = None) -> list:
+        """`count` new externally owned accounts with keys, funded in the pre-state."""
+        made = []
+        for _ in range(count):
+            key = keys.PrivateKey(keccak(b"pevmsim account %d" % self._accounts))
+            self._accounts += 1
+            account = Account(key, key.public_key.to_canonical_address())
+            self._state.set_balance(account.address,
+                                    self.default_balance if balance is None else balance)
+            made.append(account)
+        return made
+
+    def deploy(self, contract, *args, deployer: Account | None = None, value: int = 0,
+               gas: int = 10_000_000) -> Contract:
+        """Deploy Vyper source (a .vy path, or a bare name next to this module), an
+        Artifact, or raw init bytecode (bytes), running its constructor in py-evm."""
+        if isinstance(contract, bytes):
+            artifact = Artifact("bytecode", contract, ())
+        elif isinstance(contract, Artifact):
+            artifact = contract
+        else:
+            artifact = compile_file(contract)
+        types = []
+        for item in artifact.abi:
+            if item.get("type") == "constructor":
+                types = [i["type"] for i in item["inputs"]]
+        data = artifact.bytecode + (eth_abi.encode(types, list(args)) if types else b"")
+        deployer = deployer or self._deployer
+        address = generate_contract_address(deployer.address, self._nonce(deployer))
+        self.execute(self._sign(deployer, None, value, data, gas))
+        return Contract(address, artifact.abi, artifact.layout)
+
+    def call(self, sender: Account, contract: Contract, function: str, *args,
+             value: int = 0, gas: int = 1_000_000) -> None:
+        """A set-up call, executed now; it must succeed."""
+        self.execute(self.call_tx(sender, contract, function, *args, value=value, gas=gas))
+
+    def set_storage(self, contract: Contract, variable: str, *keys, value: int) -> None:
+        """Write a storage variable straight into the pre-state (like a genesis alloc):
+        much faster than a set-up call per holder, but it bypasses the contract's code,
+        so keep the contract's invariants (e.g. totalSupply) yourself."""
+        self._state.set_storage(contract.address, contract.slot(variable, *keys), value)
+
+    def execute(self, transaction) -> None:
+        self._state.lock_changes()
+        computation = self._state.apply_transaction(transaction)
+        if computation.is_error:
+            raise WorkloadError(f"set-up transaction failed: {computation.error!r}")
+
+    # -- block transactions ------------------------------------------------------------
+    def pick(self, items, hot_ratio: float):
+        """items[0] (the hot one) with probability hot_ratio, else uniform over all."""
+        if self.rng.random() < hot_ratio:
+            return items[0]
+        return self.rng.choice(items)
+
+    def choose(self, weights: dict):
+        """A key of `weights` drawn with probability proportional to its value."""
+        keys = [key for key, weight in weights.items() if weight > 0]
+        if not keys:
+            raise WorkloadError(f"all mix weights are zero: {weights}")
+        return self.rng.choices(keys, [weights[key] for key in keys])[0]
+
+    def transfer(self, sender: Account, to: bytes, value: int, gas: int = 21_000,
+                 access_list=()):
+        return self._sign(sender, to, value, b"", gas, access_list)
+
+    def call_tx(self, sender: Account, contract: Contract, function: str, *args,
+                value: int = 0, gas: int = 300_000, access_list=()):
+        return self._sign(sender, contract.address, value,
+                          contract.calldata(function, *args), gas, access_list)
+
+    def create_tx(self, sender: Account, init_code: bytes, value: int = 0,
+                  gas: int = 3_000_000):
+        """A contract creation in the block; returns (transaction, new address)."""
+        address = generate_contract_address(sender.address, self._nonce(sender))
+        return self._sign(sender, None, value, init_code, gas), address
+
+    def _nonce(self, account: Account) -> int:
+        if account.address not in self._nonces:
+            self._nonces[account.address] = self._state.get_nonce(account.address)
+        return self._nonces[account.address]
+
+    def _sign(self, sender: Account, to, value: int, data: bytes, gas: int, access_list=()):
+        nonce = self._nonce(sender)
+        self._nonces[sender.address] = nonce + 1
+        unsigned = self.vm_class.get_transaction_builder().new_unsigned_dynamic_fee_transaction(
+            chain_id=self.chain_id, nonce=nonce,
+            max_priority_fee_per_gas=self.priority_fee,
+            max_fee_per_gas=self.base_fee + self.priority_fee, gas=gas,
+            to=to or b"", value=value, data=data, access_list=tuple(access_list))
+        return unsigned.as_signed_transaction(sender.key)
+
+    def build(self, transactions) -> Block:
+        """Freeze the pre-state and wrap the transactions into a Block."""
+        self._state.persist()
+        gas = sum(tx.gas for tx in transactions)
+        header = HeaderContext(**{**self.header.__dict__,
+                                  "gas_limit": max(self.header.gas_limit, gas)})
+        return Block(self.vm_class, header, self.db, self._state.state_root, transactions)
+
+
+
+def view(block: Block, state_root: bytes, contract: Contract, function: str, *args,
+         returns=None):
+    """Call a view function against the state at `state_root` (persisted in block.db)
+    without committing anything. Return types come from the ABI unless `returns` (a
+    list of ABI types) is given; a single return value is unwrapped."""
+    state = block.vm_class.get_state_class()(block.db, block.execution_context(), state_root)
+    inputs, outputs = contract._function(function, len(args))
+    caller = b"\0" * 20
+    message = Message(gas=10_000_000, to=contract.address, sender=caller, value=0,
+                      data=contract.calldata(function, *args),
+                      code=state.get_code(contract.address))
+    context = state.get_transaction_context_class()(gas_price=0, origin=caller)
+    computation = state.computation_class.apply_message(state, message, context)
+    if computation.is_error:
+        raise WorkloadError(f"view {function}{args} failed: {computation.error!r}")
+    values = eth_abi.decode(list(returns or outputs), computation.output)
+    return values[0] if len(values) == 1 else values
+
+
+def validate_block(block: Block, plugin: str):
+    """Run the block serially (stock py-evm) and return its BlockResult. A transaction
+    that cannot be applied (bad nonce, insufficient funds, gas above the limit...) raises
+    WorkloadError naming the plug-in, the transaction's index and the reason."""
+    from simulator.serial import InvalidBlock, execute_serial
+
+    try:
+        result, _ = execute_serial(block)
+    except InvalidBlock as exc:
+        raise WorkloadError(f"workload {plugin}: {exc}") from None
+    return result
