@@ -1,0 +1,202 @@
+"""The `pevmsim` command line.
+
+Every bad input ends in one line on stderr, `pevmsim: error: ...`, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .backends.simulated import BACKENDS
+from .cost_model import COST_MODELS
+from .strategies import STRATEGIES
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _positive(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}")
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {value}")
+        return value
+    return parse
+
+
+def _choice(name, choices):
+    def parse(text):
+        if text not in choices:
+            raise argparse.ArgumentTypeError(
+                f"unknown {name} {text!r}; valid: {', '.join(choices)}")
+        return text
+    return parse
+
+
+def add_block_arguments(parser) -> None:
+    """The options that pick a block: workload, parameters, size, seed."""
+    parser.add_argument("--workload", required=True, help="workload name or file.py:Class")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="workload parameter (repeatable)")
+    parser.add_argument("--txs", type=_positive("--txs"), required=True,
+                        help="transactions in the block")
+    parser.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")
+
+
+def add_execution_arguments(parser) -> None:
+    """The options shared by every command that executes blocks."""
+    parser.add_argument("--threads", type=_positive("--threads"), default=8,
+                        help="virtual workers (default 8)")
+    parser.add_argument("--cost-model", type=_choice("cost model", list(COST_MODELS)),
+                        default="gas", help="gas (deterministic, default) or measured")
+    parser.add_argument("--backend", type=_choice("backend", list(BACKENDS)),
+                        default="simulated", help="simulated (default)")
+    parser.add_argument("--no-lazy-beneficiary", dest="lazy_beneficiary",
+                        action="store_false",
+                        help="credit the coinbase with a read-modify-write per transaction")
+    parser.add_argument("--json", metavar="PATH", help="write JSON here ('-' = stdout)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pevmsim", description=(
+        "Parallel EVM execution simulator: real py-evm execution under optimistic "
+        "parallel strategies, checked against serial execution on every run."))
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run one block under one strategy")
+    add_block_arguments(run)
+    run.add_argument("--strategy", type=_choice("strategy", list(STRATEGIES)),
+                     default="block-stm", help=f"one of {', '.join(STRATEGIES)}")
+    add_execution_arguments(run)
+
+    workloads = commands.add_parser("workloads", help="list workloads and their parameters")
+    workloads.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def parse_settings(workload_class, settings) -> dict:
+    params = {p.name: p for p in workload_class.params}
+    values = {}
+    for setting in settings:
+        key, sep, text = setting.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes KEY=VALUE, got {setting!r}")
+        if key not in params:
+            raise UsageError(f"unknown parameter {key!r} for workload {workload_class.name}; "
+                             f"valid: {', '.join(params) or 'none'}")
+        try:
+            values[key] = params[key].parse(text)
+        except ValueError as exc:
+            raise UsageError(str(exc))
+    return values
+
+
+def make_block(args):
+    """(workload instance, its parameters, the block) for the block options."""
+    from workloads.api import WorkloadError
+    from workloads.registry import load_workload
+
+    try:
+        workload_class = load_workload(args.workload)
+    except WorkloadError as exc:
+        raise UsageError(str(exc))
+    values = parse_settings(workload_class, args.set)
+    workload = workload_class(**values)
+    try:
+        block = workload.block(args.txs, seed=args.seed)
+    except WorkloadError as exc:
+        raise UsageError(str(exc))
+    return workload, dict(workload.values), block
+
+
+def write_json(path, payload) -> None:
+    text = json.dumps(payload, indent=2, default=str)
+    if path == "-":
+        print(text)
+    else:
+        with open(path, "w") as handle:
+            handle.write(text + "\n")
+
+
+def format_summary(s: dict) -> str:
+    verdict = "yes" if s["matches_serial"] else "NO: " + "; ".join(s["mismatches"])
+    return "\n".join([
+        f"workload        {s['workload']} {s['params']}  ({s['txs']} txs, {s['gas_used']:,} gas)",
+        f"strategy        {s['strategy']} on {s['threads']} {s['backend']} workers, "
+        f"{s['cost_model']} cost model"
+        + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary"),
+        f"matches serial  {verdict}",
+        f"speedup         {s['speedup']:.2f}x  (dependency bound {s['speedup_bound']:.2f}x)",
+        f"time            parallel {s['parallel_time'] * 1e3:.3f} ms, "
+        f"serial {s['serial_time'] * 1e3:.3f} ms (virtual)",
+        f"throughput      {s['throughput_tps']:,.0f} tx/s, "
+        f"{s['throughput_gas_per_s'] / 1e6:,.1f} Mgas/s",
+        f"executions      {s['executions']} ({s['executions_per_tx']:.2f} per tx), "
+        f"{s['aborts']} re-executions, {s['suspensions']} suspensions",
+        f"validations     {s['validations']} ({s['validation_failures']} failed), "
+        f"worker utilization {s['utilization']:.0%}",
+        f"wall time       {s['wall_time_s']:.2f} s (serial py-evm {s['serial_wall_time_s']:.2f} s)",
+    ])
+
+
+def command_run(args) -> int:
+    from .runner import run_block
+    from .serial import InvalidBlock
+
+    workload, params, block = make_block(args)
+    try:
+        report = run_block(block, args.strategy, args.threads, args.cost_model,
+                           args.lazy_beneficiary, args.backend, labels=workload.labels())
+    except InvalidBlock as exc:
+        raise UsageError(f"workload {workload.name}: {exc}")
+    summary = {"workload": workload.name, "params": params, "seed": args.seed,
+               **report.summary}
+    if args.json:
+        write_json(args.json, summary)
+    if args.json != "-":
+        print(format_summary(summary))
+    return 0 if summary["matches_serial"] else 1
+
+
+def command_workloads(args) -> int:
+    from workloads.registry import list_workloads
+
+    listing = list_workloads()
+    if args.json:
+        write_json("-", listing)
+        return 0
+    for item in listing:
+        print(f"{item['name']:14} {item['description']}")
+        for param in item["params"]:
+            print(f"    {param['name']}={param['default']!r:10} {param['help']}")
+    return 0
+
+
+COMMANDS = {"run": command_run, "workloads": command_workloads}
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"pevmsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pevmsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
