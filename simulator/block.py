@@ -1,7 +1,8 @@
 """The block model: everything execution needs, nothing a strategy may change.
 
-A Block is the fork (a py-evm VM class), the header context (coinbase, number,
-timestamp, gas limit, base fee, prev randao, ancestor hashes for BLOCKHASH), the
+A Block is the fork (a py-evm VM class), the header's execution context (coinbase,
+number, timestamp, gas limit, base fee, prev randao, ancestor hashes for BLOCKHASH; a
+HeaderContext makes one), the
 pre-state (a state trie in a py-evm database at `pre_state_root`) and the ordered signed
 transactions. Senders are recovered once, when the block is built, and cached on the
 transaction objects that every (re-)execution then reuses.
@@ -44,10 +45,10 @@ class HeaderContext:
 
 
 class Block:
-    def __init__(self, vm_class, header: HeaderContext, db, pre_state_root: bytes,
+    def __init__(self, vm_class, context: ExecutionContext, db, pre_state_root: bytes,
                  transactions) -> None:
         self.vm_class = vm_class
-        self.header = header
+        self.context = context
         self.db = db
         self.pre_state_root = pre_state_root
         self.transactions = tuple(transactions)
@@ -58,4 +59,4 @@ class Block:
         return len(self.transactions)
 
     def execution_context(self) -> ExecutionContext:
-        return self.header.execution_context()
+        return self.context

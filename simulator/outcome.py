@@ -31,6 +31,7 @@ class BlockResult:
     diff: dict  # location -> post value, for every location that changed
     receipts: tuple
     gas_used: int
+    intermediate_roots: tuple = ()
 
 
 def make_receipts(outcomes) -> tuple:
@@ -92,27 +93,34 @@ def apply_incarnation(account_db: AccountDB, incarnation) -> None:
             account_db.delete_account(address)
 
 
-def assemble(block, incarnations) -> BlockResult:
-    """The block result from each transaction's final incarnation, in order."""
+def assemble(block, incarnations, intermediate_roots: bool = False) -> BlockResult:
+    """The block result from each transaction's final incarnation, in order. The
+    post-state is persisted into the block's database (tries are content-addressed, so
+    the pre-state stays intact). With `intermediate_roots`, the state root after each
+    transaction is kept too (pre-Byzantium receipts need it)."""
     account_db = AccountDB(block.db, block.pre_state_root)
     addresses, slots = set(), set()
+    roots = []
     for incarnation in incarnations:
         account_db.lock_changes()
         apply_incarnation(account_db, incarnation)
+        if intermediate_roots:
+            roots.append(account_db.make_state_root())
         for location in incarnation.writes:
             addresses.add(location[1])
             if location[0] == STORAGE:
                 slots.add((location[1], location[2]))
         for location in incarnation.deltas:
             addresses.add(location[1])
-    state_root = account_db.make_state_root()
+    account_db.persist()
     pre = AccountDB(block.db, block.pre_state_root)
     receipts = make_receipts(inc.outcome for inc in incarnations)
     return BlockResult(
-        state_root=state_root,
+        state_root=account_db.state_root,
         diff=state_diff(pre, account_db, addresses, slots),
         receipts=receipts,
         gas_used=receipts[-1].cumulative_gas_used if receipts else 0,
+        intermediate_roots=tuple(roots),
     )
 
 

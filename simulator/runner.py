@@ -33,9 +33,10 @@ class RunReport:
 
 def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: str = "gas",
               lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
-              serial=None) -> RunReport:
+              serial=None, intermediate_roots: bool = False) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
-    `serial` may pass an earlier (BlockResult, wall seconds) of the same block."""
+    `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
+    `intermediate_roots` keeps the state root after each transaction."""
     if serial is None:
         started = time.perf_counter()
         serial_result, _ = execute_serial(block)
@@ -52,7 +53,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     for index, incarnation in enumerate(final):
         if incarnation.error is not None:
             raise InvalidBlock(f"transaction {index} is invalid: {incarnation.error}")
-    result = assemble(block, final)
+    result = assemble(block, final, intermediate_roots)
     wall = time.perf_counter() - started
 
     costs = [model.execution(incarnation) for incarnation in final]

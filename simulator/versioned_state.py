@@ -26,6 +26,7 @@ reads the base value plus every lower transaction's delta, and depends on all of
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,6 +38,9 @@ from eth_hash.auto import keccak
 
 from .locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
 from .mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
+
+
+_checkpoints = itertools.count(1)
 
 
 @lru_cache(maxsize=4096)
@@ -247,18 +251,27 @@ class VersionedAccountDB(AccountDatabaseAPI):
         self._warm.add(address)
 
     # -- journal (call-frame snapshots) -------------------------------------------
+    # Checkpoints must be unique for the whole transaction: py-evm's transient storage
+    # journals under the same checkpoint values.
     def record(self):
-        self._journal.append(
-            (dict(self.writes), dict(self.deltas), set(self.wiped), set(self._warm))
-        )
-        return len(self._journal) - 1
+        checkpoint = next(_checkpoints)
+        self._journal.append((checkpoint, dict(self.writes), dict(self.deltas),
+                              set(self.wiped), set(self._warm)))
+        return checkpoint
+
+    def _position(self, checkpoint) -> int:
+        for position in range(len(self._journal) - 1, -1, -1):
+            if self._journal[position][0] == checkpoint:
+                return position
+        raise ValueError(f"unknown checkpoint {checkpoint}")
 
     def discard(self, checkpoint) -> None:
-        self.writes, self.deltas, self.wiped, self._warm = self._journal[checkpoint]
-        del self._journal[checkpoint:]
+        position = self._position(checkpoint)
+        _, self.writes, self.deltas, self.wiped, self._warm = self._journal[position]
+        del self._journal[position:]
 
     def commit(self, checkpoint) -> None:
-        del self._journal[checkpoint:]
+        del self._journal[self._position(checkpoint):]
 
     def lock_changes(self) -> None:
         """One database serves one transaction: nothing to lock."""
