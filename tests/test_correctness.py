@@ -1,0 +1,73 @@
+"""Parallel == serial (state diff, receipts, logs, gas) on every conflict pattern."""
+
+import pytest
+from scenarios.blocks import SCENARIOS
+
+from simulator.runner import run_block
+from workloads.erc20 import ERC20Workload
+
+THREADS = (1, 2, 4, 8, 32)
+
+
+@pytest.fixture(scope="module")
+def blocks():
+    made = {name: make() for name, make in SCENARIOS.items()}
+    for accounts in (2, 10, 1000):
+        made[f"erc20_accounts_{accounts}"] = ERC20Workload(accounts=accounts).block(60, seed=7)
+    return made
+
+
+@pytest.mark.parametrize("lazy", (True, False), ids=("lazy", "eager"))
+@pytest.mark.parametrize("threads", THREADS)
+@pytest.mark.parametrize("scenario", list(SCENARIOS) + [
+    "erc20_accounts_2", "erc20_accounts_10", "erc20_accounts_1000"])
+def test_block_stm_equals_serial(blocks, scenario, threads, lazy):
+    report = run_block(blocks[scenario], "block-stm", threads, lazy_beneficiary=lazy)
+    assert report.summary["mismatches"] == []
+    assert report.result.state_root == report.serial.state_root
+    assert report.result.receipts == report.serial.receipts
+    assert report.result.diff == report.serial.diff
+    assert report.summary["speedup"] <= report.summary["speedup_bound"] + 1e-9
+
+
+def test_scenarios_exercise_what_they_claim(blocks):
+    receipts = run_block(blocks["reverts_and_out_of_gas"], "serial", 1).serial.receipts
+    assert not all(r.success for r in receipts) and any(r.success for r in receipts)
+    assert any(r.gas_used == 60_000 for r in receipts)  # out of gas burns it all
+    payers = run_block(blocks["coinbase_readers_and_payers"], "serial", 1).serial
+    assert all(r.success for r in payers.receipts)
+
+
+def test_full_contention_does_not_collapse(blocks):
+    summary = run_block(blocks["erc20_accounts_2"], "block-stm", 8).summary
+    assert summary["matches_serial"]
+    assert summary["executions"] > summary["txs"]
+    assert summary["speedup"] >= 0.8
+
+
+def test_one_worker_costs_little(blocks):
+    summary = run_block(blocks["erc20_accounts_1000"], "block-stm", 1).summary
+    assert summary["executions"] == summary["txs"]
+    assert 0.85 <= summary["speedup"] <= 1.0
+
+
+def test_gas_cost_model_is_deterministic(blocks):
+    keys = ("speedup", "executions", "validations", "state_root", "parallel_time")
+    first = run_block(blocks["erc20_accounts_10"], "block-stm", 8)
+    second = run_block(blocks["erc20_accounts_10"], "block-stm", 8)
+    assert [first.summary[k] for k in keys] == [second.summary[k] for k in keys]
+    assert first.metrics.events == second.metrics.events
+
+
+def test_lazy_beneficiary_removes_fee_conflicts(blocks):
+    lazy = run_block(blocks["independent_transfers"], "block-stm", 8).summary
+    eager = run_block(blocks["independent_transfers"], "block-stm", 8,
+                      lazy_beneficiary=False).summary
+    assert lazy["executions"] == lazy["txs"]
+    assert eager["executions"] > eager["txs"]
+    assert lazy["speedup"] > 2 * eager["speedup"]
+
+
+def test_measured_cost_model_also_matches(blocks):
+    summary = run_block(blocks["erc20_accounts_10"], "block-stm", 8, cost_model="measured").summary
+    assert summary["matches_serial"] and summary["parallel_time"] > 0
