@@ -1,8 +1,10 @@
 """One run: a block, a strategy, N workers, a cost model -> a checked report.
 
 Every run also executes the block serially with stock py-evm and compares: the run
-`matches_serial` only if the post-state diff, every receipt (status, gas, logs) and the
-block's gas equal the serial ones (the state roots are compared too).
+`matches_serial` only if the post-state, every receipt (status, gas, logs) and the
+block's gas equal the serial ones. Post-states are compared by state root, a commitment
+to every account field and storage slot, so equal roots mean equal diffs; when roots
+differ, both diffs are listed to name the locations that disagree.
 """
 
 from __future__ import annotations

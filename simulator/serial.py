@@ -93,13 +93,13 @@ def execute_serial(block) -> tuple:
         outcomes.append(transaction_outcome(block.vm_class, transaction, computation))
         seconds.append(time.perf_counter() - started)
     account_db = state._account_db
-    state_root = account_db.make_state_root()
-    pre = AccountDB(block.db, block.pre_state_root)
+    account_db.persist()
     receipts = make_receipts(outcomes)
     result = BlockResult(
-        state_root=state_root,
-        diff=state_diff(pre, account_db, account_db.written_accounts, account_db.written_slots),
+        state_root=account_db.state_root,
         receipts=receipts,
         gas_used=receipts[-1].cumulative_gas_used if receipts else 0,
+        diff_lister=lambda: state_diff(AccountDB(block.db, block.pre_state_root), account_db,
+                                       account_db.written_accounts, account_db.written_slots),
     )
     return result, seconds

@@ -1,0 +1,274 @@
+"""Suites: a benchmark grid in a TOML file, validated before anything runs.
+
+A suite expands to blocks (workload, parameters, txs, seed), each built once, and to
+configurations (a block x strategy x threads x cost model x lazy beneficiary), each one
+`run_block` call. Every configuration has a stable `key`, which is how a resumed sweep
+recognises finished work. The schema is documented in bench/suites/README.md.
+
+Any mistake (unknown key, workload, parameter, strategy or cost model, a bad value)
+raises SuiteError naming the file, the key and the valid choices.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cost_model import COST_MODELS
+from ..strategies import STRATEGIES
+
+SUITES_DIR = Path(__file__).resolve().parents[2] / "bench" / "suites"
+
+# Grid keys: allowed at the top level (defaults) and in each [[workloads]] entry.
+GRID_KEYS = ("txs", "seeds", "threads", "strategies", "cost_models", "lazy_beneficiary")
+GRID_DEFAULTS = {"seeds": [0], "strategies": "all", "cost_models": ["gas"],
+                 "lazy_beneficiary": [True]}
+TOP_KEYS = ("name", "description", "focus", "workloads") + GRID_KEYS
+WORKLOAD_KEYS = ("name", "params") + GRID_KEYS
+FOCUS_KEYS = ("strategy", "threads")
+
+
+class SuiteError(Exception):
+    """A suite file that cannot run (its message names the file and the key)."""
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One block: built once by `workload_class(**params).block(txs, seed)`."""
+    workload: str
+    params: tuple  # sorted (name, value) pairs, every parameter of the workload
+    txs: int
+    seed: int
+
+    @property
+    def param_dict(self) -> dict:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run of a block: the unit a sweep records and a resume skips."""
+    block: BlockSpec
+    strategy: str
+    threads: int
+    cost_model: str
+    lazy_beneficiary: bool
+
+    @property
+    def key(self) -> str:
+        return config_key(self.block.workload, self.block.param_dict, self.block.txs,
+                          self.block.seed, self.strategy, self.threads, self.cost_model,
+                          self.lazy_beneficiary)
+
+    def describe(self) -> str:
+        """Short text for the progress bar."""
+        params = ",".join(f"{k}={v}" for k, v in self.block.params)
+        return (f"{self.block.workload}({params}) txs={self.block.txs} "
+                f"seed={self.block.seed} {self.strategy}@{self.threads}")
+
+
+def config_key(workload, params, txs, seed, strategy, threads, cost_model,
+               lazy_beneficiary) -> str:
+    """The stable identity of a configuration (also stored in every results row)."""
+    return (f"{workload}{json.dumps(params, sort_keys=True, separators=(',', ':'))}"
+            f" txs={txs} seed={seed} {strategy} threads={threads} {cost_model}"
+            f" lazy={'yes' if lazy_beneficiary else 'no'}")
+
+
+@dataclass
+class Suite:
+    name: str
+    path: Path
+    text: str
+    description: str
+    blocks: dict  # BlockSpec -> [Config], in grid order
+    focus_strategy: str
+    focus_threads: int
+    workload_classes: dict  # workload spec -> class
+
+    @property
+    def configs(self) -> list:
+        return [config for configs in self.blocks.values() for config in configs]
+
+
+def resolve_path(suite: str) -> Path:
+    """A suite file path, or a bare name of a file in bench/suites/."""
+    path = Path(suite)
+    if path.suffix != ".toml" and not path.exists():
+        path = SUITES_DIR / f"{suite}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+        raise SuiteError(f"no suite file {suite!r}; bundled suites: {', '.join(known)}")
+    return path
+
+
+def load_suite(suite: str) -> Suite:
+    path = resolve_path(suite)
+    text = path.read_text()
+    return _Loader(path).load(text)
+
+
+class _Loader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str):
+        raise SuiteError(f"{self.path}: {where}: {message}")
+
+    def load(self, text: str) -> Suite:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SuiteError(f"{self.path}: invalid TOML: {exc}")
+        self.check_keys(data, TOP_KEYS, "top level")
+        name = self.string(data, "name", self.path.stem)
+        description = self.string(data, "description", "")
+        defaults = {key: data.get(key, GRID_DEFAULTS.get(key)) for key in GRID_KEYS}
+        entries = data.get("workloads")
+        if not isinstance(entries, list) or not entries:
+            self.fail("workloads", "need at least one [[workloads]] table")
+
+        blocks: dict = {}
+        classes: dict = {}
+        strategies_used: list = []
+        threads_used: set = set()
+        for index, entry in enumerate(entries):
+            where = f"workloads[{index}]"
+            if not isinstance(entry, dict):
+                self.fail(where, "must be a table")
+            self.check_keys(entry, WORKLOAD_KEYS, where)
+            spec = entry.get("name")
+            if not isinstance(spec, str):
+                self.fail(f"{where}.name", "a workload name is required")
+            workload_class = classes[spec] = self.workload_class(spec, f"{where}.name")
+            grid = {key: self.grid_value(key, entry.get(key, defaults[key]), where)
+                    for key in GRID_KEYS}
+            strategies_used += [s for s in grid["strategies"] if s not in strategies_used]
+            threads_used.update(grid["threads"])
+            for params in self.param_grid(workload_class, entry.get("params", {}), where):
+                for txs in grid["txs"]:
+                    for seed in grid["seeds"]:
+                        block = BlockSpec(spec, params, txs, seed)
+                        configs = blocks.setdefault(block, [])
+                        for strategy in grid["strategies"]:
+                            for threads in grid["threads"]:
+                                for cost_model in grid["cost_models"]:
+                                    for lazy in grid["lazy_beneficiary"]:
+                                        config = Config(block, strategy, threads,
+                                                        cost_model, lazy)
+                                        if config not in configs:
+                                            configs.append(config)
+        focus_strategy, focus_threads = self.focus(data.get("focus", {}), strategies_used,
+                                                   threads_used)
+        return Suite(name, self.path, text, description, blocks, focus_strategy,
+                     focus_threads, classes)
+
+    # -- pieces ------------------------------------------------------------------
+    def check_keys(self, table: dict, allowed, where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                self.fail(f"{where}.{key}" if where != "top level" else key,
+                          f"unknown key; valid: {', '.join(allowed)}")
+
+    def string(self, data: dict, key: str, default: str) -> str:
+        value = data.get(key, default)
+        if not isinstance(value, str):
+            self.fail(key, f"must be a string, got {value!r}")
+        return value
+
+    def workload_class(self, spec: str, where: str):
+        from workloads.api import WorkloadError
+        from workloads.registry import load_workload
+
+        try:
+            return load_workload(spec)
+        except WorkloadError as exc:
+            self.fail(where, str(exc))
+
+    def grid_value(self, key: str, value, where: str) -> list:
+        where = f"{where}.{key}"
+        if value is None:
+            self.fail(where, "required (here or at the top level)")
+        if key == "strategies":
+            if value == "all":
+                return list(STRATEGIES)
+            return self.choices(value, STRATEGIES, "strategy", where)
+        if key == "cost_models":
+            return self.choices(value, COST_MODELS, "cost model", where)
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            self.fail(where, "must not be empty")
+        for item in values:
+            if key == "lazy_beneficiary":
+                if not isinstance(item, bool):
+                    self.fail(where, f"must be true or false, got {item!r}")
+            elif not isinstance(item, int) or isinstance(item, bool):
+                self.fail(where, f"must be an integer or a list of integers, got {item!r}")
+            elif item < (0 if key == "seeds" else 1):
+                self.fail(where, f"must be >= {0 if key == 'seeds' else 1}, got {item}")
+        return list(dict.fromkeys(values))
+
+    def choices(self, value, known: dict, what: str, where: str) -> list:
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            self.fail(where, "must not be empty")
+        suffix = ' (or "all")' if what == "strategy" else ""
+        for item in values:
+            if item not in known:
+                self.fail(where, f"unknown {what} {item!r}; valid: {', '.join(known)}{suffix}")
+        return list(dict.fromkeys(values))
+
+    def param_grid(self, workload_class, params, where: str) -> list:
+        """Every combination of the listed parameter values, each completed with the
+        workload's defaults, as sorted (name, value) tuples."""
+        if not isinstance(params, dict):
+            self.fail(f"{where}.params", "must be a table")
+        known = {p.name: p for p in workload_class.params}
+        axes = []
+        for name, value in params.items():
+            if name not in known:
+                self.fail(f"{where}.params.{name}",
+                          f"unknown parameter for workload {workload_class.name}; "
+                          f"valid: {', '.join(known) or 'none'}")
+            values = value if isinstance(value, list) else [value]
+            if not values:
+                self.fail(f"{where}.params.{name}", "must not be empty")
+            axes.append([(name, self.param_value(known[name], item,
+                                                 f"{where}.params.{name}"))
+                         for item in values])
+        combos = [[]]
+        for axis in axes:
+            combos = [combo + [pair] for combo in combos for pair in axis]
+        return [tuple(sorted(workload_class(**dict(combo)).values.items()))
+                for combo in combos]
+
+    def param_value(self, param, value, where: str):
+        if param.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, param.type) or (isinstance(value, bool)
+                                                 and param.type is not bool):
+            self.fail(where, f"must be {param.type.__name__}, got {value!r}")
+        try:
+            param.check(value)
+        except ValueError as exc:
+            self.fail(where, str(exc))
+        return value
+
+    def focus(self, focus, strategies: list, threads: set) -> tuple:
+        """The configuration the timeline and overview charts show: by default
+        block-stm (else the last strategy listed) at the highest thread count."""
+        if not isinstance(focus, dict):
+            self.fail("focus", "must be a table")
+        self.check_keys(focus, FOCUS_KEYS, "focus")
+        default = "block-stm" if "block-stm" in strategies else strategies[-1]
+        strategy = focus.get("strategy", default)
+        if strategy not in strategies:
+            self.fail("focus.strategy",
+                      f"{strategy!r} is not in the suite; valid: {', '.join(strategies)}")
+        count = focus.get("threads", max(threads))
+        if count not in threads:
+            self.fail("focus.threads", f"{count!r} is not in the suite; valid: "
+                                       f"{', '.join(map(str, sorted(threads)))}")
+        return strategy, count

@@ -1,0 +1,226 @@
+"""The sweep: run every configuration of a suite into a results directory.
+
+    DIR/results.jsonl   one JSON object per finished run, appended and flushed at once:
+                        suite, key, workload, params, seed and every key of the run's
+                        summary (see `pevmsim run --json`)
+    DIR/meta.json       the environment: versions, git commit, CPU, cost-model
+                        constants, and the suite (name, path, content, focus)
+    DIR/timelines/      per workload, the task events of one representative run (the
+                        suite's focus strategy and threads, on the block where it
+                        re-executed most), capped at MAX_EVENTS, for timeline charts
+
+Each block is built once and executed serially once; every configuration on it then
+reuses that serial result. An interrupted sweep loses nothing: `resume=True` skips the
+configurations whose key is already in results.jsonl (a torn last line is dropped).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..cost_model import COST_MODELS
+from ..runner import run_block
+from ..serial import InvalidBlock, execute_serial
+from .suite import Suite
+
+RESULTS = "results.jsonl"
+META = "meta.json"
+TIMELINES = "timelines"
+MAX_EVENTS = 3000  # events kept per timeline: the start of the schedule
+EXECUTION_KINDS = ("execution", "re-execution", "suspended", "invalid")
+
+
+class SweepError(Exception):
+    """The sweep cannot start (its message says why and what to do)."""
+
+
+@dataclass
+class SweepStats:
+    ran: int = 0
+    skipped: int = 0
+    mismatches: int = 0
+
+
+def sweep(suite: Suite, out: Path, resume: bool = False, progress: bool = True) -> SweepStats:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / RESULTS
+    if results.exists() and results.stat().st_size and not resume:
+        raise SweepError(f"{out} already has results; pass --resume to continue that "
+                         "sweep, or choose another --out")
+    if resume:
+        _check_same_suite(out, suite)
+    finished = finished_keys(results)
+    write_json(out / META, environment(suite))
+
+    stats = SweepStats(skipped=sum(c.key in finished for c in suite.configs))
+    pending = [(block, [c for c in configs if c.key not in finished])
+               for block, configs in suite.blocks.items()]
+    with open(results, "a") as sink, tqdm(total=len(suite.configs), initial=stats.skipped,
+                                          desc=suite.name, unit="run", dynamic_ncols=True,
+                                          disable=not progress) as bar:
+        for block, configs in pending:
+            if not configs:
+                continue
+            bar.set_postfix_str(f"building {configs[0].describe().rsplit(' ', 1)[0]}")
+            workload = suite.workload_classes[block.workload](**block.param_dict)
+            built = workload.block(block.txs, seed=block.seed)
+            labels = workload.labels()
+            started = time.perf_counter()
+            serial = (execute_serial(built)[0], time.perf_counter() - started)
+            for config in configs:
+                bar.set_postfix_str(config.describe())
+                row, report = _run(config, built, labels, serial, suite.name)
+                if (report is not None and config.strategy == suite.focus_strategy
+                        and config.threads == suite.focus_threads):
+                    save_timeline(out, config, report)
+                sink.write(json.dumps(row, default=str) + "\n")
+                sink.flush()
+                stats.ran += 1
+                stats.mismatches += not row["matches_serial"]
+                bar.update(1)
+    return stats
+
+
+def _run(config, block, labels, serial, suite_name: str) -> tuple:
+    """One configuration -> (its results row, its RunReport or None if it failed)."""
+    head = {"suite": suite_name, "key": config.key, "workload": config.block.workload,
+            "params": config.block.param_dict, "seed": config.block.seed}
+    try:
+        report = run_block(block, config.strategy, config.threads, config.cost_model,
+                           config.lazy_beneficiary, labels=labels, serial=serial)
+    except InvalidBlock as exc:  # a strategy bug: recorded, and flagged by the report
+        return {**head, "txs": config.block.txs, "strategy": config.strategy,
+                "threads": config.threads, "cost_model": config.cost_model,
+                "lazy_beneficiary": config.lazy_beneficiary, "matches_serial": False,
+                "mismatches": [str(exc)], "error": str(exc)}, None
+    return {**head, **report.summary}, report
+
+
+def timeline_path(out: Path, workload: str) -> Path:
+    return Path(out) / TIMELINES / (re.sub(r"[^A-Za-z0-9_.-]+", "_", workload) + ".json")
+
+
+def save_timeline(out: Path, config, report) -> None:
+    """Keep this run's events as its workload's timeline if it re-executed more than
+    the one kept so far (ties keep the earlier run, so the choice is deterministic)."""
+    path = timeline_path(out, config.block.workload)
+    summary = report.summary
+    score = summary["aborts"] + summary["suspensions"]
+    if path.exists() and json.loads(path.read_text())["score"] >= score:
+        return
+    events = sorted(report.metrics.events, key=lambda e: (e[4], e[0]))
+    kinds = sorted({e[1] for e in events})
+    executions = [0] * summary["txs"]
+    for _, kind, tx, *_ in events:
+        if kind in EXECUTION_KINDS:
+            executions[tx] += 1
+    kept = events[:MAX_EVENTS]
+    path.parent.mkdir(exist_ok=True)
+    write_json(path, {
+        "key": config.key, "workload": config.block.workload,
+        "params": config.block.param_dict, "txs": summary["txs"],
+        "strategy": config.strategy, "threads": config.threads,
+        "cost_model": config.cost_model, "score": score,
+        "makespan_us": summary["parallel_time"] * 1e6,
+        "total_events": len(events),
+        "shown_until_us": (events[MAX_EVENTS][4] * 1e6 if len(events) > MAX_EVENTS
+                           else summary["parallel_time"] * 1e6),
+        "executions_per_tx": executions,
+        "kinds": kinds,
+        "events": [[w, kinds.index(k), tx, inc, round(start * 1e6, 4), round(end * 1e6, 4)]
+                   for w, k, tx, inc, start, end in kept],
+    }, compact=True)
+
+
+def finished_keys(results: Path) -> set:
+    """Keys of the rows in results.jsonl; a torn last line (a killed sweep) is cut off."""
+    if not results.exists():
+        return set()
+    data = results.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[:data.rfind(b"\n") + 1]
+        results.write_bytes(data)
+    return {json.loads(line)["key"] for line in data.decode().splitlines() if line}
+
+
+def read_results(out: Path) -> list:
+    return [json.loads(line) for line in (Path(out) / RESULTS).read_text().splitlines()
+            if line]
+
+
+def _check_same_suite(out: Path, suite: Suite) -> None:
+    meta = out / META
+    if meta.exists():
+        previous = json.loads(meta.read_text())["suite"]["name"]
+        if previous != suite.name:
+            raise SweepError(f"{out} holds a sweep of suite {previous!r}, not "
+                             f"{suite.name!r}; choose another --out")
+
+
+def write_json(path: Path, payload, compact: bool = False) -> None:
+    text = (json.dumps(payload, separators=(",", ":"), default=str) if compact
+            else json.dumps(payload, indent=1, default=str))
+    path.write_text(text + "\n")
+
+
+# -- environment --------------------------------------------------------------------
+def environment(suite: Suite) -> dict:
+    models = sorted({c.cost_model for c in suite.configs})
+    return {
+        "pevmsim": _version("pevmsim"),
+        "git_commit": _git_commit(),
+        "py_evm": _version("py-evm"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cost_models": {name: COST_MODELS[name]().constants() for name in models},
+        "suite": {"name": suite.name, "path": str(suite.path),
+                  "description": suite.description,
+                  "focus": {"strategy": suite.focus_strategy,
+                            "threads": suite.focus_threads},
+                  "configurations": len(suite.configs), "blocks": len(suite.blocks),
+                  "content": suite.text},
+    }
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit() -> str | None:
+    """HEAD of the source tree, with '-dirty' when it has uncommitted changes."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True,
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, check=True, capture_output=True,
+                               text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
