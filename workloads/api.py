@@ -19,6 +19,10 @@ Helpers that keep workloads short:
                             (HashMap keys follow the name); fast population set-up
     chain.pick(items, hot_ratio)
                             items[0] with probability hot_ratio, else uniform
+    chain.other(accounts, excluded)
+                            a random account other than `excluded`
+    chain.pick_pair(accounts, hot_ratio)
+                            (sender, receiver), one of them accounts[0] w.p. hot_ratio
     chain.choose({"swap": 0.2, ...})
                             a key drawn with the given relative weights
     contract.slot("reserve0"), contract.slot("balanceOf", holder)
@@ -84,6 +88,11 @@ class Param:
                 "min": self.min, "max": self.max, "help": self.help}
 
 
+def weight(name: str, default: float, what: str) -> Param:
+    """A relative mix weight parameter (weights need not sum to 1; see chain.choose)."""
+    return Param(name, float(default), f"relative weight of {what}", float, min=0.0)
+
+
 class Workload(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
@@ -118,12 +127,22 @@ class Workload(ABC):
         return {}
 
     def block(self, n: int, seed: int = 0) -> Block:
+        """Set up a fresh pre-state and make the block of n transactions; any failure
+        is a WorkloadError naming this workload and the phase that failed."""
         chain = BlockBuilder(seed)
-        self.setup(chain)
-        transactions = self.transactions(chain, n)
+        self._run("setup", self.setup, chain)
+        transactions = self._run("transactions", self.transactions, chain, n)
         if len(transactions) != n:
-            raise WorkloadError(f"made {len(transactions)} transactions, asked for {n}")
+            raise WorkloadError(f"workload {self.name}: transactions() made "
+                                f"{len(transactions)} transactions, asked for {n}")
         return chain.build(transactions)
+
+    def _run(self, phase: str, method, *args):
+        try:
+            return method(*args)
+        except Exception as exc:
+            cause = str(exc) if isinstance(exc, WorkloadError) else f"{type(exc).__name__}: {exc}"
+            raise WorkloadError(f"workload {self.name}: {phase} failed: {cause}") from exc
 
 
 @dataclass(frozen=True)
@@ -268,6 +287,22 @@ class BlockBuilder:
             return items[0]
         return self.rng.choice(items)
 
+    def other(self, items, excluded):
+        """A uniform element of `items` other than `excluded`."""
+        while (item := self.rng.choice(items)) == excluded:
+            pass
+        return item
+
+    def pick_pair(self, accounts, hot_ratio: float) -> tuple:
+        """Two distinct accounts (sender, receiver): with probability hot_ratio one of
+        them, sender or receiver alike, is accounts[0] (the hot account, e.g. an
+        exchange wallet); otherwise both are uniform."""
+        if self.rng.random() < hot_ratio:
+            other = self.rng.choice(accounts[1:])
+            return (accounts[0], other) if self.rng.random() < 0.5 else (other, accounts[0])
+        sender, receiver = self.rng.sample(accounts, 2)
+        return sender, receiver
+
     def choose(self, weights: dict):
         """A key of `weights` drawn with probability proportional to its value."""
         keys = [key for key, weight in weights.items() if weight > 0]
@@ -311,7 +346,8 @@ class BlockBuilder:
         gas = sum(tx.gas for tx in transactions)
         header = HeaderContext(**{**self.header.__dict__,
                                   "gas_limit": max(self.header.gas_limit, gas)})
-        return Block(self.vm_class, header, self.db, self._state.state_root, transactions)
+        return Block(self.vm_class, header.execution_context(), self.db,
+                     self._state.state_root, transactions)
 
 
 
@@ -319,7 +355,8 @@ def view(block: Block, state_root: bytes, contract: Contract, function: str, *ar
          returns=None):
     """Call a view function against the state at `state_root` (persisted in block.db)
     without committing anything. Return types come from the ABI unless `returns` (a
-    list of ABI types) is given; a single return value is unwrapped."""
+    list of ABI types) is given; a single return value is unwrapped, and addresses
+    come back as 20 bytes."""
     state = block.vm_class.get_state_class()(block.db, block.execution_context(), state_root)
     inputs, outputs = contract._function(function, len(args))
     caller = b"\0" * 20
@@ -330,8 +367,10 @@ def view(block: Block, state_root: bytes, contract: Contract, function: str, *ar
     computation = state.computation_class.apply_message(state, message, context)
     if computation.is_error:
         raise WorkloadError(f"view {function}{args} failed: {computation.error!r}")
-    values = eth_abi.decode(list(returns or outputs), computation.output)
-    return values[0] if len(values) == 1 else values
+    types = list(returns or outputs)
+    values = [bytes.fromhex(value[2:]) if kind == "address" else value  # as in py-evm
+              for kind, value in zip(types, eth_abi.decode(types, computation.output))]
+    return values[0] if len(values) == 1 else tuple(values)
 
 
 def validate_block(block: Block, plugin: str):
