@@ -93,7 +93,11 @@ def weight(name: str, default: float, what: str) -> Param:
     return Param(name, float(default), f"relative weight of {what}", float, min=0.0)
 
 
-class Workload(ABC):
+class BlockSource(ABC):
+    """Anything that yields blocks: a name, a description, typed parameters, and
+    `block(n, seed)`. Workloads generate their blocks; the mainnet source replays
+    recorded ones."""
+
     name: ClassVar[str]
     description: ClassVar[str]
     params: ClassVar[tuple] = ()
@@ -114,6 +118,18 @@ class Workload(ABC):
             return values[name]
         raise AttributeError(name)
 
+    def labels(self) -> dict:
+        """Human names for locations, e.g. {(STORAGE, pair, 8): 'AMM pair 0 reserves'}."""
+        return {}
+
+    @abstractmethod
+    def block(self, n: int, seed: int = 0) -> Block:
+        """A block of n transactions, deterministic for `seed`."""
+
+
+class Workload(BlockSource):
+    """A generated workload: a fresh pre-state from `setup`, then `transactions`."""
+
     @abstractmethod
     def setup(self, chain: "BlockBuilder") -> None:
         """Fund accounts and deploy contracts (the pre-state)."""
@@ -121,10 +137,6 @@ class Workload(ABC):
     @abstractmethod
     def transactions(self, chain: "BlockBuilder", n: int) -> list:
         """Exactly n signed transactions for the block, from chain.rng."""
-
-    def labels(self) -> dict:
-        """Human names for locations, e.g. {(STORAGE, pair, 8): 'AMM pair 0 reserves'}."""
-        return {}
 
     def block(self, n: int, seed: int = 0) -> Block:
         """Set up a fresh pre-state and make the block of n transactions; any failure

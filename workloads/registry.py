@@ -25,9 +25,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from .amm import AMMWorkload
-from .api import Workload, WorkloadError, validate_block
+from .api import BlockSource, WorkloadError, validate_block
 from .defi import DefiWorkload
 from .erc20 import ERC20Workload
+from .mainnet import MainnetWorkload
 from .nft import NFTWorkload
 from .supply_chain import SupplyChainWorkload
 from .transfer import TransferWorkload
@@ -35,7 +36,8 @@ from .transfer import TransferWorkload
 ENTRY_POINT_GROUP = "pevmsim.workloads"
 
 BUILTINS = {cls.name: cls for cls in (TransferWorkload, ERC20Workload, AMMWorkload,
-                                      DefiWorkload, NFTWorkload, SupplyChainWorkload)}
+                                      DefiWorkload, NFTWorkload, SupplyChainWorkload,
+                                      MainnetWorkload)}
 
 
 def _is_file_spec(spec: str) -> bool:
@@ -45,7 +47,7 @@ def _is_file_spec(spec: str) -> bool:
 
 def _check(cls, spec: str) -> type:
     """`cls` must be a complete Workload subclass."""
-    if not (inspect.isclass(cls) and issubclass(cls, Workload)):
+    if not (inspect.isclass(cls) and issubclass(cls, BlockSource)):
         raise WorkloadError(f"workload plug-in {spec}: {cls!r} is not a Workload subclass")
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     if missing:

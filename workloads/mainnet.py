@@ -1,0 +1,170 @@
+"""Real Ethereum mainnet blocks (mainnet_blocks/, from risechain/pevm, MIT).
+
+Each block runs under its own fork (py-evm's mainnet configuration, by block number)
+with its real header context, its real signed transactions (types 0 to 3, re-encoded
+from the RPC JSON and checked against their published hashes) and the pre-state of the
+accounts and slots it touches. BLOCKHASH is served from the recorded ancestor hashes.
+Only the transactions run: block-level processing (the EIP-4788 beacon root call,
+rewards, withdrawals) is outside the measured block. `txs` below the block's size takes
+its first transactions, a valid block prefix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import rlp
+from eth.chains.mainnet import MAINNET_VM_CONFIGURATION
+from eth.db.atomic import AtomicDB
+from eth.db.account import AccountDB
+from eth.constants import BLANK_ROOT_HASH
+from eth_hash.auto import keccak
+
+from simulator.block import Block, HeaderContext
+
+from .api import BlockSource, Param, WorkloadError
+
+DATA = Path(__file__).parent / "mainnet_blocks"
+
+
+class MainnetBlock(Block):
+    """A mainnet block, with what its real header says the transactions must give
+    (None when only a prefix of the transactions runs)."""
+
+    expected_gas_used: int | None = None
+    expected_receipts_root: bytes | None = None
+
+
+def available_blocks() -> list:
+    return sorted(int(path.name) for path in (DATA / "blocks").iterdir())
+
+
+@lru_cache(maxsize=1)
+def _codes() -> dict:
+    with gzip.open(DATA / "codes.json.gz", "rt") as handle:
+        return json.load(handle)
+
+
+@lru_cache(maxsize=1)
+def _ancestor_hashes() -> dict:
+    return {int(number): _bytes(value)
+            for number, value in json.loads((DATA / "block_hashes.json").read_text()).items()}
+
+
+def _bytes(hex_text: str) -> bytes:
+    return bytes.fromhex(hex_text[2:])
+
+
+def _int(hex_text) -> int:
+    return int(hex_text, 16) if isinstance(hex_text, str) else int(hex_text)
+
+
+def fork_of(number: int):
+    vm_class = None
+    for start, candidate in MAINNET_VM_CONFIGURATION:
+        if number >= start:
+            vm_class = candidate
+    return vm_class
+
+
+def _access_list(tx: dict) -> list:
+    return [[_bytes(item["address"]), [_bytes(key) for key in item["storageKeys"]]]
+            for item in tx.get("accessList", [])]
+
+
+def encode_transaction(tx: dict) -> bytes:
+    """The network encoding of an RPC transaction object."""
+    to = _bytes(tx["to"]) if tx.get("to") else b""
+    common = [_int(tx["nonce"])]
+    tail = [_int(tx["gas"]), to, _int(tx["value"]), _bytes(tx["input"])]
+    kind = _int(tx.get("type", "0x0"))
+    signature = [_int(tx.get("yParity", tx["v"])), _int(tx["r"]), _int(tx["s"])]
+    if kind == 0:
+        return rlp.encode(common + [_int(tx["gasPrice"])] + tail
+                          + [_int(tx["v"]), _int(tx["r"]), _int(tx["s"])])
+    chain_id = [_int(tx["chainId"])]
+    if kind == 1:
+        fields = chain_id + common + [_int(tx["gasPrice"])] + tail + [_access_list(tx)]
+    else:
+        fees = [_int(tx["maxPriorityFeePerGas"]), _int(tx["maxFeePerGas"])]
+        fields = chain_id + common + fees + tail + [_access_list(tx)]
+        if kind == 3:
+            fields += [_int(tx["maxFeePerBlobGas"]),
+                       [_bytes(h) for h in tx["blobVersionedHashes"]]]
+    return bytes([kind]) + rlp.encode(fields + signature)
+
+
+def decode_transaction(vm_class, tx: dict):
+    encoded = encode_transaction(tx)
+    if keccak(encoded) != _bytes(tx["hash"]):
+        raise WorkloadError(f"transaction {tx['hash']} does not re-encode to its hash")
+    builder = vm_class.get_transaction_builder()
+    if encoded[0] < 0x80 and hasattr(builder, "decode"):
+        return builder.decode(encoded)
+    return rlp.decode(encoded, sedes=builder)
+
+
+def load_block(number: int, txs: int | None = None) -> MainnetBlock:
+    folder = DATA / "blocks" / str(number)
+    if not folder.is_dir():
+        raise WorkloadError(f"no mainnet block {number}; available: "
+                            f"{', '.join(map(str, available_blocks()))}")
+    header = json.loads((folder / "block.json").read_text())
+    pre_state = json.loads((folder / "pre_state.json").read_text())
+    transactions = header["transactions"]
+    if txs is not None:
+        if txs > len(transactions):
+            raise WorkloadError(f"mainnet block {number} has {len(transactions)} "
+                                f"transactions, asked for {txs}")
+        transactions = transactions[:txs]
+    vm_class = fork_of(number)
+
+    db = AtomicDB()
+    account_db = AccountDB(db, BLANK_ROOT_HASH)
+    codes = _codes()
+    for address_hex, account in pre_state.items():
+        address = _bytes(address_hex)
+        account_db.set_balance(address, _int(account["balance"]))
+        account_db.set_nonce(address, _int(account["nonce"]))
+        if account.get("code_hash"):
+            account_db.set_code(address, _bytes(codes[account["code_hash"]]))
+        for slot, value in account.get("storage", {}).items():
+            account_db.set_storage(address, _int(slot), _int(value))
+    account_db.persist()
+
+    ancestors = _ancestor_hashes()
+    parent = _bytes(header["parentHash"])
+    depth = min(number, 256)
+    ancestor_hashes = tuple(parent if k == 0 else ancestors.get(number - 1 - k, b"\x00" * 32)
+                            for k in range(depth))
+    base_fee = header.get("baseFeePerGas")
+    excess_blob_gas = header.get("excessBlobGas")
+    context = HeaderContext(
+        coinbase=_bytes(header["miner"]), number=number, timestamp=_int(header["timestamp"]),
+        gas_limit=_int(header["gasLimit"]),
+        base_fee=_int(base_fee) if base_fee is not None else None,
+        prev_randao=_bytes(header["mixHash"]), difficulty=_int(header["difficulty"]),
+        chain_id=1,
+        excess_blob_gas=_int(excess_blob_gas) if excess_blob_gas is not None else None,
+        ancestor_hashes=ancestor_hashes,
+    ).execution_context()
+    block = MainnetBlock(vm_class, context, db, account_db.state_root,
+                         [decode_transaction(vm_class, tx) for tx in transactions])
+    if len(transactions) == len(header["transactions"]):
+        block.expected_gas_used = _int(header["gasUsed"])
+        block.expected_receipts_root = _bytes(header["receiptsRoot"])
+    return block
+
+
+class MainnetWorkload(BlockSource):
+    name = "mainnet"
+    description = "a real Ethereum mainnet block with its pre-state (txs: its first N)"
+    params = (Param("block", 17034869, "mainnet block number (see mainnet_blocks/blocks)",
+                    int, min=0),)
+
+    def block(self, n: int, seed: int = 0) -> MainnetBlock:
+        """The recorded block's first n transactions (the seed plays no part)."""
+        return load_block(self.values["block"], n)
