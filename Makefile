@@ -17,7 +17,11 @@ test: install
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/pevmsim bench
+	$(BIN)/pevmsim sweep bench/suites/default.toml --out reports/default --resume
+	$(BIN)/pevmsim report reports/default
+
+microbench: install
+	$(BIN)/python -m pytest bench/ -o python_files='bench_*.py' --benchmark-autosave
 
 clean:
 	rm -rf $(VENV) .pevmsim-cache

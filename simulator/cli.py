@@ -68,6 +68,31 @@ def add_execution_arguments(parser) -> None:
     parser.add_argument("--json", metavar="PATH", help="write JSON here ('-' = stdout)")
 
 
+def add_strategy_option_argument(parser) -> None:
+    parser.add_argument("--strategy-option", action="append", default=[],
+                        metavar="KEY=VALUE", dest="strategy_options",
+                        help="strategy parameter, e.g. accuracy=0.8 (repeatable)")
+
+
+def _strategy_list(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STRATEGIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown strategy {(unknown or [text])[0]!r}; valid: {', '.join(STRATEGIES)}")
+    return names
+
+
+def strategy_options(names, settings) -> dict:
+    """--strategy-option settings -> {strategy: {key: value}} (UsageError if bad)."""
+    from .strategies.options import OptionError, parse_options
+
+    try:
+        return parse_options([STRATEGIES[name] for name in names], settings)
+    except OptionError as exc:
+        raise UsageError(str(exc))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pevmsim", description=(
         "Parallel EVM execution simulator: real py-evm execution under optimistic "
@@ -78,10 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_block_arguments(run)
     run.add_argument("--strategy", type=_choice("strategy", list(STRATEGIES)),
                      default="block-stm", help=f"one of {', '.join(STRATEGIES)}")
+    add_strategy_option_argument(run)
     add_execution_arguments(run)
+
+    compare = commands.add_parser("compare", help="run several strategies on one block")
+    add_block_arguments(compare)
+    compare.add_argument("--strategies", type=_strategy_list, default=list(STRATEGIES),
+                         help=f"comma-separated (default all: {','.join(STRATEGIES)})")
+    add_strategy_option_argument(compare)
+    add_execution_arguments(compare)
 
     workloads = commands.add_parser("workloads", help="list workloads and their parameters")
     workloads.add_argument("--json", action="store_true", help="print JSON")
+    add_harness_commands(commands)
     return parser
 
 
@@ -150,14 +184,23 @@ def format_summary(s: dict) -> str:
     ])
 
 
+def progress_bar(description: str, total: int):
+    """A progress bar on stderr, shown only on a terminal."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="tx", leave=False, disable=None)
+
+
 def command_run(args) -> int:
     from .runner import run_block
     from .serial import InvalidBlock
 
+    options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
     workload, params, block = make_block(args)
     try:
         report = run_block(block, args.strategy, args.threads, args.cost_model,
-                           args.lazy_beneficiary, args.backend, labels=workload.labels())
+                           args.lazy_beneficiary, args.backend, labels=workload.labels(),
+                           progress=progress_bar, strategy_options=options)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     summary = {"workload": workload.name, "params": params, "seed": args.seed,
@@ -167,6 +210,30 @@ def command_run(args) -> int:
     if args.json != "-":
         print(format_summary(summary))
     return 0 if summary["matches_serial"] else 1
+
+
+def command_compare(args) -> int:
+    from .compare import compare, format_table
+    from .serial import InvalidBlock
+
+    options = strategy_options(args.strategies, args.strategy_options)
+    workload, params, block = make_block(args)
+    try:
+        summaries = compare(block, args.strategies, args.threads, args.cost_model,
+                            args.lazy_beneficiary, args.backend, labels=workload.labels(),
+                            strategy_options=options)
+    except InvalidBlock as exc:
+        raise UsageError(f"workload {workload.name}: {exc}")
+    rows = [{"workload": workload.name, "params": params, "seed": args.seed, **summary}
+            for summary in summaries]
+    if args.json:
+        write_json(args.json, rows)
+    if args.json != "-":
+        print(f"{workload.name} {params} ({len(block)} txs), {args.threads} "
+              f"{args.backend} workers, {args.cost_model} cost model"
+              + ("" if args.lazy_beneficiary else ", no lazy beneficiary"))
+        print(format_table(summaries))
+    return 0 if all(row["matches_serial"] for row in rows) else 1
 
 
 def command_workloads(args) -> int:
@@ -183,7 +250,72 @@ def command_workloads(args) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "workloads": command_workloads}
+# -- the benchmark harness: sweep, report, bench (simulator/harness/) ---------------
+def add_harness_commands(commands) -> None:
+    sweep = commands.add_parser("sweep", help="run a benchmark suite into a results dir")
+    sweep.add_argument("suite", help="suite file, or a name in bench/suites/ (e.g. smoke)")
+    sweep.add_argument("--out", required=True, help="results directory")
+    sweep.add_argument("--resume", action="store_true",
+                       help="continue a sweep in --out, skipping finished runs")
+    report = commands.add_parser("report", help="charts and report.md/.html of a sweep")
+    report.add_argument("dir", help="a results directory written by `pevmsim sweep`")
+    bench = commands.add_parser("bench", help="sweep (resuming) and report a suite")
+    bench.add_argument("suite", nargs="?", default="default",
+                       help="suite file or name (default: default)")
+    bench.add_argument("--out", help="results directory (default: reports/SUITE)")
+
+
+def command_sweep(args) -> int:
+    from .harness.suite import SuiteError, load_suite
+    from .harness.sweep import SweepError, sweep
+
+    try:
+        suite = load_suite(args.suite)
+    except SuiteError as exc:
+        raise UsageError(str(exc))
+    try:
+        stats = sweep(suite, args.out, resume=args.resume)
+    except SweepError as exc:
+        raise UsageError(str(exc))
+    except KeyboardInterrupt:
+        print(f"pevmsim: interrupted; finished runs are kept in {args.out}, continue "
+              "with --resume", file=sys.stderr)
+        return 130
+    verdict = (f"{stats.mismatches} DO NOT MATCH SERIAL" if stats.mismatches
+               else "all match serial")
+    print(f"{suite.name}: {stats.ran} runs ({stats.skipped} already finished), {verdict}; "
+          f"results in {args.out}")
+    return 1 if stats.mismatches else 0
+
+
+def command_report(args) -> int:
+    from .harness.report import ReportError, report
+
+    try:
+        written = report(args.dir)
+    except ReportError as exc:
+        raise UsageError(str(exc))
+    print(f"wrote {len(written)} files; open {args.dir}/report.html or report.md")
+    return 0
+
+
+def command_bench(args) -> int:
+    from .harness.suite import SuiteError, load_suite
+
+    try:
+        name = load_suite(args.suite).name
+    except SuiteError as exc:
+        raise UsageError(str(exc))
+    out = args.out or f"reports/{name}"
+    code = command_sweep(argparse.Namespace(suite=args.suite, out=out, resume=True))
+    if code == 130:  # interrupted: nothing to report yet
+        return code
+    return command_report(argparse.Namespace(dir=out)) or code
+
+
+COMMANDS = {"run": command_run, "compare": command_compare,
+            "workloads": command_workloads, "sweep": command_sweep,
+            "report": command_report, "bench": command_bench}
 
 
 def main(argv=None) -> int:

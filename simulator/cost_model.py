@@ -13,6 +13,12 @@ far, a lower bound on the work it wasted. Same inputs give bit-identical duratio
 `measured`: an execution costs the CPU time that very py-evm incarnation took, and a
 validation the time its re-reads took. Real, but noisy and machine-dependent.
 
+Re-execution: strategies that model a warm cache (`monad`, and the `oracle` so that it
+stays an upper bound) charge a re-execution REEXECUTION_FACTOR times the execution
+cost above: the transaction's state was loaded and its sender recovered by the first
+execution. Both models carry the factor; strategies take it as their
+`reexecution_factor` option, defaulting to the model's.
+
 A strategy's serial baseline is the sum of the execution costs of each transaction's
 final incarnation under the same model: what one worker executing the block in order,
 with no scheduling at all, would take.
@@ -31,6 +37,7 @@ class GasCostModel:
     PER_WRITE = 50 * NANOSECOND
     VALIDATION_TASK = 200 * NANOSECOND
     PER_VALIDATED_READ = 20 * NANOSECOND
+    REEXECUTION_FACTOR = 0.5
 
     def execution(self, incarnation) -> float:
         gas = incarnation.outcome.gas_used if incarnation.outcome is not None else 0
@@ -44,11 +51,12 @@ class GasCostModel:
     def constants(self) -> dict:
         return {name: getattr(self, name) for name in (
             "EXECUTION_TASK", "PER_GAS", "PER_READ", "PER_WRITE",
-            "VALIDATION_TASK", "PER_VALIDATED_READ")}
+            "VALIDATION_TASK", "PER_VALIDATED_READ", "REEXECUTION_FACTOR")}
 
 
 class MeasuredCostModel:
     name = "measured"
+    REEXECUTION_FACTOR = GasCostModel.REEXECUTION_FACTOR
 
     def execution(self, incarnation) -> float:
         return incarnation.cpu_time
@@ -57,7 +65,7 @@ class MeasuredCostModel:
         return measured_seconds
 
     def constants(self) -> dict:
-        return {}
+        return {"REEXECUTION_FACTOR": self.REEXECUTION_FACTOR}
 
 
 COST_MODELS = {model.name: model for model in (GasCostModel, MeasuredCostModel)}

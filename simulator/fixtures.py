@@ -27,6 +27,7 @@ from eth.tools.builder.chain.builders import disable_pow_check
 from eth.vm.forks.byzantium import ByzantiumVM
 
 from .block import Block
+from .outcome import py_evm_receipts
 from .runner import run_block
 
 
@@ -55,16 +56,12 @@ def _parallel_apply_all_transactions(self, transactions, base_header):
     result = report.result
     self._state = self.get_state_class()(
         self.chaindb.db, self.state.execution_context, result.state_root)
-    receipts, header = [], base_header
-    for index, (transaction, receipt) in enumerate(zip(transactions, result.receipts)):
-        status = b"\x01" if receipt.success else b""
-        if pre_byzantium:
-            status = result.intermediate_roots[index]
-        built = transaction.make_receipt(status, receipt.cumulative_gas_used, receipt.logs)
-        receipts.append(built)
-        header = self.add_receipt_to_header(header, built)
+    receipts = py_evm_receipts(transactions, result, pre_byzantium)
+    header = base_header
+    for transaction, receipt in zip(transactions, receipts):
+        header = self.add_receipt_to_header(header, receipt)
         header = self.increment_blob_gas_used(header, transaction)
-    return header, tuple(receipts), ()
+    return header, receipts, ()
 
 
 @lru_cache(maxsize=None)

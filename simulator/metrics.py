@@ -3,12 +3,17 @@ dependency bound.
 
 Events are (worker, kind, tx, incarnation, start, end) in virtual seconds, one per task,
 for timeline charts. Kinds: "execution" (a transaction's first incarnation),
-"re-execution", "suspended" (an execution stopped by an ESTIMATE), "invalid" (py-evm
-rejected it, on stale reads) and "validation" / "failed-validation".
+"re-execution", "suspended" (an execution stopped by an ESTIMATE), "aborted" (one
+stopped by an ESTIMATE and abandoned, retried later), "invalid" (py-evm rejected it, on
+stale reads), "validation" / "failed-validation" (in-order strategies: a commit that
+validated, or that re-executed, as "re-execution") and "warm-up" (the oracle loading a
+transaction's state).
 
 The dependency bound is the best makespan any scheduler could reach on N workers: each
 transaction's final incarnation depends on the lower transactions whose writes it
 read, so no schedule beats the critical path of that graph, nor the total work / N.
+With a re-execution factor f < 1 in the cost model, the (1 - f) share of a
+transaction's cost that loads its state may run before its dependencies finish.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .locations import describe
+from .mv_memory import version_writers
 
 
 @dataclass
@@ -50,17 +56,18 @@ class Metrics:
         return rows
 
 
-def dependency_bound(incarnations, costs, threads: int) -> float:
-    """max(critical path of the true dependency graph, total work / threads)."""
+def dependency_bound(incarnations, costs, threads: int, reexecution_factor: float = 1.0) -> float:
+    """The least makespan any schedule can reach: max(critical path of the true
+    dependency graph, total work / threads). Under the cost model a transaction's state
+    can be loaded before its dependencies finish (what a cheap re-execution exploits):
+    only `reexecution_factor` of its cost must wait for them, the rest may run from t=0."""
     finish = []
     for incarnation, cost in zip(incarnations, costs):
-        ready = 0.0
+        ready = (1.0 - reexecution_factor) * cost  # the earliest its state is loaded
         for version in incarnation.reads.values():
-            if version is None:
-                continue
-            for writer, _ in (version if isinstance(version[0], tuple) else (version,)):
+            for writer in version_writers(version):
                 if finish[writer] > ready:
                     ready = finish[writer]
-        finish.append(ready + cost)
+        finish.append(ready + reexecution_factor * cost)
     critical_path = max(finish, default=0.0)
     return max(critical_path, sum(costs) / threads)

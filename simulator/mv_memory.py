@@ -36,6 +36,15 @@ PRE_BLOCK = None
 NOT_WRITTEN = object()
 
 
+def version_writers(version) -> tuple:
+    """The transactions whose writes a read of this version saw (none: pre-block)."""
+    if version is PRE_BLOCK:
+        return ()
+    if isinstance(version[0], tuple):  # a delta chain
+        return tuple(writer for writer, _ in version)
+    return (version[0],)
+
+
 class EstimateRead(Exception):
     """A read of `location` hit an ESTIMATE of transaction `blocking_tx`."""
 

@@ -50,6 +50,21 @@ def make_receipts(outcomes) -> tuple:
     return tuple(receipts)
 
 
+def py_evm_receipts(transactions, result: "BlockResult", pre_byzantium: bool) -> tuple:
+    """py-evm receipt objects for a result: what receipts roots are made of. Before
+    Byzantium a receipt carries the state root after its transaction instead of a
+    status (the result must then hold `intermediate_roots`)."""
+    built = []
+    for index, (transaction, receipt) in enumerate(zip(transactions, result.receipts)):
+        if pre_byzantium:
+            status = result.intermediate_roots[index]
+        else:
+            status = b"\x01" if receipt.success else b""
+        built.append(transaction.make_receipt(status, receipt.cumulative_gas_used,
+                                              receipt.logs))
+    return tuple(built)
+
+
 def state_diff(pre: AccountDB, post: AccountDB, addresses, slots) -> dict:
     """Every field of `addresses` and every slot in `slots` whose value changed.
     `post` must have computed its state root (so storage roots are up to date)."""

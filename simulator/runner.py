@@ -10,6 +10,7 @@ differ, both diffs are listed to name the locations that disagree.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from .backends.simulated import BACKENDS
@@ -35,13 +36,20 @@ class RunReport:
 
 def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: str = "gas",
               lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
-              serial=None, intermediate_roots: bool = False) -> RunReport:
+              serial=None, intermediate_roots: bool = False, progress=None,
+              strategy_options=None) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
     `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
-    `intermediate_roots` keeps the state root after each transaction."""
+    `intermediate_roots` keeps the state root after each transaction; `progress`, a
+    factory (description, total) -> context manager with update(k), shows progress;
+    `strategy_options` are keyword arguments of the strategy (its `options`)."""
+    def bar(description):
+        return progress(description, len(block)) if progress else nullcontext()
+
     if serial is None:
         started = time.perf_counter()
-        serial_result, _ = execute_serial(block)
+        with bar("serial py-evm") as serial_bar:
+            serial_result, _ = execute_serial(block, serial_bar)
         serial = (serial_result, time.perf_counter() - started)
     serial_result, serial_wall = serial
 
@@ -49,8 +57,9 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     model = COST_MODELS[cost_model]()
     metrics = Metrics()
     env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary)
-    runner = STRATEGIES[strategy](env, model, metrics)
-    makespan = BACKENDS[backend]().run(runner, threads, metrics)
+    runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
+    with bar(f"{strategy} on {threads} workers") as parallel_bar:
+        makespan = BACKENDS[backend]().run(runner, threads, metrics, parallel_bar)
     final = runner.final_incarnations()
     for index, incarnation in enumerate(final):
         if incarnation.error is not None:
@@ -60,7 +69,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
 
     costs = [model.execution(incarnation) for incarnation in final]
     serial_time = sum(costs)
-    bound = dependency_bound(final, costs, threads)
+    factor = getattr(runner, "reexecution_factor", model.REEXECUTION_FACTOR)
+    bound = dependency_bound(final, costs, threads, factor)
     problems = mismatches(result, serial_result)
     n = len(block)
     summary = {

@@ -136,6 +136,13 @@ class Scheduler:
         self.num_active_tasks -= 1
         return True
 
+    def abort_execution(self, tx: int) -> None:
+        """The running execution of `tx` read an ESTIMATE and gave up (the abort
+        ablation): `tx` is ready again, as the next incarnation, at once."""
+        self._set_ready(tx)
+        self._decrease_execution_idx(tx)
+        self.num_active_tasks -= 1
+
     def _set_ready(self, tx: int) -> None:
         self.incarnation[tx] += 1
         self.status[tx] = READY_TO_EXECUTE

@@ -78,8 +78,9 @@ def transaction_outcome(vm_class, transaction, computation) -> TxOutcome:
     )
 
 
-def execute_serial(block) -> tuple:
-    """Apply the block serially with stock py-evm. Returns (BlockResult, per-tx seconds)."""
+def execute_serial(block, progress=None) -> tuple:
+    """Apply the block serially with stock py-evm. Returns (BlockResult, per-tx seconds).
+    `progress.update(1)` is called after each transaction when given."""
     state_class = recording_state_class(block.vm_class.get_state_class())
     state = state_class(block.db, block.execution_context(), block.pre_state_root)
     outcomes, seconds = [], []
@@ -92,6 +93,8 @@ def execute_serial(block) -> tuple:
             raise InvalidBlock(f"transaction {index} is invalid: {type(exc).__name__}: {exc}")
         outcomes.append(transaction_outcome(block.vm_class, transaction, computation))
         seconds.append(time.perf_counter() - started)
+        if progress is not None:
+            progress.update(1)
     account_db = state._account_db
     account_db.persist()
     receipts = make_receipts(outcomes)

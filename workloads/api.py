@@ -39,7 +39,7 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import eth_abi
 from eth._utils.address import generate_contract_address
@@ -52,40 +52,13 @@ from eth_keys import keys
 from eth_utils import function_signature_to_4byte_selector
 
 from simulator.block import Block, HeaderContext
+from simulator.params import Param
 
 from .vyper_build import Artifact, compile_file
 
 
 class WorkloadError(Exception):
     """A workload could not set up or produce its block (its message says why)."""
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: Any
-    help: str
-    type: type = int
-    min: float | None = None
-    max: float | None = None
-
-    def parse(self, text: str):
-        try:
-            value = self.type(text)
-        except ValueError:
-            raise ValueError(f"{self.name} must be {self.type.__name__}, got {text!r}")
-        self.check(value)
-        return value
-
-    def check(self, value) -> None:
-        if self.min is not None and value < self.min:
-            raise ValueError(f"{self.name} must be >= {self.min}, got {value}")
-        if self.max is not None and value > self.max:
-            raise ValueError(f"{self.name} must be <= {self.max}, got {value}")
-
-    def describe(self) -> dict:
-        return {"name": self.name, "type": self.type.__name__, "default": self.default,
-                "min": self.min, "max": self.max, "help": self.help}
 
 
 def weight(name: str, default: float, what: str) -> Param:

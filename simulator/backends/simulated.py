@@ -18,7 +18,8 @@ from ..abc import Backend, Strategy
 class SimulatedBackend(Backend):
     name = "simulated"
 
-    def run(self, strategy: Strategy, threads: int, metrics) -> float:
+    def run(self, strategy: Strategy, threads: int, metrics, progress=None) -> float:
+        strategy.prepare(threads)
         in_flight: list = []  # (end, sequence, worker, task, start, kind)
         idle = list(range(threads))
         now = 0.0
@@ -47,6 +48,8 @@ class SimulatedBackend(Backend):
             end, _, worker, task, start, kind = heapq.heappop(in_flight)
             now = end
             metrics.event(worker, kind, task.tx, task.incarnation, start, end)
+            if progress is not None and kind == "execution":
+                progress.update(1)  # a transaction's first incarnation is done
             follow_up = strategy.finish(worker, task)
             if follow_up is not None:
                 begin(worker, follow_up)

@@ -46,6 +46,11 @@ class BlockSpec:
     def param_dict(self) -> dict:
         return dict(self.params)
 
+    def describe(self) -> str:
+        """Short text for the progress bar."""
+        params = ",".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.workload}({params}) txs={self.txs} seed={self.seed}"
+
 
 @dataclass(frozen=True)
 class Config:
@@ -63,10 +68,7 @@ class Config:
                           self.lazy_beneficiary)
 
     def describe(self) -> str:
-        """Short text for the progress bar."""
-        params = ",".join(f"{k}={v}" for k, v in self.block.params)
-        return (f"{self.block.workload}({params}) txs={self.block.txs} "
-                f"seed={self.block.seed} {self.strategy}@{self.threads}")
+        return f"{self.block.describe()} {self.strategy}@{self.threads}"
 
 
 def config_key(workload, params, txs, seed, strategy, threads, cost_model,

@@ -5,9 +5,11 @@
                         summary (see `pevmsim run --json`)
     DIR/meta.json       the environment: versions, git commit, CPU, cost-model
                         constants, and the suite (name, path, content, focus)
-    DIR/timelines/      per workload, the task events of one representative run (the
+    DIR/timelines/      per workload, the schedule of one representative run (the
                         suite's focus strategy and threads, on the block where it
-                        re-executed most), capped at MAX_EVENTS, for timeline charts
+                        re-executed most): its tasks as (worker, kind, start, end)
+                        spans, binned to TIMELINE_BINS per worker when there are more
+                        than MAX_EVENTS, and its executions per transaction
 
 Each block is built once and executed serially once; every configuration on it then
 reuses that serial result. An interrupted sweep loses nothing: `resume=True` skips the
@@ -28,6 +30,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from workloads.api import WorkloadError
+
 from ..cost_model import COST_MODELS
 from ..runner import run_block
 from ..serial import InvalidBlock, execute_serial
@@ -36,7 +40,8 @@ from .suite import Suite
 RESULTS = "results.jsonl"
 META = "meta.json"
 TIMELINES = "timelines"
-MAX_EVENTS = 3000  # events kept per timeline: the start of the schedule
+MAX_EVENTS = 3000  # a timeline keeps up to this many tasks exactly, else bins them
+TIMELINE_BINS = 1500  # time bins per worker of a binned timeline
 EXECUTION_KINDS = ("execution", "re-execution", "suspended", "invalid")
 
 
@@ -72,9 +77,12 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: bool = True) 
         for block, configs in pending:
             if not configs:
                 continue
-            bar.set_postfix_str(f"building {configs[0].describe().rsplit(' ', 1)[0]}")
+            bar.set_postfix_str(f"building {block.describe()}")
             workload = suite.workload_classes[block.workload](**block.param_dict)
-            built = workload.block(block.txs, seed=block.seed)
+            try:
+                built = workload.block(block.txs, seed=block.seed)
+            except WorkloadError as exc:
+                raise SweepError(f"{suite.path}: {block.describe()}: {exc}") from None
             labels = workload.labels()
             started = time.perf_counter()
             serial = (execute_serial(built)[0], time.perf_counter() - started)
@@ -112,35 +120,59 @@ def timeline_path(out: Path, workload: str) -> Path:
 
 
 def save_timeline(out: Path, config, report) -> None:
-    """Keep this run's events as its workload's timeline if it re-executed more than
+    """Keep this run's schedule as its workload's timeline if it re-executed more than
     the one kept so far (ties keep the earlier run, so the choice is deterministic)."""
     path = timeline_path(out, config.block.workload)
     summary = report.summary
     score = summary["aborts"] + summary["suspensions"]
     if path.exists() and json.loads(path.read_text())["score"] >= score:
         return
-    events = sorted(report.metrics.events, key=lambda e: (e[4], e[0]))
+    events = report.metrics.events
     kinds = sorted({e[1] for e in events})
     executions = [0] * summary["txs"]
     for _, kind, tx, *_ in events:
         if kind in EXECUTION_KINDS:
             executions[tx] += 1
-    kept = events[:MAX_EVENTS]
+    makespan = summary["parallel_time"]
+    if len(events) <= MAX_EVENTS:
+        spans = sorted((w, kinds.index(k), start, end) for w, k, _, _, start, end in events)
+    else:
+        spans = _binned_spans(events, kinds, makespan / TIMELINE_BINS)
     path.parent.mkdir(exist_ok=True)
     write_json(path, {
         "key": config.key, "workload": config.block.workload,
         "params": config.block.param_dict, "txs": summary["txs"],
         "strategy": config.strategy, "threads": config.threads,
-        "cost_model": config.cost_model, "score": score,
-        "makespan_us": summary["parallel_time"] * 1e6,
-        "total_events": len(events),
-        "shown_until_us": (events[MAX_EVENTS][4] * 1e6 if len(events) > MAX_EVENTS
-                           else summary["parallel_time"] * 1e6),
-        "executions_per_tx": executions,
-        "kinds": kinds,
-        "events": [[w, kinds.index(k), tx, inc, round(start * 1e6, 4), round(end * 1e6, 4)]
-                   for w, k, tx, inc, start, end in kept],
+        "cost_model": config.cost_model, "score": score, "makespan_us": makespan * 1e6,
+        "tasks": len(events), "binned": len(events) > MAX_EVENTS,
+        "executions_per_tx": executions, "kinds": kinds,
+        "spans": [[w, k, round(start * 1e6, 4), round(end * 1e6, 4)]
+                  for w, k, start, end in spans],
     }, compact=True)
+
+
+def _binned_spans(events, kinds: list, width: float) -> list:
+    """The schedule at chart resolution: each worker's time cut into bins of `width`,
+    each bin given the kind (or idleness) that filled most of it, runs of equal bins
+    merged into (worker, kind index, start, end) spans."""
+    busy: dict = {}  # (worker, bin) -> [time per kind]
+    for worker, kind, _, _, start, end in events:
+        k = kinds.index(kind)
+        for b in range(int(start / width), min(int(end / width), TIMELINE_BINS - 1) + 1):
+            overlap = min(end, (b + 1) * width) - max(start, b * width)
+            if overlap > 0:
+                busy.setdefault((worker, b), [0.0] * len(kinds))[k] += overlap
+    spans = []
+    for (worker, b), times in sorted(busy.items()):
+        k = max(range(len(kinds)), key=lambda i: times[i])
+        if times[k] < width - sum(times):  # mostly idle
+            continue
+        last = spans[-1] if spans else None
+        if last and last[0] == worker and last[1] == k and last[3] == b * width:
+            last[3] = (b + 1) * width
+        else:
+            spans.append([worker, k, b * width, (b + 1) * width])
+    return spans
 
 
 def finished_keys(results: Path) -> set:

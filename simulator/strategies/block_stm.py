@@ -7,8 +7,9 @@ when it ends. An execution that reads an ESTIMATE is suspended on the blocking
 transaction and re-executed once it finishes. A validation task re-reads the last
 incarnation's read set when it starts; if any version changed, the incarnation is
 aborted when the task ends: its writes become ESTIMATEs and it is re-executed.
-With `abort_on_estimate`, an ESTIMATE read aborts the incarnation outright (it is
-re-executed as soon as a worker is free, without waiting for the blocking transaction).
+Strategy `block-stm-abort` (the ablation of suspension): an ESTIMATE read aborts the
+incarnation outright when its task ends; it is re-executed as soon as a worker is free,
+without waiting for the blocking transaction.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from ..abc import Strategy
 from ..mv_memory import MVMemory
 from ..scheduler import EXECUTION, Scheduler, Task
 
+ABORTED = object()  # the verdict of an execution abandoned on an ESTIMATE
+
 
 class BlockSTM(Strategy):
     name = "block-stm"
     description = "Block-STM: optimistic execution, validation, ESTIMATE suspension"
+    abort_on_estimate = False
 
     def __init__(self, env, cost_model, metrics) -> None:
         super().__init__(env, cost_model, metrics)
@@ -60,6 +64,10 @@ class BlockSTM(Strategy):
             metrics.executions += 1
             if incarnation.blocked_on is None:
                 break
+            if self.abort_on_estimate:
+                metrics.abort_locations[incarnation.blocked_location] += 1
+                self._running[worker] = ABORTED
+                return self.cost_model.execution(incarnation), "aborted"
             metrics.suspensions += 1
             metrics.suspension_locations[incarnation.blocked_location] += 1
             if self.scheduler.add_dependency(task.tx, incarnation.blocked_on):
@@ -79,6 +87,9 @@ class BlockSTM(Strategy):
         if task.kind == EXECUTION:
             if result is None:  # suspended: the scheduler already knows
                 return None
+            if result is ABORTED:
+                self.scheduler.abort_execution(task.tx)
+                return None
             wrote_new = self.mv.record(task.tx, task.incarnation, result.writes, result.deltas)
             self.last[task.tx] = result
             return self.scheduler.finish_execution(task.tx, task.incarnation, wrote_new)
@@ -89,3 +100,9 @@ class BlockSTM(Strategy):
             self.metrics.abort_locations[result] += 1
             self.mv.convert_writes_to_estimates(task.tx)
         return self.scheduler.finish_validation(task.tx, aborted)
+
+
+class BlockSTMAbort(BlockSTM):
+    name = "block-stm-abort"
+    description = "Block-STM ablation: abort on ESTIMATE instead of suspending"
+    abort_on_estimate = True

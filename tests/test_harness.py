@@ -1,0 +1,179 @@
+"""The benchmark harness: suite validation, sweep, resume, interruption and report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simulator.cli import main
+from simulator.harness import sweep as sweep_module
+from simulator.harness.report import report
+from simulator.harness.suite import load_suite
+from simulator.harness.sweep import RESULTS, read_results, sweep
+from simulator.strategies import STRATEGIES
+
+TINY = """
+name = "tiny"
+txs = 20
+threads = [1, 4]
+strategies = ["serial", "block-stm"]
+
+[[workloads]]
+name = "erc20"
+params = { accounts = 20, hot_ratio = [0.0, 0.8] }
+
+[[workloads]]
+name = "transfer"
+params = { accounts = 5 }
+"""
+
+
+def write_suite(tmp_path, text: str, name: str = "tiny.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished sweep of TINY: (suite path, results dir)."""
+    tmp = tmp_path_factory.mktemp("finished")
+    path = write_suite(tmp, TINY)
+    out = tmp / "out"
+    assert main(["sweep", str(path), "--out", str(out)]) == 0
+    return path, out
+
+
+# -- suite validation ---------------------------------------------------------------
+@pytest.mark.parametrize("change, words", [
+    (("txs = 20", "txs = 20\nthread = [1]"), ["thread", "unknown key", "threads"]),
+    (('name = "erc20"', 'name = "erc2O"'), ["workloads[0].name", "erc2O", "transfer"]),
+    (('["serial", "block-stm"]', '["serial", "blockstm"]'),
+     ["strategies", "blockstm", "block-stm"]),
+    (("accounts = 20,", "acounts = 20,"), ["workloads[0].params.acounts", "accounts"]),
+    (("accounts = 20,", "accounts = 1,"), ["workloads[0].params.accounts", ">= 2"]),
+    (("hot_ratio = [0.0, 0.8]", 'hot_ratio = "hot"'), ["hot_ratio", "must be float"]),
+    (("threads = [1, 4]", "threads = [0, 4]"), ["threads", ">= 1"]),
+    (("txs = 20", 'txs = 20\ncost_models = ["wall"]'), ["cost_models", "wall", "gas"]),
+    (("accounts = 5 }", "accounts = 5 }\n[focus]\nthreads = 8"), ["focus.threads", "1, 4"]),
+    (("txs = 20", "txs = [20"), ["invalid TOML"]),
+])
+def test_bad_suites_fail_before_running(tmp_path, capsys, change, words):
+    path = write_suite(tmp_path, TINY.replace(*change))
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("pevmsim: error: ")
+    assert str(path) in error
+    for word in words:
+        assert word in error
+    assert not out.exists()
+
+
+def test_unknown_suite_name(capsys):
+    assert main(["sweep", "no-such-suite", "--out", "x"]) == 2
+    assert "smoke" in capsys.readouterr().err
+
+
+def test_grid_expansion_and_all_strategies(tmp_path):
+    path = write_suite(tmp_path, TINY.replace('["serial", "block-stm"]', '"all"'))
+    suite = load_suite(str(path))
+    assert len(suite.blocks) == 3  # erc20 x 2 hot ratios, transfer
+    assert len(suite.configs) == 3 * len(STRATEGIES) * 2
+    assert {c.strategy for c in suite.configs} == set(STRATEGIES)
+    assert len({c.key for c in suite.configs}) == len(suite.configs)
+    assert (suite.focus_strategy, suite.focus_threads) == ("block-stm", 4)
+    omitted = load_suite(str(write_suite(tmp_path, TINY.replace(
+        'strategies = ["serial", "block-stm"]', ""), "omitted.toml")))
+    assert {c.strategy for c in omitted.configs} == set(STRATEGIES)
+
+
+def test_bundled_suites_are_valid():
+    for name in ("smoke", "default", "contention", "paper"):
+        assert load_suite(name).configs
+
+
+# -- sweep --------------------------------------------------------------------------
+def test_sweep_writes_every_configuration(finished):
+    path, out = finished
+    rows = read_results(out)
+    keys = [config.key for config in load_suite(str(path)).configs]
+    assert [row["key"] for row in rows] == keys
+    assert all(row["matches_serial"] for row in rows)
+    assert {"workload", "params", "seed", "suite", "speedup", "conflicts"} <= set(rows[0])
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["suite"]["content"] == path.read_text()
+    assert meta["cost_models"]["gas"]["PER_GAS"] > 0
+    assert {p.name for p in (out / "timelines").iterdir()} == {"erc20.json",
+                                                               "transfer.json"}
+
+
+def test_resume_of_a_finished_sweep_runs_nothing(finished, capsys):
+    path, out = finished
+    before = (out / RESULTS).read_bytes()
+    assert main(["sweep", str(path), "--out", str(out), "--resume"]) == 0
+    assert "0 runs (12 already finished)" in capsys.readouterr().out
+    assert (out / RESULTS).read_bytes() == before
+
+
+def test_sweep_refuses_a_used_directory_without_resume(finished, capsys):
+    path, out = finished
+    assert main(["sweep", str(path), "--out", str(out)]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_interrupted_sweep_resumes_to_every_configuration_once(tmp_path, monkeypatch):
+    suite = load_suite(str(write_suite(tmp_path, TINY)))
+    out = tmp_path / "out"
+    real = sweep_module.run_block
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_block", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(suite, out, progress=False)
+    monkeypatch.setattr(sweep_module, "run_block", real)
+    assert len(read_results(out)) == 5
+    with open(out / RESULTS, "a") as results:
+        results.write('{"key": "torn by a ki')  # a line cut short by a kill
+    stats = sweep(suite, out, resume=True, progress=False)
+    assert (stats.ran, stats.skipped) == (7, 5)
+    keys = [row["key"] for row in read_results(out)]
+    assert sorted(keys) == sorted(c.key for c in suite.configs)
+
+
+# -- report -------------------------------------------------------------------------
+def test_report_writes_charts_and_documents(finished):
+    _, out = finished
+    report(out)
+    assert len(list((out / "charts").glob("*.png"))) >= 4
+    assert len(list((out / "charts").glob("timeline_*.svg"))) == 2
+    markdown = (out / "report.md").read_text()
+    assert "All 12 runs match" in markdown and "charts/overview.png" in markdown
+    assert "<img" in (out / "report.html").read_text()
+
+
+def test_report_flags_runs_that_do_not_match_serial(finished, tmp_path):
+    _, out = finished
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "meta.json").write_text((out / "meta.json").read_text())
+    rows = read_results(out)
+    rows[3].update(matches_serial=False, mismatches=["receipt 7: gas differs"])
+    (copy / RESULTS).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    report(copy)
+    markdown = (copy / "report.md").read_text()
+    assert "1 OF 12 RUNS DO NOT MATCH SERIAL" in markdown
+    assert "receipt 7: gas differs" in markdown
+    assert 'class="alert"' in (copy / "report.html").read_text()
+
+
+def test_report_of_an_empty_directory_is_a_usage_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "pevmsim sweep" in capsys.readouterr().err

@@ -1,0 +1,184 @@
+"""Every strategy reproduces serial execution; the oracle bounds them all."""
+
+import json
+from collections import Counter
+from functools import lru_cache
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scenarios.blocks import SCENARIOS
+from test_random_blocks import OPS, build
+
+from simulator.cli import main
+from simulator.compare import compare
+from simulator.runner import run_block
+from simulator.serial import execute_serial
+from simulator.strategies import STRATEGIES
+from workloads.registry import BUILTINS
+
+EXECUTION_KINDS = {"execution", "re-execution", "invalid", "aborted", "suspended"}
+SMALL = {"transfer": {"accounts": 5}, "erc20": {"accounts": 10}, "amm": {"hot_ratio": 0.5},
+         "nft": {}, "defi": {}, "supply-chain": {}}
+WRONG = {  # knowledge as wrong as it gets
+    "dag": {"missing_edge_rate": 0.5, "false_edge_rate": 0.5},
+    "sealevel": {"under_declare_rate": 0.5, "over_declare_rate": 0.5},
+    "sei": {"accuracy": 0.0, "rounds": 2},
+}
+
+
+@lru_cache(maxsize=None)
+def workload_block(name, n=60, seed=0):
+    block = BUILTINS[name](**SMALL.get(name, {})).block(n, seed=seed)
+    return block, (execute_serial(block)[0], 0.0)
+
+
+def executions_per_tx(metrics) -> Counter:
+    return Counter(event[2] for event in metrics.events if event[1] in EXECUTION_KINDS)
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+@pytest.mark.parametrize("workload", ["transfer", "erc20"])
+@pytest.mark.parametrize("threads", [1, 8, 32])
+@pytest.mark.parametrize("lazy", [True, False])
+def test_strategy_equals_serial(strategy, workload, threads, lazy):
+    block, serial = workload_block(workload)
+    report = run_block(block, strategy, threads, lazy_beneficiary=lazy, serial=serial)
+    assert report.summary["mismatches"] == []
+    assert report.summary["speedup"] <= report.summary["speedup_bound"] * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("workload", sorted(set(BUILTINS) - {"transfer", "erc20"}))
+def test_every_strategy_on_other_workloads(workload):
+    block, serial = workload_block(workload)
+    for summary in compare(block, STRATEGIES, 8):
+        assert summary["mismatches"] == [], summary["strategy"]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+@pytest.mark.parametrize("lazy", [True, False])
+def test_every_strategy_on_conflict_scenarios(scenario, lazy):
+    block = SCENARIOS[scenario]()
+    for summary in compare(block, STRATEGIES, 4, lazy_beneficiary=lazy):
+        assert summary["mismatches"] == [], summary["strategy"]
+
+
+@pytest.mark.parametrize("strategy", sorted(WRONG))
+@pytest.mark.parametrize("workload", ["transfer", "erc20", "amm"])
+def test_wrong_knowledge_still_gives_serial(strategy, workload):
+    block, serial = workload_block(workload)
+    report = run_block(block, strategy, 8, serial=serial, strategy_options=WRONG[strategy])
+    assert report.summary["mismatches"] == []
+
+
+def test_wrong_knowledge_is_exercised():
+    block, serial = workload_block("erc20")
+    sealevel = run_block(block, "sealevel", 8, serial=serial,
+                         strategy_options=WRONG["sealevel"]).summary
+    dag = run_block(block, "dag", 8, serial=serial, strategy_options=WRONG["dag"]).summary
+    sei = run_block(block, "sei", 8, serial=serial, strategy_options=WRONG["sei"]).summary
+    assert sealevel["aborts"] > 0 and dag["aborts"] > 0 and sei["aborts"] > 0
+
+
+@pytest.mark.parametrize("workload, threads, factor", [
+    ("transfer", 4, None), ("transfer", 32, 1.0), ("erc20", 4, 1.0), ("erc20", 32, None),
+    ("amm", 8, None), ("nft", 4, 1.0), ("nft", 32, None),
+])
+def test_oracle_beats_every_strategy(workload, threads, factor):
+    """factor: the re-execution cost factor that monad and the oracle share."""
+    block, _ = workload_block(workload)
+    options = {name: {"reexecution_factor": factor} if factor is not None else {}
+               for name in ("monad", "oracle")}
+    summaries = {s["strategy"]: s for s in compare(block, STRATEGIES, threads,
+                                                   strategy_options=options)}
+    oracle = summaries["oracle"]["parallel_time"]
+    for name, summary in summaries.items():
+        assert summary["parallel_time"] >= oracle * (1 - 1e-12), name
+        # the dependency bound holds for every schedule, the oracle's included
+        assert summary["speedup"] <= summary["speedup_bound"] * (1 + 1e-12), name
+
+
+@pytest.mark.parametrize("strategy", ["monad", "sealevel", "dag"])
+@pytest.mark.parametrize("workload", ["transfer", "erc20", "amm"])
+def test_in_order_commit_executes_at_most_twice(strategy, workload):
+    block, serial = workload_block(workload)
+    options = WRONG.get(strategy, {})
+    report = run_block(block, strategy, 8, serial=serial, strategy_options=options)
+    assert max(executions_per_tx(report.metrics).values()) <= 2
+    assert report.summary["matches_serial"]
+
+
+def test_oracle_and_serial_execute_once():
+    block, serial = workload_block("erc20")
+    for strategy in ("oracle", "serial"):
+        report = run_block(block, strategy, 8, serial=serial)
+        assert set(executions_per_tx(report.metrics).values()) == {1}
+
+
+def test_block_stm_abort_never_suspends():
+    block, serial = workload_block("erc20")
+    summary = run_block(block, "block-stm-abort", 8, serial=serial).summary
+    assert summary["suspensions"] == 0 and summary["matches_serial"]
+
+
+def test_strategies_are_deterministic():
+    block, serial = workload_block("erc20")
+    for strategy in STRATEGIES:
+        first, second = (run_block(block, strategy, 8, serial=serial).summary
+                         for _ in range(2))
+        assert first["parallel_time"] == second["parallel_time"], strategy
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    accounts=st.integers(2, 6),
+    ops=st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 5), st.integers(0, 5)),
+                 min_size=1, max_size=25),
+    threads=st.sampled_from((1, 3, 8, 32)),
+    lazy=st.booleans(),
+    seed=st.integers(0, 3),
+)
+def test_random_blocks_every_strategy(accounts, ops, threads, lazy, seed):
+    block = build(accounts, ops, seed)
+    options = {**WRONG, "sei": {"accuracy": 0.5, "rounds": 3}}
+    summaries = compare(block, STRATEGIES, threads, lazy_beneficiary=lazy,
+                        strategy_options=options)
+    oracle = next(s for s in summaries if s["strategy"] == "oracle")
+    for summary in summaries:
+        assert summary["mismatches"] == [], summary["strategy"]
+        assert summary["parallel_time"] >= oracle["parallel_time"] * (1 - 1e-12)
+
+
+def test_cli_compare_json(capsys):
+    code = main(["compare", "--workload", "erc20", "--set", "accounts=10", "--txs", "30",
+                 "--threads", "4", "--json", "-"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [row["strategy"] for row in rows] == list(STRATEGIES)
+    for row in rows:
+        assert row["matches_serial"] and row["workload"] == "erc20" and row["seed"] == 0
+        assert row["params"]["accounts"] == 10
+    oracle = next(row for row in rows if row["strategy"] == "oracle")
+    assert all(row["speedup"] <= oracle["speedup"] + 1e-9 for row in rows)
+
+
+def test_cli_compare_table(capsys):
+    code = main(["compare", "--workload", "transfer", "--txs", "10",
+                 "--strategies", "serial,monad", "--strategy-option", "reexecution_factor=1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "monad" in out and "block-stm" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["compare", "--strategies", "serial,magic"], "unknown strategy 'magic'"),
+    (["compare", "--strategy-option", "nope=1"], "unknown strategy option 'nope'"),
+    (["compare", "--strategy-option", "accuracy"], "KEY=VALUE"),
+    (["run", "--strategy", "sei", "--strategy-option", "accuracy=2"], "<= 1.0"),
+    (["run", "--strategy", "sei", "--strategy-option", "rounds=x"], "must be int"),
+    (["run", "--strategy", "monad", "--strategy-option", "accuracy=0.5"], "valid: "
+     "reexecution_factor"),
+])
+def test_cli_bad_strategy_options(argv, message, capsys):
+    assert main(argv + ["--workload", "transfer", "--txs", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pevmsim: error:") and message in err and "\n" not in err
