@@ -10,8 +10,9 @@ reads and writes cost tens of nanoseconds. An execution cut short by an ESTIMATE
 rejected as invalid, has no gas figure: it is charged the task cost plus its reads so
 far, a lower bound on the work it wasted. Same inputs give bit-identical durations.
 
-`measured`: an execution costs the CPU time that very py-evm incarnation took, and a
-validation the time its re-reads took. Real, but noisy and machine-dependent.
+`measured`: an execution costs the CPU time (process time) that very py-evm incarnation
+took, and a validation the CPU time its re-reads took. Real, but noisy and
+machine-dependent.
 
 Re-execution: strategies that model a warm cache (`monad`, and the `oracle` so that it
 stays an upper bound) charge a re-execution REEXECUTION_FACTOR times the execution

@@ -360,7 +360,7 @@ class ExecutionEnv:
 
     def execute(self, mv: MVMemory, tx: int, incarnation: int) -> Incarnation:
         """Execute transaction `tx` for real in py-evm against `mv` as it stands now."""
-        started = time.perf_counter()
+        started = time.process_time()
         state = self.state_class(
             IncarnationView(tx, mv, self.pre_state),
             self.execution_context,
@@ -392,5 +392,5 @@ class ExecutionEnv:
             blocked_on=blocked_on,
             blocked_location=blocked_location,
             error=error,
-            cpu_time=time.perf_counter() - started,
+            cpu_time=time.process_time() - started,
         )

@@ -48,10 +48,10 @@ class BlockSTM(Strategy):
     def start(self, worker: int, task: Task) -> tuple:
         if task.kind == EXECUTION:
             return self._start_execution(worker, task)
-        started = time.perf_counter()
+        started = time.process_time()
         reads = self.last[task.tx].reads
         stale = self.mv.first_invalid_read(reads, task.tx)
-        seconds = time.perf_counter() - started
+        seconds = time.process_time() - started
         self.metrics.validations += 1
         self._running[worker] = stale
         kind = "validation" if stale is None else "failed-validation"
