@@ -11,6 +11,7 @@ import sys
 
 from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
+from .params import split_setting
 from .strategies import STRATEGIES
 
 
@@ -123,9 +124,10 @@ def parse_settings(workload_class, settings) -> dict:
     params = {p.name: p for p in workload_class.params}
     values = {}
     for setting in settings:
-        key, sep, text = setting.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--set takes KEY=VALUE, got {setting!r}")
+        try:
+            key, text = split_setting(setting, "--set")
+        except ValueError as exc:
+            raise UsageError(str(exc))
         if key not in params:
             raise UsageError(f"unknown parameter {key!r} for workload {workload_class.name}; "
                              f"valid: {', '.join(params) or 'none'}")

@@ -33,3 +33,11 @@ class Param:
     def describe(self) -> dict:
         return {"name": self.name, "type": self.type.__name__, "default": self.default,
                 "min": self.min, "max": self.max, "help": self.help}
+
+
+def split_setting(setting: str, flag: str) -> tuple:
+    """'KEY=VALUE' -> (key, text); ValueError naming `flag` when malformed."""
+    key, sep, text = setting.partition("=")
+    if not sep or not key:
+        raise ValueError(f"{flag} takes KEY=VALUE, got {setting!r}")
+    return key, text

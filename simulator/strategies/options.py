@@ -1,10 +1,13 @@
 """Strategy options: the tunable parameters of a strategy (predictor accuracy, hint
-error rates, rounds, ...), declared by each strategy class as `options` (simulator.params.Param) and passed to
-its constructor as keyword arguments. `pevmsim run/compare --strategy-option KEY=VALUE`
-sets them; every option has a default, so none is required.
+error rates, rounds, ...), declared by each strategy class as `options` (a tuple of
+simulator.params.Param) and passed to its constructor as keyword arguments.
+`pevmsim run/compare --strategy-option KEY=VALUE` sets them; every option has a
+default, so none is required.
 """
 
 from __future__ import annotations
+
+from ..params import split_setting
 
 
 class OptionError(ValueError):
@@ -17,9 +20,10 @@ def parse_options(classes, settings) -> dict:
     declares is an error naming the valid keys."""
     per_strategy: dict = {cls.name: {} for cls in classes}
     for setting in settings:
-        key, sep, text = setting.partition("=")
-        if not sep or not key:
-            raise OptionError(f"--strategy-option takes KEY=VALUE, got {setting!r}")
+        try:
+            key, text = split_setting(setting, "--strategy-option")
+        except ValueError as exc:
+            raise OptionError(str(exc)) from None
         takers = [cls for cls in classes if any(o.name == key for o in cls.options)]
         if not takers:
             valid = sorted({o.name for cls in classes for o in cls.options})
