@@ -3,7 +3,7 @@
 import pytest
 
 from simulator.locations import BALANCE, STORAGE
-from simulator.mv_memory import PRE_BLOCK, EstimateRead, MVMemory
+from simulator.mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
 from simulator.scheduler import ABORTING, EXECUTED, EXECUTION, READY_TO_EXECUTE, VALIDATION, Scheduler, Task
 
 A = (STORAGE, b"\x01" * 20, 0)
@@ -103,7 +103,7 @@ def test_commit_rule_waits_for_every_task():
 
 def test_mv_memory_reads_highest_lower_writer():
     mv = MVMemory(4)
-    assert mv.read(A, 3) == (PRE_BLOCK, mv.read(A, 0)[1], 0)
+    assert mv.read(A, 3) == (PRE_BLOCK, NOT_WRITTEN, 0)
     mv.record(0, 0, {A: 5}, {})
     mv.record(2, 0, {A: 7}, {})
     assert mv.read(A, 1)[:2] == ((0, 0), 5)
