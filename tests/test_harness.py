@@ -177,3 +177,23 @@ def test_report_flags_runs_that_do_not_match_serial(finished, tmp_path):
 def test_report_of_an_empty_directory_is_a_usage_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "pevmsim sweep" in capsys.readouterr().err
+
+
+def test_a_workload_with_an_invalid_transaction_stops_the_sweep(tmp_path, capsys):
+    plugin = tmp_path / "skip.py"
+    plugin.write_text(
+        "from workloads.api import Workload\n\n"
+        "class SkipNonce(Workload):\n"
+        "    name = 'skip-nonce'\n"
+        "    description = 'skips its first nonce'\n\n"
+        "    def setup(self, chain):\n"
+        "        self.users = chain.accounts(2)\n\n"
+        "    def transactions(self, chain, n):\n"
+        "        txs = [chain.transfer(self.users[0], self.users[1].address, 1)\n"
+        "               for _ in range(n + 1)]\n"
+        "        return txs[1:]\n")
+    path = write_suite(tmp_path, f'name = "skip"\ntxs = 3\nthreads = [1]\n\n'
+                                 f'[[workloads]]\nname = "{plugin}:SkipNonce"\n')
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "skip-nonce" in err and "transaction 0 is invalid" in err and str(path) in err

@@ -85,7 +85,11 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: bool = True) 
                 raise SweepError(f"{suite.path}: {block.describe()}: {exc}") from None
             labels = workload.labels()
             started = time.perf_counter()
-            serial = (execute_serial(built)[0], time.perf_counter() - started)
+            try:
+                serial = (execute_serial(built)[0], time.perf_counter() - started)
+            except InvalidBlock as exc:  # the workload made an invalid transaction
+                raise SweepError(f"{suite.path}: {block.describe()}: workload "
+                                 f"{workload.name}: {exc}") from None
             for config in configs:
                 bar.set_postfix_str(config.describe())
                 row, report = _run(config, built, labels, serial, suite.name)
