@@ -14,7 +14,7 @@ from functools import lru_cache
 from eth.db.account import AccountDB
 
 from .outcome import BlockResult, make_receipts, state_diff
-from .versioned_state import TxOutcome
+from .versioned_state import transaction_outcome
 
 
 class InvalidBlock(Exception):
@@ -68,14 +68,6 @@ class RecordingAccountDB(AccountDB):
 def recording_state_class(state_class: type) -> type:
     return type(f"Recording{state_class.__name__}", (state_class,),
                 {"account_db_class": RecordingAccountDB})
-
-
-def transaction_outcome(vm_class, transaction, computation) -> TxOutcome:
-    return TxOutcome(
-        success=not computation.is_error,
-        gas_used=vm_class.finalize_gas_used(transaction, computation),
-        logs=tuple(computation.get_log_entries()),
-    )
 
 
 def execute_serial(block, progress=None) -> tuple:

@@ -327,6 +327,14 @@ class TxOutcome:
     logs: tuple
 
 
+def transaction_outcome(vm_class, transaction, computation) -> TxOutcome:
+    return TxOutcome(
+        success=not computation.is_error,
+        gas_used=vm_class.finalize_gas_used(transaction, computation),
+        logs=tuple(computation.get_log_entries()),
+    )
+
+
 @dataclass
 class Incarnation:
     """One execution of one transaction, with everything the scheduler needs."""
@@ -371,11 +379,7 @@ class ExecutionEnv:
         outcome = blocked_on = blocked_location = error = None
         try:
             computation = state.apply_transaction(transaction)
-            outcome = TxOutcome(
-                success=not computation.is_error,
-                gas_used=self.vm_class.finalize_gas_used(transaction, computation),
-                logs=tuple(computation.get_log_entries()),
-            )
+            outcome = transaction_outcome(self.vm_class, transaction, computation)
         except EstimateRead as hit:
             blocked_on, blocked_location = hit.blocking_tx, hit.location
         except Exception as exc:  # speculative reads can make a transaction invalid
