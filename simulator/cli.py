@@ -180,7 +180,8 @@ def format_summary(s: dict) -> str:
         f"throughput      {s['throughput_tps']:,.0f} tx/s, "
         f"{s['throughput_gas_per_s'] / 1e6:,.1f} Mgas/s",
         f"executions      {s['executions']} ({s['executions_per_tx']:.2f} per tx), "
-        f"{s['aborts']} re-executions, {s['suspensions']} suspensions",
+        f"{s['aborts']} re-executions, {s['suspensions']} suspensions, "
+        f"{s['invalid_executions']} rejected on stale reads",
         f"validations     {s['validations']} ({s['validation_failures']} failed), "
         f"worker utilization {s['utilization']:.0%}",
         f"wall time       {s['wall_time_s']:.2f} s (serial py-evm {s['serial_wall_time_s']:.2f} s)",

@@ -95,6 +95,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "executions_per_tx": metrics.executions / n if n else 0.0,
         "aborts": metrics.executions - n,
         "suspensions": metrics.suspensions,
+        "invalid_executions": metrics.invalid_executions,
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
         "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,

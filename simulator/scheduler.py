@@ -6,7 +6,7 @@ Protocol:
   reads an ESTIMATE and suspends on the blocking transaction. Leaving ABORTING always
   goes back to READY_TO_EXECUTE with the incarnation number increased.
 - Two cursors, `execution_idx` and `validation_idx`, only ever decrease through
-  `_decrease_*`, which also bumps `decrease_cnt`. `next_task` serves the lower cursor
+  `_decrease_*`. `next_task` serves the lower cursor
   first (validation when the validation cursor is strictly lower).
 - `finish_execution`: dependents suspended on this transaction become ready again;
   if the incarnation wrote a location its previous one did not, every higher
@@ -55,7 +55,6 @@ class Scheduler:
         self.block_size = block_size
         self.execution_idx = 0
         self.validation_idx = 0
-        self.decrease_cnt = 0
         self.num_active_tasks = 0
         self.done_marker = block_size == 0
         self.incarnation = [0] * block_size
@@ -66,19 +65,17 @@ class Scheduler:
     def _decrease_execution_idx(self, target: int) -> None:
         if target < self.execution_idx:
             self.execution_idx = target
-        self.decrease_cnt += 1
 
     def _decrease_validation_idx(self, target: int) -> None:
         if target < self.validation_idx:
             self.validation_idx = target
-        self.decrease_cnt += 1
 
     def done(self) -> bool:
         return self.done_marker
 
     def _check_done(self) -> None:
-        # The paper also re-reads decrease_cnt to catch a concurrent cursor move; with
-        # one event at a time nothing can move in between.
+        # The paper also counts cursor decreases to catch one made concurrently with
+        # this check; with one event at a time nothing can move in between.
         if (min(self.execution_idx, self.validation_idx) >= self.block_size
                 and self.num_active_tasks == 0):
             self.done_marker = True
