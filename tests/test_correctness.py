@@ -71,3 +71,17 @@ def test_lazy_beneficiary_removes_fee_conflicts(blocks):
 def test_measured_cost_model_also_matches(blocks):
     summary = run_block(blocks["erc20_accounts_10"], "block-stm", 8, cost_model="measured").summary
     assert summary["matches_serial"] and summary["parallel_time"] > 0
+
+
+@pytest.mark.parametrize("threads", (2, 8, 32))
+@pytest.mark.parametrize("scenario", ["one_sender_chain", "erc20_accounts_2",
+                                      "erc20_accounts_10", "coinbase_readers_and_payers"])
+def test_waiting_for_the_sender_keeps_serial_results_and_saves_executions(
+        blocks, scenario, threads):
+    plain = run_block(blocks[scenario], "block-stm", threads).summary
+    waiting = run_block(blocks[scenario], "block-stm", threads,
+                        strategy_options={"wait_for_sender": 1}).summary
+    assert waiting["mismatches"] == []
+    assert waiting["executions"] <= plain["executions"]
+    if plain["invalid_executions"]:
+        assert waiting["invalid_executions"] < plain["invalid_executions"]

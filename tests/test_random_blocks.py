@@ -48,11 +48,14 @@ def build(accounts: int, ops, seed: int):
                  min_size=1, max_size=30),
     threads=st.sampled_from((1, 2, 4, 8, 32)),
     lazy=st.booleans(),
+    wait_for_sender=st.sampled_from((0, 1)),
     seed=st.integers(0, 3),
 )
-def test_random_block_block_stm_equals_serial(accounts, ops, threads, lazy, seed):
+def test_random_block_block_stm_equals_serial(accounts, ops, threads, lazy, wait_for_sender,
+                                               seed):
     block = build(accounts, ops, seed)
-    report = run_block(block, "block-stm", threads, lazy_beneficiary=lazy)
+    report = run_block(block, "block-stm", threads, lazy_beneficiary=lazy,
+                       strategy_options={"wait_for_sender": wait_for_sender})
     assert report.summary["mismatches"] == []
     assert report.result.diff == report.serial.diff
     assert report.summary["speedup"] <= report.summary["speedup_bound"] + 1e-9

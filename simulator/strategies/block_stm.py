@@ -7,6 +7,9 @@ when it ends. An execution that reads an ESTIMATE is suspended on the blocking
 transaction and re-executed once it finishes. A validation task re-reads the last
 incarnation's read set when it starts; if any version changed, the incarnation is
 aborted when the task ends: its writes become ESTIMATEs and it is re-executed.
+Option `wait_for_sender=1` (pevm's treatment of nonces): an incarnation that py-evm
+rejects, typically for a nonce its sender's earlier transaction has not written yet,
+is suspended on that earlier transaction instead of being recorded as invalid.
 Strategy `block-stm-abort` (the ablation of suspension): an ESTIMATE read aborts the
 incarnation outright when its task ends; it is re-executed as soon as a worker is free,
 without waiting for the blocking transaction.
@@ -17,24 +20,41 @@ from __future__ import annotations
 import time
 
 from ..abc import Strategy
+from ..locations import NONCE
 from ..mv_memory import MVMemory
+from ..params import Param
 from ..scheduler import EXECUTION, Scheduler, Task
 
 ABORTED = object()  # the verdict of an execution abandoned on an ESTIMATE
+
+
+def previous_by_sender(senders) -> list:
+    """For each transaction, the closest lower one with the same sender (or None)."""
+    last_seen: dict = {}
+    previous = []
+    for tx, sender in enumerate(senders):
+        previous.append(last_seen.get(sender))
+        last_seen[sender] = tx
+    return previous
 
 
 class BlockSTM(Strategy):
     name = "block-stm"
     description = "Block-STM: optimistic execution, validation, ESTIMATE suspension"
     abort_on_estimate = False
+    options = (Param("wait_for_sender", 0, "1: an incarnation py-evm rejects (say, a "
+                     "nonce its sender's earlier transaction has not written yet) is "
+                     "suspended on that earlier transaction, as pevm does, instead of "
+                     "being recorded and caught by validation", int, 0, 1),)
 
-    def __init__(self, env, cost_model, metrics) -> None:
+    def __init__(self, env, cost_model, metrics, wait_for_sender: int = 0) -> None:
         super().__init__(env, cost_model, metrics)
         n = len(env.transactions)
         self.mv = MVMemory(n)
         self.scheduler = Scheduler(n)
         self.last: list = [None] * n  # each transaction's latest recorded incarnation
         self._running: dict = {}  # worker -> the incarnation or validation verdict
+        self.previous = previous_by_sender(env.block.senders) if wait_for_sender else None
 
     def next_task(self) -> Task | None:
         return self.scheduler.next_task()
@@ -74,6 +94,9 @@ class BlockSTM(Strategy):
                 self._running[worker] = None
                 return self.cost_model.execution(incarnation), "suspended"
             # The blocking transaction finished meanwhile: read again.
+        if incarnation.error is not None and self._wait_for_sender(task.tx):
+            self._running[worker] = None
+            return self.cost_model.execution(incarnation), "suspended"
         self._running[worker] = incarnation
         if incarnation.error is not None:
             metrics.invalid_executions += 1
@@ -81,6 +104,16 @@ class BlockSTM(Strategy):
         else:
             kind = "execution" if task.incarnation == 0 else "re-execution"
         return self.cost_model.execution(incarnation), kind
+
+    def _wait_for_sender(self, tx: int) -> bool:
+        """With wait_for_sender: suspend `tx` on its sender's previous transaction
+        unless that one has already finished executing."""
+        previous = self.previous[tx] if self.previous is not None else None
+        if previous is None or not self.scheduler.add_dependency(tx, previous):
+            return False
+        self.metrics.suspensions += 1
+        self.metrics.suspension_locations[(NONCE, self.env.block.senders[tx])] += 1
+        return True
 
     def finish(self, worker: int, task: Task) -> Task | None:
         result = self._running.pop(worker)
