@@ -15,11 +15,23 @@ from dataclasses import dataclass
 
 from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
+from .locations import BALANCE, NONCE
 from .metrics import Metrics, dependency_bound
 from .outcome import BlockResult, assemble, mismatches
 from .serial import InvalidBlock, execute_serial
 from .strategies import STRATEGIES
 from .versioned_state import ExecutionEnv, PreState
+
+
+def default_labels(block) -> dict:
+    """Names every block has: its senders' ETH balances and nonces, the coinbase."""
+    labels = {}
+    for sender in set(block.senders):
+        short = f"0x{sender.hex()[:4]}..{sender.hex()[-4:]}"
+        labels[(BALANCE, sender)] = f"ETH balance of sender {short} (gas, value)"
+        labels[(NONCE, sender)] = f"nonce of sender {short}"
+    labels[(BALANCE, block.context.coinbase)] = "coinbase balance (fees)"
+    return labels
 
 
 @dataclass
@@ -99,7 +111,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
         "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
-        "conflicts": metrics.conflicts(labels or {}),
+        "conflicts": metrics.conflicts({**default_labels(block), **(labels or {})}),
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
     }
