@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
-from .locations import BALANCE, NONCE
+from .locations import BALANCE, CODE, NONCE
 from .metrics import Metrics, dependency_bound
 from .outcome import BlockResult, assemble, mismatches
 from .serial import InvalidBlock, execute_serial
@@ -23,13 +23,20 @@ from .strategies import STRATEGIES
 from .versioned_state import ExecutionEnv, PreState
 
 
-def default_labels(block) -> dict:
-    """Names every block has: its senders' ETH balances and nonces, the coinbase."""
+def _short(address: bytes) -> str:
+    return f"0x{address.hex()[:4]}..{address.hex()[-4:]}"
+
+
+def default_labels(block, pre_state: PreState) -> dict:
+    """Names every block has: its senders' ETH balances and nonces, the ETH balances of
+    the contracts it calls, the coinbase's balance."""
     labels = {}
+    for transaction in block.transactions:
+        if transaction.to and pre_state.value((CODE, transaction.to)):
+            labels[(BALANCE, transaction.to)] = f"ETH balance of contract {_short(transaction.to)}"
     for sender in set(block.senders):
-        short = f"0x{sender.hex()[:4]}..{sender.hex()[-4:]}"
-        labels[(BALANCE, sender)] = f"ETH balance of sender {short} (gas, value)"
-        labels[(NONCE, sender)] = f"nonce of sender {short}"
+        labels[(BALANCE, sender)] = f"ETH balance of sender {_short(sender)} (gas, value)"
+        labels[(NONCE, sender)] = f"nonce of sender {_short(sender)}"
     labels[(BALANCE, block.context.coinbase)] = "coinbase balance (fees)"
     return labels
 
@@ -111,7 +118,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
         "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
-        "conflicts": metrics.conflicts({**default_labels(block), **(labels or {})}),
+        "conflicts": metrics.conflicts({**default_labels(block, env.pre_state),
+                                        **(labels or {})}),
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
     }
