@@ -46,12 +46,21 @@ def version_writers(version) -> tuple:
 
 
 class EstimateRead(Exception):
-    """A read of `location` hit an ESTIMATE of transaction `blocking_tx`."""
+    """A read of `location` hit an ESTIMATE of transaction `blocking_tx`. Each py-evm
+    call frame it leaves appends the gas that frame still held to `unspent_gas`."""
 
     def __init__(self, blocking_tx: int, location) -> None:
         super().__init__(blocking_tx, location)
         self.blocking_tx = blocking_tx
         self.location = location
+        self.unspent_gas: list = []
+
+    def gas_consumed(self, gas_limit: int) -> int:
+        """The gas the transaction had consumed when the read stopped it: its limit
+        less what the open frames held; zero if it stopped before execution began."""
+        if not self.unspent_gas:
+            return 0
+        return max(0, gas_limit - sum(self.unspent_gas))
 
 
 class MVMemory:

@@ -130,8 +130,7 @@ def assemble(block, incarnations, intermediate_roots: bool = False) -> BlockResu
             roots.append(account_db.make_state_root())
         for location in incarnation.writes:
             addresses.add(location[1])
-            if location[0] == STORAGE:
-                slots.add((location[1], location[2]))
+        slots |= incarnation.slots_set  # as serial's: slots ever set, wiped or not
         for location in incarnation.deltas:
             addresses.add(location[1])
     account_db.persist()

@@ -15,7 +15,18 @@ serves one incarnation of one transaction:
 - warm/cold access sets (EIP-2929) are per incarnation and journaled; transient storage
   (EIP-1153) lives in py-evm's own State and is per transaction already;
 - a read that meets an ESTIMATE raises `EstimateRead` out of py-evm, ending the
-  incarnation early.
+  incarnation early. The database notes the hit (`unserved`) before raising, so an
+  incarnation that met one is discarded even where py-evm catches the exception and
+  carries on (EIP-7702 authorizations do): an ESTIMATE hit cannot be lost;
+- storage reads equal py-evm's AccountDB in every case, wipes included: the
+  "original value" (`from_journal=False`, EIP-2200 pricing) of a slot whose storage
+  this transaction wiped is what a lower transaction of the block wrote there, else
+  zero, as py-evm's locked changes over a fresh trie give;
+- journal checkpoints come from py-evm's own counter (pyevm_boundary.py).
+
+Invariants (asserted under PEVMSIM_DEBUG=1, see debug.py): a finished incarnation
+met no ESTIMATE; a write set holds no storage slot of an address wiped later in the
+same incarnation.
 
 Lazy beneficiary: with `lazy_beneficiary` on, the fee credit to the coinbase (and any
 other `delta_balance` on it) is recorded as a DELTA, which commutes, instead of a
@@ -26,7 +37,6 @@ reads the base value plus every lower transaction's delta, and depends on all of
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,11 +46,11 @@ from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.db.account import AccountDB
 from eth_hash.auto import keccak
 
+from . import debug, pyevm_boundary
 from .locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
 from .mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
 
-
-_checkpoints = itertools.count(1)
+pyevm_boundary.install()
 
 
 @lru_cache(maxsize=4096)
@@ -99,6 +109,8 @@ class VersionedAccountDB(AccountDatabaseAPI):
         self.writes: dict = {}  # location -> value
         self.deltas: dict = {}  # balance location -> commutative increment
         self.wiped: set = set()  # addresses whose storage this incarnation wiped
+        self.slots_set: set = set()  # every (address, slot) ever passed to set_storage
+        self.unserved: EstimateRead | None = None  # the first ESTIMATE met, if any
         self._warm: set = set()
         self._journal: list = []
 
@@ -108,7 +120,12 @@ class VersionedAccountDB(AccountDatabaseAPI):
             return self._base[location]
         except KeyError:
             pass
-        version, value, delta_sum = self._mv.read(location, self._tx)
+        try:
+            version, value, delta_sum = self._mv.read(location, self._tx)
+        except EstimateRead as hit:
+            if self.unserved is None:
+                self.unserved = hit
+            raise
         if value is NOT_WRITTEN:
             value = self._pre.value(location)
         self.reads[location] = version
@@ -138,10 +155,15 @@ class VersionedAccountDB(AccountDatabaseAPI):
                 return value
             if address in self.wiped:
                 return 0
+        elif address in self.wiped:
+            # py-evm: the locked changes (lower transactions' writes) over a new trie.
+            if self._read((STORAGE, address, slot))[0] is PRE_BLOCK:
+                return 0
         return self._read_storage(address, slot)
 
     def set_storage(self, address, slot: int, value: int) -> None:
         self.writes[(STORAGE, address, slot)] = value
+        self.slots_set.add((address, slot))
 
     def _wipe_own_storage(self, address) -> None:
         writes = self.writes
@@ -251,10 +273,10 @@ class VersionedAccountDB(AccountDatabaseAPI):
         self._warm.add(address)
 
     # -- journal (call-frame snapshots) -------------------------------------------
-    # Checkpoints must be unique for the whole transaction: py-evm's transient storage
-    # journals under the same checkpoint values.
+    # Checkpoints must be unique among py-evm's own: its transient storage journals
+    # under the same values (pyevm_boundary.py, item 4).
     def record(self):
-        checkpoint = next(_checkpoints)
+        checkpoint = pyevm_boundary.next_checkpoint()
         self._journal.append((checkpoint, dict(self.writes), dict(self.deltas),
                               set(self.wiped), set(self._warm)))
         return checkpoint
@@ -306,12 +328,27 @@ def _no_system_contracts(state) -> None:
     """System contracts are block-level state, already in the pre-state."""
 
 
+def _gas_noting(computation_class: type) -> type:
+    """The fork's computation class, noting in an ESTIMATE that leaves a call frame
+    the gas the frame still held (pyevm_boundary.py, item 7)."""
+
+    class GasNotingComputation(computation_class):
+        def __exit__(self, exc_type, exc_value, traceback):
+            if isinstance(exc_value, EstimateRead):
+                exc_value.unspent_gas.append(self.get_gas_remaining())
+            return super().__exit__(exc_type, exc_value, traceback)
+
+    GasNotingComputation.__name__ = f"Versioned{computation_class.__name__}"
+    return GasNotingComputation
+
+
 @lru_cache(maxsize=None)
 def versioned_state_class(state_class: type, lazy_beneficiary: bool) -> type:
     """The fork's State with the versioned account database plugged in."""
     attrs = {
         "account_db_class": VersionedAccountDB,
         "set_system_contracts": _no_system_contracts,
+        "computation_class": _gas_noting(state_class.computation_class),
     }
     if lazy_beneficiary:
         attrs["delta_balance"] = _lazy_delta_balance
@@ -345,7 +382,9 @@ class Incarnation:
     writes: dict
     deltas: dict
     wiped: frozenset
+    slots_set: frozenset  # storage slots ever set, even if wiped later (diff listing)
     outcome: TxOutcome | None  # None when blocked or invalid
+    gas: int = 0  # gas executed: the receipt's, or what was consumed when it stopped
     blocked_on: int | None = None  # the transaction whose ESTIMATE stopped it
     blocked_location: tuple | None = None  # the location of that ESTIMATE
     error: str | None = None  # why py-evm rejected the transaction
@@ -377,14 +416,25 @@ class ExecutionEnv:
         db = state._account_db
         transaction = self.transactions[tx]
         outcome = blocked_on = blocked_location = error = None
+        gas = 0
         try:
             computation = state.apply_transaction(transaction)
             outcome = transaction_outcome(self.vm_class, transaction, computation)
-        except EstimateRead as hit:
-            blocked_on, blocked_location = hit.blocking_tx, hit.location
+            gas = outcome.gas_used
+        except EstimateRead:
+            pass  # noted in db.unserved
         except Exception as exc:  # speculative reads can make a transaction invalid
             error = f"{type(exc).__name__}: {exc}"
+        hit = db.unserved
+        if hit is not None:  # whatever py-evm did with the exception
+            if outcome is None:
+                gas = hit.gas_consumed(transaction.gas)
+            outcome = error = None
+            blocked_on, blocked_location = hit.blocking_tx, hit.location
         finished = outcome is not None
+        if debug.ENABLED and finished:  # execution is atomic in virtual time
+            debug.check(mv.first_invalid_read(db.reads, tx) is None,
+                        lambda: f"tx {tx}: a read changed during its own execution")
         return Incarnation(
             tx=tx,
             incarnation=incarnation,
@@ -392,7 +442,9 @@ class ExecutionEnv:
             writes=db.writes if finished else {},
             deltas=db.deltas if finished else {},
             wiped=frozenset(db.wiped) if finished else frozenset(),
+            slots_set=frozenset(db.slots_set) if finished else frozenset(),
             outcome=outcome,
+            gas=gas,
             blocked_on=blocked_on,
             blocked_location=blocked_location,
             error=error,

@@ -1,0 +1,62 @@
+"""Where pevmsim depends on py-evm's internals, in one place, each with its guard.
+
+pevmsim runs stock py-evm (0.12.1b1) and plugs into it at a few seams. Every use of
+something py-evm does not promise (a private attribute, an exception path, a shared
+counter, an iteration order) is listed here; tests/test_pyevm_boundary.py fails if
+py-evm changes under any of them.
+
+1. `State.account_db_class` (versioned_state.py): py-evm builds the state's account
+   database from this class attribute; pevmsim's `VersionedAccountDB` implements
+   `AccountDatabaseAPI`. Guard: the differential test drives it and py-evm's
+   `AccountDB` through random API sequences and compares every read.
+2. `State._account_db` (private; versioned_state.py, serial.py): how pevmsim reaches the
+   database of a state it built. Guard: every test run goes through it (the read and
+   write sets come from that object).
+3. Exceptions that py-evm swallows: `except Exception` in Prague's
+   `process_set_code_authorizations` (EIP-7702) would swallow the ESTIMATE signal.
+   Guard: the versioned database records every read it could not serve *before*
+   raising, and an incarnation so marked is discarded whatever py-evm did with the
+   exception (`VersionedAccountDB.unserved`); a test injects the signal there.
+4. Journal checkpoints: py-evm's transient storage journals under the checkpoint
+   values an account database hands out, next to checkpoints from py-evm's own counter
+   (`eth.db.journal.get_next_checkpoint`). A second counter would eventually collide
+   with it ("Tried to record with an existing checkpoint"). Guard: `next_checkpoint`
+   draws from py-evm's counter itself.
+5. Set iteration order: `collect_touched_accounts` (EIP-161 clearing, Spurious Dragon
+   on) is decorated with `to_set`, so the order in which touched accounts are read
+   follows the per-process hash seed; read order decides which ESTIMATE an incarnation
+   meets first. Guard: `install()` replaces the module-level name py-evm's executor
+   looks up with a sorted version (the same accounts, a fixed order; results of stock
+   py-evm do not depend on it). `get_accounts_for_deletion` also returns set order, but
+   deleting accounts reads nothing, so its order cannot reach a result.
+6. py-evm's `AccountDB._get_storage_root` (private; outcome.py) to list storage-root
+   changes in post-state diffs. Guard: the differential and diff tests call it.
+7. Computations are context managers: `Computation.__exit__` sees an exception
+   leaving a call frame. The versioned state's computation class uses it to note the
+   gas each open frame still held when an ESTIMATE stopped the incarnation, so an
+   execution cut short is charged the gas it had consumed. Guard: a test checks the
+   charge against the gas of the same transaction run to completion.
+"""
+
+from __future__ import annotations
+
+from eth.db import journal
+from eth.vm.forks.spurious_dragon import state as spurious_dragon_state
+
+
+def next_checkpoint() -> int:
+    """A journal checkpoint unique among all of py-evm's (see 4 above)."""
+    return journal.get_next_checkpoint()
+
+
+_collect_touched_accounts = spurious_dragon_state.collect_touched_accounts
+
+
+def sorted_touched_accounts(computation, ancestor_had_error: bool = False) -> list:
+    """py-evm's EIP-161 touched accounts, in address order (see 5 above)."""
+    return sorted(_collect_touched_accounts(computation, ancestor_had_error))
+
+
+def install() -> None:
+    """Make py-evm's iteration orders independent of the hash seed. Idempotent."""
+    spurious_dragon_state.collect_touched_accounts = sorted_touched_accounts
