@@ -67,6 +67,8 @@ def add_execution_arguments(parser) -> None:
     parser.add_argument("--no-lazy-beneficiary", dest="lazy_beneficiary",
                         action="store_false",
                         help="credit the coinbase with a read-modify-write per transaction")
+    parser.add_argument("--deep-check", action="store_true",
+                        help="also compare each transaction's writes with serial's")
     parser.add_argument("--json", metavar="PATH", help="write JSON here ('-' = stdout)")
 
 
@@ -204,7 +206,8 @@ def command_run(args) -> int:
     try:
         report = run_block(block, args.strategy, args.threads, args.cost_model,
                            args.lazy_beneficiary, args.backend, labels=workload.labels(),
-                           progress=progress_bar, strategy_options=options)
+                           progress=progress_bar, strategy_options=options,
+                           deep_check=args.deep_check)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     summary = {"workload": workload.name, "params": params, "seed": args.seed,
@@ -225,7 +228,7 @@ def command_compare(args) -> int:
     try:
         summaries = compare(block, args.strategies, args.threads, args.cost_model,
                             args.lazy_beneficiary, args.backend, labels=workload.labels(),
-                            strategy_options=options)
+                            strategy_options=options, deep_check=args.deep_check)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     rows = [{"workload": workload.name, "params": params, "seed": args.seed, **summary}

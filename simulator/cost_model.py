@@ -41,7 +41,7 @@ class GasCostModel:
     REEXECUTION_FACTOR = 0.5
 
     def execution(self, incarnation) -> float:
-        gas = incarnation.outcome.gas_used if incarnation.outcome is not None else 0
+        gas = incarnation.gas
         writes = len(incarnation.writes) + len(incarnation.deltas)
         return (self.EXECUTION_TASK + gas * self.PER_GAS
                 + len(incarnation.reads) * self.PER_READ + writes * self.PER_WRITE)

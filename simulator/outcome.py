@@ -32,6 +32,7 @@ class BlockResult:
     receipts: tuple
     gas_used: int
     intermediate_roots: tuple = ()
+    steps: tuple | None = None  # serial only, on request: each tx's written values
     # Lists the diff on demand: equal state roots already prove equal post-states.
     diff_lister: object = field(default=None, repr=False)
 
@@ -63,6 +64,51 @@ def py_evm_receipts(transactions, result: "BlockResult", pre_byzantium: bool) ->
         built.append(transaction.make_receipt(status, receipt.cumulative_gas_used,
                                               receipt.logs))
     return tuple(built)
+
+
+def location_values(account_db: AccountDB, addresses, slots) -> dict:
+    """location -> value for every field of `addresses` and every slot in `slots`."""
+    values = {}
+    for address in addresses:
+        values[(BALANCE, address)] = account_db.get_balance(address)
+        values[(NONCE, address)] = account_db.get_nonce(address)
+        values[(CODE, address)] = account_db.get_code_hash(address)
+        values[(ACCOUNT, address)] = account_db.account_exists(address)
+    for address, slot in slots:
+        values[(STORAGE, address, slot)] = account_db.get_storage(address, slot)
+    return values
+
+
+def step_mismatches(block, incarnations, serial_steps, limit: int = 5) -> list:
+    """The deep check: fold the final incarnations one by one and compare, after each
+    transaction, every location that it or its serial counterpart wrote: a location
+    serial wrote must hold serial's value, one only the parallel side wrote must be
+    unchanged by the transaction. By induction the two states agree after every
+    transaction, so a wrong intermediate state cannot hide behind a right final one."""
+    account_db = AccountDB(block.db, block.pre_state_root)
+    problems = []
+    for tx, (incarnation, expected) in enumerate(zip(incarnations, serial_steps)):
+        addresses = {location[1] for location in (*incarnation.writes, *incarnation.deltas)}
+        slots = {(loc[1], loc[2]) for loc in incarnation.writes if loc[0] == STORAGE}
+        before = location_values(account_db, addresses, slots)
+        account_db.lock_changes()
+        apply_incarnation(account_db, incarnation)
+        after = location_values(account_db, addresses, slots)
+        serial_after = location_values(account_db, {loc[1] for loc in expected},
+                                       {(loc[1], loc[2]) for loc in expected
+                                        if loc[0] == STORAGE})
+        for location in sorted(set(after) | set(expected), key=repr):
+            if location in expected:
+                ok, wanted = serial_after[location] == expected[location], expected[location]
+            else:
+                ok, wanted = after[location] == before[location], before[location]
+            if not ok:
+                got = serial_after.get(location, after.get(location))
+                problems.append(f"tx {tx}: {describe(location)}: {got!r} != serial "
+                                f"{wanted!r} after this transaction")
+                if len(problems) >= limit:
+                    return problems
+    return problems
 
 
 def state_diff(pre: AccountDB, post: AccountDB, addresses, slots) -> dict:

@@ -4,7 +4,9 @@ Every run also executes the block serially with stock py-evm and compares: the r
 `matches_serial` only if the post-state, every receipt (status, gas, logs) and the
 block's gas equal the serial ones. Post-states are compared by state root, a commitment
 to every account field and storage slot, so equal roots mean equal diffs; when roots
-differ, both diffs are listed to name the locations that disagree.
+differ, both diffs are listed to name the locations that disagree. With `deep_check`,
+each transaction's final write set is also compared with what that transaction did
+in the serial run (outcome.step_mismatches).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
 from .locations import BALANCE, CODE, NONCE
 from .metrics import Metrics, dependency_bound
-from .outcome import BlockResult, assemble, mismatches
+from .outcome import BlockResult, assemble, mismatches, step_mismatches
 from .serial import InvalidBlock, execute_serial
 from .strategies import STRATEGIES
 from .versioned_state import ExecutionEnv, PreState
@@ -47,6 +49,7 @@ class RunReport:
     result: BlockResult  # the parallel result
     serial: BlockResult  # the stock py-evm serial result
     metrics: Metrics
+    incarnations: list  # each transaction's final incarnation, in block order
 
     @property
     def matches_serial(self) -> bool:
@@ -56,19 +59,21 @@ class RunReport:
 def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: str = "gas",
               lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
               serial=None, intermediate_roots: bool = False, progress=None,
-              strategy_options=None) -> RunReport:
+              strategy_options=None, deep_check: bool = False) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
     `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
     `intermediate_roots` keeps the state root after each transaction; `progress`, a
     factory (description, total) -> context manager with update(k), shows progress;
-    `strategy_options` are keyword arguments of the strategy (its `options`)."""
+    `strategy_options` are keyword arguments of the strategy (its `options`);
+    `deep_check` compares every transaction's writes with serial's (the serial run
+    passed in must then have been made with steps)."""
     def bar(description):
         return progress(description, len(block)) if progress else nullcontext()
 
     if serial is None:
         started = time.perf_counter()
         with bar("serial py-evm") as serial_bar:
-            serial_result, _ = execute_serial(block, serial_bar)
+            serial_result, _ = execute_serial(block, serial_bar, steps=deep_check)
         serial = (serial_result, time.perf_counter() - started)
     serial_result, serial_wall = serial
 
@@ -91,6 +96,10 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     factor = getattr(runner, "reexecution_factor", model.REEXECUTION_FACTOR)
     bound = dependency_bound(final, costs, threads, factor)
     problems = mismatches(result, serial_result)
+    if deep_check:
+        if serial_result.steps is None:
+            raise ValueError("deep_check needs a serial run made with steps=True")
+        problems += step_mismatches(block, final, serial_result.steps)
     n = len(block)
     summary = {
         "txs": n,
@@ -100,6 +109,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "backend": backend,
         "cost_model": cost_model,
         "lazy_beneficiary": lazy_beneficiary,
+        "deep_check": deep_check,
         "matches_serial": not problems,
         "mismatches": problems,
         "state_root": "0x" + result.state_root.hex(),
@@ -123,4 +133,4 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
     }
-    return RunReport(summary, result, serial_result, metrics)
+    return RunReport(summary, result, serial_result, metrics, final)

@@ -60,6 +60,7 @@ class Scheduler:
         self.incarnation = [0] * block_size
         self.status = [READY_TO_EXECUTE] * block_size
         self.dependents: list = [[] for _ in range(block_size)]
+        self.retry_after: list = [[] for _ in range(block_size)]  # the abort ablation
 
     # -- cursors -------------------------------------------------------------------
     def _decrease_execution_idx(self, target: int) -> None:
@@ -133,12 +134,26 @@ class Scheduler:
         self.num_active_tasks -= 1
         return True
 
-    def abort_execution(self, tx: int) -> None:
-        """The running execution of `tx` read an ESTIMATE and gave up (the abort
-        ablation): `tx` is ready again, as the next incarnation, at once."""
-        self._set_ready(tx)
-        self._decrease_execution_idx(tx)
+    def abort_execution(self, tx: int, blocking_tx: int) -> None:
+        """The running execution of `tx` read an ESTIMATE of `blocking_tx` and gave up
+        (the abort ablation): `tx` is ready again, as the next incarnation, at once,
+        unless `blocking_tx` is executing now; then once that execution ends, however
+        it ends (the ESTIMATE cannot change before), see `execution_ended`."""
         self.num_active_tasks -= 1
+        if self.status[blocking_tx] == EXECUTING:
+            self.status[tx] = ABORTING
+            self.retry_after[blocking_tx].append(tx)
+        else:
+            self._set_ready(tx)
+            self._decrease_execution_idx(tx)
+
+    def execution_ended(self, tx: int) -> None:
+        """An execution task of `tx` ended: aborted readers waiting on it retry."""
+        retries, self.retry_after[tx] = self.retry_after[tx], []
+        for reader in retries:
+            self._set_ready(reader)
+        if retries:
+            self._decrease_execution_idx(min(retries))
 
     def _set_ready(self, tx: int) -> None:
         self.incarnation[tx] += 1

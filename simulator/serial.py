@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from eth.db.account import AccountDB
 
-from .outcome import BlockResult, make_receipts, state_diff
+from .outcome import BlockResult, location_values, make_receipts, state_diff
 from .versioned_state import transaction_outcome
 
 
@@ -26,9 +26,18 @@ class RecordingAccountDB(AccountDB):
         super().__init__(db, state_root)
         self.written_accounts: set = set()
         self.written_slots: set = set()
+        self.step_accounts: set = set()  # written by the current transaction
+        self.step_slots: set = set()
 
     def _written(self, address) -> None:
         self.written_accounts.add(address)
+        self.step_accounts.add(address)
+
+    def end_step(self) -> dict:
+        """The values after the current transaction of every location it wrote."""
+        values = location_values(self, self.step_accounts, self.step_slots)
+        self.step_accounts, self.step_slots = set(), set()
+        return values
 
     def set_balance(self, address, balance):
         self._written(address)
@@ -49,6 +58,7 @@ class RecordingAccountDB(AccountDB):
     def set_storage(self, address, slot, value):
         self._written(address)
         self.written_slots.add((address, slot))
+        self.step_slots.add((address, slot))
         super().set_storage(address, slot, value)
 
     def delete_storage(self, address):
@@ -70,12 +80,14 @@ def recording_state_class(state_class: type) -> type:
                 {"account_db_class": RecordingAccountDB})
 
 
-def execute_serial(block, progress=None) -> tuple:
+def execute_serial(block, progress=None, steps: bool = False) -> tuple:
     """Apply the block serially with stock py-evm. Returns (BlockResult, per-tx seconds).
-    `progress.update(1)` is called after each transaction when given."""
+    `progress.update(1)` is called after each transaction when given. With `steps`,
+    the result's `steps` holds, per transaction, the values it left in every location
+    it wrote (what the deep check compares each parallel write set with)."""
     state_class = recording_state_class(block.vm_class.get_state_class())
     state = state_class(block.db, block.execution_context(), block.pre_state_root)
-    outcomes, seconds = [], []
+    outcomes, seconds, values = [], [], []
     for index, transaction in enumerate(block.transactions):
         started = time.perf_counter()
         state.lock_changes()
@@ -85,6 +97,8 @@ def execute_serial(block, progress=None) -> tuple:
             raise InvalidBlock(f"transaction {index} is invalid: {type(exc).__name__}: {exc}")
         outcomes.append(transaction_outcome(block.vm_class, transaction, computation))
         seconds.append(time.perf_counter() - started)
+        if steps:
+            values.append(state._account_db.end_step())
         if progress is not None:
             progress.update(1)
     account_db = state._account_db
@@ -94,6 +108,7 @@ def execute_serial(block, progress=None) -> tuple:
         state_root=account_db.state_root,
         receipts=receipts,
         gas_used=receipts[-1].cumulative_gas_used if receipts else 0,
+        steps=tuple(values) if steps else None,
         diff_lister=lambda: state_diff(AccountDB(block.db, block.pre_state_root), account_db,
                                        account_db.written_accounts, account_db.written_slots),
     )

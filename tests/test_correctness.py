@@ -22,7 +22,8 @@ def blocks():
 @pytest.mark.parametrize("scenario", list(SCENARIOS) + [
     "erc20_accounts_2", "erc20_accounts_10", "erc20_accounts_1000"])
 def test_block_stm_equals_serial(blocks, scenario, threads, lazy):
-    report = run_block(blocks[scenario], "block-stm", threads, lazy_beneficiary=lazy)
+    report = run_block(blocks[scenario], "block-stm", threads, lazy_beneficiary=lazy,
+                       deep_check=True)
     assert report.summary["mismatches"] == []
     assert report.result.state_root == report.serial.state_root
     assert report.result.receipts == report.serial.receipts

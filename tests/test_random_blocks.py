@@ -55,7 +55,8 @@ def test_random_block_block_stm_equals_serial(accounts, ops, threads, lazy, wait
                                                seed):
     block = build(accounts, ops, seed)
     report = run_block(block, "block-stm", threads, lazy_beneficiary=lazy,
-                       strategy_options={"wait_for_sender": wait_for_sender})
+                       strategy_options={"wait_for_sender": wait_for_sender},
+                       deep_check=True)
     assert report.summary["mismatches"] == []
     assert report.result.diff == report.serial.diff
     assert report.summary["speedup"] <= report.summary["speedup_bound"] + 1e-9

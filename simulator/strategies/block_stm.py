@@ -11,8 +11,14 @@ Option `wait_for_sender=1` (pevm's treatment of nonces): an incarnation that py-
 rejects, typically for a nonce its sender's earlier transaction has not written yet,
 is suspended on that earlier transaction instead of being recorded as invalid.
 Strategy `block-stm-abort` (the ablation of suspension): an ESTIMATE read aborts the
-incarnation outright when its task ends; it is re-executed as soon as a worker is free,
-without waiting for the blocking transaction.
+incarnation outright when its task ends, wasting the gas it had consumed, and the
+transaction goes back to the execution queue instead of onto the blocking
+transaction's dependency list. It models a scheduler that retries rather than waits,
+with one concession that keeps simulations bounded: a retry is never made while the
+blocking transaction's execution is still running (nothing the reader saw can change
+before that execution ends), only after it ends, however it ends. While the blocking
+transaction is not running (queued, or itself suspended) the reader retries at once
+and may meet the same ESTIMATE again: that repeated waste is what the ablation shows.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ from ..mv_memory import MVMemory
 from ..params import Param
 from ..scheduler import EXECUTION, Scheduler, Task
 
-ABORTED = object()  # the verdict of an execution abandoned on an ESTIMATE
 
 
 def previous_by_sender(senders) -> list:
@@ -86,7 +91,7 @@ class BlockSTM(Strategy):
                 break
             if self.abort_on_estimate:
                 metrics.abort_locations[incarnation.blocked_location] += 1
-                self._running[worker] = ABORTED
+                self._running[worker] = incarnation
                 return self.cost_model.execution(incarnation), "aborted"
             metrics.suspensions += 1
             metrics.suspension_locations[incarnation.blocked_location] += 1
@@ -118,10 +123,11 @@ class BlockSTM(Strategy):
     def finish(self, worker: int, task: Task) -> Task | None:
         result = self._running.pop(worker)
         if task.kind == EXECUTION:
+            self.scheduler.execution_ended(task.tx)
             if result is None:  # suspended: the scheduler already knows
                 return None
-            if result is ABORTED:
-                self.scheduler.abort_execution(task.tx)
+            if result.blocked_on is not None:  # aborted on an ESTIMATE (the ablation)
+                self.scheduler.abort_execution(task.tx, result.blocked_on)
                 return None
             wrote_new = self.mv.record(task.tx, task.incarnation, result.writes, result.deltas)
             self.last[task.tx] = result

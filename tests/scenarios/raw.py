@@ -90,7 +90,7 @@ class RawChain:
                 max_fee_per_gas=2 * self.gas_price, gas=gas, to=to or b"", value=value,
                 data=data, access_list=())
             return unsigned.as_signed_transaction(key)
-        unsigned = builder.new_unsigned_transaction(  # unprotected: valid in every fork
+        unsigned = builder.create_unsigned_transaction(  # unprotected: valid in every fork
             nonce=nonce, gas_price=self.gas_price, gas=gas, to=to or b"", value=value,
             data=data)
         return unsigned.as_signed_transaction(key)
@@ -181,11 +181,11 @@ def big_writer_and_readers(readers: int = 30, heavy_gas: int = 8_000_000):
     chain = RawChain(FORKS["cancun"])
     CALLDATASIZE, JUMPDEST, JUMPI, SWAP1, SUB, DUP1 = 0x36, 0x5B, 0x57, 0x90, 0x03, 0x80
     iterations = (heavy_gas - 50_000) // 26  # 26 gas per loop iteration
-    code = asm(CALLDATASIZE, b"\x13", JUMPI,  # with calldata: skip the loop
+    code = asm(CALLDATASIZE, b"\x12", JUMPI,  # with calldata: skip the loop
                iterations.to_bytes(3, "big"), JUMPDEST,  # offset 8: the loop head
                b"\x01", SWAP1, SUB, DUP1, b"\x08", JUMPI, POP,
-               JUMPDEST) + COUNTER_CODE  # offset 19
-    assert code[8] == JUMPDEST and code[19] == JUMPDEST
+               JUMPDEST) + COUNTER_CODE  # offset 18
+    assert code[8] == JUMPDEST and code[18] == JUMPDEST
     counter = chain.account(bytes.fromhex("4ea7000000000000000000000000000000000001"), code)
     users = [chain.key() for _ in range(readers + 1)]
     txs = [chain.tx(users[0], counter, gas=heavy_gas + 100_000)]
