@@ -36,6 +36,15 @@ py-evm changes under any of them.
    gas each open frame still held when an ESTIMATE stopped the incarnation, so an
    execution cut short is charged the gas it had consumed. Guard: a test checks the
    charge against the gas of the same transaction run to completion.
+8. A reverted storage wipe that py-evm does not undo. `AccountDB.delete_storage` sets
+   the storage root to empty *before* it creates the account's storage object, so an
+   account whose storage was not touched earlier in the block gets a storage object
+   over an empty trie; a revert restores the account record but not that object, and
+   the wipe stands (reads give zero, the post-state root has empty storage). EVM
+   execution reverts a wipe only when a CREATE fails onto an address without code and
+   with nonce 0 (an account with storage only, EIP-7610), which is exactly that case.
+   pevmsim's versioned state reproduces it so that parallel equals serial py-evm.
+   Guard: a regression block, and the differential test's failing creations.
 """
 
 from __future__ import annotations

@@ -289,8 +289,15 @@ class VersionedAccountDB(AccountDatabaseAPI):
 
     def discard(self, checkpoint) -> None:
         position = self._position(checkpoint)
+        wiped = self.wiped
         _, self.writes, self.deltas, self.wiped, self._warm = self._journal[position]
         del self._journal[position:]
+        # py-evm does not undo a storage wipe whose account had no storage object yet
+        # (a failed CREATE onto an account with storage but no code: the only wipes
+        # EVM execution can revert), see pyevm_boundary.py, item 8.
+        for address in sorted(wiped - self.wiped):
+            if self.account_exists(address):
+                self.delete_storage(address)
 
     def commit(self, checkpoint) -> None:
         del self._journal[self._position(checkpoint):]

@@ -10,13 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from eth.constants import BLANK_ROOT_HASH
 from eth.db import journal
 from eth.vm.forks.prague import state as prague_state
 from eth.vm.forks.spurious_dragon import _utils as spurious_dragon_utils
 from scenarios import raw
 
 from simulator.compare import compare
-from simulator.locations import NONCE, STORAGE
+from simulator.locations import ACCOUNT, NONCE, STORAGE
 from simulator.mv_memory import MVMemory
 from simulator.runner import run_block
 from simulator.strategies import STRATEGIES
@@ -42,6 +43,14 @@ def test_create2_onto_existing_storage_equals_serial(fork):
     every_strategy_matches(block)
     report = run_block(block, "block-stm", 4)
     assert report.serial.diff[(STORAGE, target, 0)] == 1  # the wipe really happened
+
+
+def test_failed_create2_onto_existing_storage_equals_serial():
+    block, target = raw.create2_onto_storage(fails=True)
+    every_strategy_matches(block)
+    report = run_block(block, "block-stm", 4)
+    assert report.serial.diff[(STORAGE, target, 0)] == 0  # py-evm keeps the wipe
+    assert report.serial.diff[(ACCOUNT, target)][1] == BLANK_ROOT_HASH
 
 
 # -- 2. EIP-7702: an ESTIMATE swallowed by py-evm's `except Exception` -------------------

@@ -119,11 +119,12 @@ STOP, SLOAD, SSTORE, MSTORE, ADD, POP, CALL, GAS, CREATE2, SELFDESTRUCT = (
 COUNTER_CODE = asm(b"\x00", SLOAD, b"\x01", ADD, b"\x00", SSTORE, STOP)  # slot0 += 1
 
 
-def create2_onto_storage(vm_class=FORKS["cancun"]):
+def create2_onto_storage(vm_class=FORKS["cancun"], fails: bool = False):
     """A factory CREATE2s onto an address that has storage (slot 0 = 5) but no code and
-    nonce 0; the init code stores 1 in slot 0 (ethereum/tests create2collisionStorage)."""
+    nonce 0; the init code stores 1 in slot 0 (ethereum/tests create2collisionStorage),
+    then stops, or with `fails` hits INVALID (the creation fails and reverts)."""
     chain = RawChain(vm_class)
-    init = asm(b"\x01", b"\x00", SSTORE, STOP)
+    init = asm(b"\x01", b"\x00", SSTORE, 0xFE if fails else STOP)
     factory = bytes.fromhex("fac7000000000000000000000000000000000001")
     chain.account(factory, asm(init, b"\x00", MSTORE,  # memory[32 - len(init):32] = init
                                b"\x00", push(len(init)), push(32 - len(init)), b"\x00",
