@@ -20,6 +20,8 @@ class Strategy(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     options: ClassVar[tuple] = ()  # params.Param each: constructor keywords
+    shared_queue: ClassVar[bool] = True  # workers take tasks from a shared queue or
+    # cursors, paying the cost model's SCHEDULE per task (see backends/simulated.py)
 
     def __init__(self, env, cost_model, metrics) -> None:
         self.env = env

@@ -1,72 +1,207 @@
-"""Cost models: how long a task takes on a virtual worker, in seconds.
+"""Cost models: how long a task takes on a virtual worker, in seconds. One model per
+run, shared by every strategy, the serial baseline and the dependency bound: no
+strategy gets a discount the others do not.
 
-`gas` (deterministic, the default): an execution costs
-    EXECUTION_TASK + gas_used * PER_GAS + reads * PER_READ + writes * PER_WRITE
-and a validation costs
-    VALIDATION_TASK + reads * PER_VALIDATED_READ.
-The constants model a native in-memory EVM (revm-class, about 1 gas per nanosecond on
-one core) with a scheduler whose task dispatch costs about a microsecond; multi-version
-reads and writes cost tens of nanoseconds. An execution cut short by an ESTIMATE, or
-rejected as invalid, has no gas figure: it is charged the task cost plus its reads so
-far, a lower bound on the work it wasted. Same inputs give bit-identical durations.
+Where the time goes (the `gas` models):
 
-`measured`: an execution costs the CPU time (process time) that very py-evm incarnation
-took, and a validation the CPU time its re-reads took. Real, but noisy and
-machine-dependent.
+    execution   = TX + gas x PER_GAS                       the EVM itself
+                + cold x COLD_LOAD + warm x WARM_READ       state access
+                + reads x MV_READ + writes x MV_WRITE       multi-version bookkeeping
+    validation  = reads x VALIDATED_READ
+    scheduling  = SCHEDULE per task taken from the shared queue or cursors (added by
+                  the backend; a follow-up task a worker hands itself pays none)
 
-Re-execution: strategies that model a warm cache (`monad`, and the `oracle` so that it
-stays an upper bound) charge a re-execution REEXECUTION_FACTOR times the execution
-cost above: the transaction's state was loaded and its sender recovered by the first
-execution. Both models carry the factor; strategies take it as their
-`reexecution_factor` option, defaulting to the model's.
+- `gas` is what the incarnation executed: the receipt's gas for one that ran to the
+  end, the gas it had consumed when it stopped for one cut short by an ESTIMATE
+  (read from py-evm's gas meter), zero for one py-evm rejected before executing.
+- A read is *cold* when it is the first load of that location from the pre-block state
+  by any incarnation in the run, *warm* otherwise (already loaded by anyone, or a
+  value another transaction wrote). So a re-execution is cheaper than a first
+  execution for every strategy alike, because its state is loaded: Monad's cheap
+  re-execution needs no factor of its own.
+- The storage tier sets COLD_LOAD: `gas` keeps state in memory (what pevm and grevm
+  benchmark), `gas-disk` reads it from an SSD (the case Monad's design is about).
 
-A strategy's serial baseline is the sum of the execution costs of each transaction's
-final incarnation under the same model: what one worker executing the block in order,
-with no scheduling at all, would take.
+The serial baseline is a plain sequential EVM: each final incarnation's TX + gas + its
+state access with cold and warm as a serial run sees them (a location is cold the
+first time a transaction, in block order, reads it from the pre-state), and no
+multi-version or scheduling cost. The dependency bound and the oracle use the same
+per-transaction costs as a parallel execution (`split`): the cold loads, which depend
+on nothing, and the rest.
+
+Constants and their sources (order-of-magnitude figures for a native EVM on one core;
+the `revm` calibration of issue 9 will fit them to pevm's measurements):
+- PER_GAS 1 ns: pevm's measured sequential revm times on pevmsim's 50 mainnet blocks
+  (workloads/mainnet_blocks, pevm_benchmark.tsv) run 0.07 to 0.75 ns per gas; 1 ns is
+  the conservative end, as this model always used.
+- TX 1 us: per-transaction work outside opcodes (environment setup, intrinsic checks,
+  fee payment, receipt); pevm's table gives 4 to 85 us per transaction in total.
+- COLD_LOAD 100 ns in memory: a hash-map lookup that misses the CPU caches (DRAM
+  latency is about 80-100 ns); WARM_READ 20 ns: the same lookup cached.
+- COLD_LOAD 80 us on disk: an NVMe random read (50-100 us; grevm's disk benchmark
+  uses 100 us, where it reports 28-58x); configurable.
+- MV_READ, MV_WRITE 50 ns: a multi-version map access (an ordered map lookup plus a
+  version compare), as this model always charged.
+- VALIDATED_READ 20 ns: re-reading one version during validation.
+- SCHEDULE 200 ns: taking a task from a shared atomic cursor or queue under
+  contention (a contended cache line is about 100-200 ns).
+Same inputs give bit-identical durations.
+
+`measured`: an execution costs the CPU time (process time) that very py-evm
+incarnation took and a validation the CPU time its re-reads took; the serial
+baseline sums the final incarnations' CPU times. Real, but noisy and
+machine-dependent; there is no cold/warm split (the loads are inside the CPU time).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
+from .mv_memory import PRE_BLOCK
+
 NANOSECOND = 1e-9
+MICROSECOND = 1e-6
 
 
-class GasCostModel:
+class CostModel(ABC):
+    """A run's cost model. Stateful: it remembers which locations were loaded."""
+
+    name: str
+    SCHEDULE = 0.0
+
+    @abstractmethod
+    def execution(self, incarnation) -> float:
+        """The duration of this execution, now (it loads what it reads)."""
+
+    @abstractmethod
+    def validation(self, reads: int, measured_seconds: float) -> float:
+        """The duration of re-reading `reads` versions."""
+
+    def preload(self, locations) -> float:
+        """Load `locations` ahead of execution (the oracle's warm-up); its cost."""
+        return 0.0
+
+    @abstractmethod
+    def sequential(self, incarnation) -> float:
+        """The duration of this execution on a plain sequential EVM, now (no
+        multi-version bookkeeping; it loads what it reads)."""
+
+    @abstractmethod
+    def serial_costs(self, incarnations) -> list:
+        """Each final incarnation's cost on a plain sequential EVM, in block order."""
+
+    @abstractmethod
+    def split(self, incarnations) -> list:
+        """(loads, rest) per final incarnation: its parallel execution cost, split
+        into cold loads (which depend on nothing) and the rest; a location is cold for
+        the first transaction in block order that reads it from the pre-state."""
+
+    @abstractmethod
+    def constants(self) -> dict:
+        """The model's constants, for reports."""
+
+
+def pre_state_reads(incarnation) -> list:
+    """The locations an incarnation read from the pre-block state."""
+    return [location for location, version in incarnation.reads.items()
+            if version is PRE_BLOCK]
+
+
+class GasCostModel(CostModel):
     name = "gas"
-    EXECUTION_TASK = 1000 * NANOSECOND
+    TX = 1000 * NANOSECOND
     PER_GAS = 1 * NANOSECOND
-    PER_READ = 50 * NANOSECOND
-    PER_WRITE = 50 * NANOSECOND
-    VALIDATION_TASK = 200 * NANOSECOND
-    PER_VALIDATED_READ = 20 * NANOSECOND
-    REEXECUTION_FACTOR = 0.5
+    COLD_LOAD = 100 * NANOSECOND
+    WARM_READ = 20 * NANOSECOND
+    MV_READ = 50 * NANOSECOND
+    MV_WRITE = 50 * NANOSECOND
+    VALIDATED_READ = 20 * NANOSECOND
+    SCHEDULE = 200 * NANOSECOND
+
+    def __init__(self, cold_load: float | None = None) -> None:
+        if cold_load is not None:
+            self.COLD_LOAD = cold_load
+        self.loaded: set = set()
+
+    def _evm(self, incarnation, cold: int) -> float:
+        warm = len(incarnation.reads) - cold
+        return (self.TX + incarnation.gas * self.PER_GAS
+                + cold * self.COLD_LOAD + warm * self.WARM_READ)
+
+    def _multi_version(self, incarnation) -> float:
+        writes = len(incarnation.writes) + len(incarnation.deltas)
+        return len(incarnation.reads) * self.MV_READ + writes * self.MV_WRITE
+
+    def _load(self, loaded: set, locations) -> int:
+        cold = 0
+        for location in locations:
+            if location not in loaded:
+                loaded.add(location)
+                cold += 1
+        return cold
 
     def execution(self, incarnation) -> float:
-        gas = incarnation.gas
-        writes = len(incarnation.writes) + len(incarnation.deltas)
-        return (self.EXECUTION_TASK + gas * self.PER_GAS
-                + len(incarnation.reads) * self.PER_READ + writes * self.PER_WRITE)
+        cold = self._load(self.loaded, pre_state_reads(incarnation))
+        return self._evm(incarnation, cold) + self._multi_version(incarnation)
+
+    def sequential(self, incarnation) -> float:
+        return self._evm(incarnation, self._load(self.loaded, pre_state_reads(incarnation)))
 
     def validation(self, reads: int, measured_seconds: float) -> float:
-        return self.VALIDATION_TASK + reads * self.PER_VALIDATED_READ
+        return reads * self.VALIDATED_READ
+
+    def preload(self, locations) -> float:
+        return self._load(self.loaded, locations) * self.COLD_LOAD
+
+    def serial_costs(self, incarnations) -> list:
+        loaded: set = set()
+        return [self._evm(inc, self._load(loaded, pre_state_reads(inc)))
+                for inc in incarnations]
+
+    def split(self, incarnations) -> list:
+        loaded: set = set()
+        parts = []
+        for incarnation in incarnations:
+            cold = self._load(loaded, pre_state_reads(incarnation))
+            total = self._evm(incarnation, cold) + self._multi_version(incarnation)
+            parts.append((cold * self.COLD_LOAD, total - cold * self.COLD_LOAD))
+        return parts
 
     def constants(self) -> dict:
         return {name: getattr(self, name) for name in (
-            "EXECUTION_TASK", "PER_GAS", "PER_READ", "PER_WRITE",
-            "VALIDATION_TASK", "PER_VALIDATED_READ", "REEXECUTION_FACTOR")}
+            "TX", "PER_GAS", "COLD_LOAD", "WARM_READ", "MV_READ", "MV_WRITE",
+            "VALIDATED_READ", "SCHEDULE")}
 
 
-class MeasuredCostModel:
+class DiskGasCostModel(GasCostModel):
+    name = "gas-disk"
+    COLD_LOAD = 80 * MICROSECOND
+
+
+class MeasuredCostModel(CostModel):
     name = "measured"
-    REEXECUTION_FACTOR = GasCostModel.REEXECUTION_FACTOR
+
+    def __init__(self, cold_load: float | None = None) -> None:
+        if cold_load is not None:
+            raise ValueError("the measured cost model has no cold-load constant")
 
     def execution(self, incarnation) -> float:
         return incarnation.cpu_time
 
+    sequential = execution
+
     def validation(self, reads: int, measured_seconds: float) -> float:
         return measured_seconds
 
+    def serial_costs(self, incarnations) -> list:
+        return [incarnation.cpu_time for incarnation in incarnations]
+
+    def split(self, incarnations) -> list:
+        return [(0.0, incarnation.cpu_time) for incarnation in incarnations]
+
     def constants(self) -> dict:
-        return {"REEXECUTION_FACTOR": self.REEXECUTION_FACTOR}
+        return {}
 
 
-COST_MODELS = {model.name: model for model in (GasCostModel, MeasuredCostModel)}
+COST_MODELS = {model.name: model for model in (GasCostModel, DiskGasCostModel,
+                                               MeasuredCostModel)}

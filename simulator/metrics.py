@@ -12,8 +12,9 @@ transaction's state).
 The dependency bound is the best makespan any scheduler could reach on N workers: each
 transaction's final incarnation depends on the lower transactions whose writes it
 read, so no schedule beats the critical path of that graph, nor the total work / N.
-With a re-execution factor f < 1 in the cost model, the (1 - f) share of a
-transaction's cost that loads its state may run before its dependencies finish.
+Costs are the run's cost model's, the same for every strategy; a transaction's cold
+state loads depend on nothing, so they may run before its dependencies finish (what a
+warm re-execution exploits).
 """
 
 from __future__ import annotations
@@ -56,18 +57,21 @@ class Metrics:
         return rows
 
 
-def dependency_bound(incarnations, costs, threads: int, reexecution_factor: float = 1.0) -> float:
-    """The least makespan any schedule can reach: max(critical path of the true
-    dependency graph, total work / threads). Under the cost model a transaction's state
-    can be loaded before its dependencies finish (what a cheap re-execution exploits):
-    only `reexecution_factor` of its cost must wait for them, the rest may run from t=0."""
+def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0) -> float:
+    """The least makespan any schedule can reach on `threads` workers: max(critical
+    path of the true dependency graph, total work / threads), each transaction executed
+    exactly once at its cost under the run's cost model. `parts` is the cost model's
+    (loads, rest) per transaction: the cold loads depend on nothing and may run from
+    t = 0, the rest waits for the transactions whose writes it read. Total work also
+    counts one scheduling cost per transaction."""
     finish = []
-    for incarnation, cost in zip(incarnations, costs):
-        ready = (1.0 - reexecution_factor) * cost  # the earliest its state is loaded
+    for incarnation, (loads, rest) in zip(incarnations, parts):
+        ready = loads
         for version in incarnation.reads.values():
             for writer in version_writers(version):
                 if finish[writer] > ready:
                     ready = finish[writer]
-        finish.append(ready + reexecution_factor * cost)
+        finish.append(ready + rest)
     critical_path = max(finish, default=0.0)
-    return max(critical_path, sum(costs) / threads)
+    work = sum(loads + rest for loads, rest in parts) + schedule * len(parts)
+    return max(critical_path, work / threads)

@@ -91,10 +91,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     result = assemble(block, final, intermediate_roots)
     wall = time.perf_counter() - started
 
-    costs = [model.execution(incarnation) for incarnation in final]
-    serial_time = sum(costs)
-    factor = getattr(runner, "reexecution_factor", model.REEXECUTION_FACTOR)
-    bound = dependency_bound(final, costs, threads, factor)
+    serial_time = sum(model.serial_costs(final))
+    bound = dependency_bound(final, model.split(final), threads, model.SCHEDULE)
     problems = mismatches(result, serial_result)
     if deep_check:
         if serial_result.steps is None:

@@ -22,9 +22,16 @@ Protocol:
   every transaction's latest incarnation has been validated after every lower
   transaction's latest write, so the multi-version memory holds the serial result.
 
-Invariants (checked by tests): `num_active_tasks` equals the tasks handed out and not
-yet finished; a transaction is executed by at most one task at a time; an incarnation
-number never decreases.
+- `defer`: a transaction about to start is held until another finishes executing (the
+  producer-hint rule of Bor's Block-STM, strategies/dag.py); unlike a suspension this
+  keeps its incarnation number.
+
+Invariants (asserted after every call under PEVMSIM_DEBUG=1, see `check_invariants`):
+each transaction is in exactly one status; incarnation numbers never decrease; a
+transaction READY_TO_EXECUTE is never below the execution cursor (the cursor cannot
+skip it); one waiting on another (suspended, deferred or retrying) is ABORTING or
+READY_TO_EXECUTE and listed under exactly one lower transaction; `num_active_tasks`
+is never negative.
 
 pevmsim runs the workers in virtual time, one event at a time, so the paper's atomic
 operations are plain assignments here; their order is still the paper's.
@@ -33,6 +40,8 @@ operations are plain assignments here; their order is still the paper's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from . import debug
 
 READY_TO_EXECUTE = 0
 EXECUTING = 1
@@ -61,6 +70,33 @@ class Scheduler:
         self.status = [READY_TO_EXECUTE] * block_size
         self.dependents: list = [[] for _ in range(block_size)]
         self.retry_after: list = [[] for _ in range(block_size)]  # the abort ablation
+        self.deferred: list = [[] for _ in range(block_size)]  # held by producer hints
+        self._seen_incarnations = [0] * block_size if debug.ENABLED else None
+
+    # -- invariants (debug) ----------------------------------------------------------
+    def check_invariants(self) -> None:
+        debug.check(self.num_active_tasks >= 0, "negative active task count")
+        debug.check(all(status in (READY_TO_EXECUTE, EXECUTING, EXECUTED, ABORTING)
+                        for status in self.status), "unknown status")
+        for tx in range(self.block_size):
+            debug.check(self.incarnation[tx] >= self._seen_incarnations[tx],
+                        lambda: f"tx {tx}: incarnation decreased")
+            self._seen_incarnations[tx] = self.incarnation[tx]
+            if self.status[tx] == READY_TO_EXECUTE:
+                debug.check(tx >= self.execution_idx,
+                            lambda: f"tx {tx} is ready below the execution cursor "
+                                    f"{self.execution_idx}")
+        waiting = []
+        for lists in (self.dependents, self.retry_after, self.deferred):
+            for blocking, waiters in enumerate(lists):
+                for tx in waiters:
+                    debug.check(tx > blocking, lambda: f"tx {tx} waits on tx {blocking}")
+                    waiting.append(tx)
+        debug.check(len(waiting) == len(set(waiting)),
+                    lambda: f"a transaction waits twice: {sorted(waiting)}")
+        for tx in waiting:
+            debug.check(self.status[tx] == ABORTING,
+                        lambda: f"tx {tx} waits but its status is {self.status[tx]}")
 
     # -- cursors -------------------------------------------------------------------
     def _decrease_execution_idx(self, target: int) -> None:
@@ -112,6 +148,12 @@ class Scheduler:
 
     def next_task(self) -> Task | None:
         """The next task, or None when none is available now (check `done`)."""
+        task = self._next_task()
+        if debug.ENABLED:
+            self.check_invariants()
+        return task
+
+    def _next_task(self) -> Task | None:
         n = self.block_size
         while self.execution_idx < n or self.validation_idx < n:
             if self.validation_idx < self.execution_idx:
@@ -159,14 +201,24 @@ class Scheduler:
         self.incarnation[tx] += 1
         self.status[tx] = READY_TO_EXECUTE
 
+    def defer(self, tx: int, blocking_tx: int) -> None:
+        """`tx`, just handed out for execution, does not start: it waits, with its
+        incarnation unchanged, until `blocking_tx` finishes an execution."""
+        self.status[tx] = ABORTING
+        self.deferred[blocking_tx].append(tx)
+        self.num_active_tasks -= 1
+
     # -- finishing tasks ----------------------------------------------------------------
     def finish_execution(self, tx: int, incarnation: int, wrote_new_location: bool) -> Task | None:
         self.status[tx] = EXECUTED
         dependents, self.dependents[tx] = self.dependents[tx], []
         for dependent in dependents:
             self._set_ready(dependent)
-        if dependents:
-            self._decrease_execution_idx(min(dependents))
+        deferred, self.deferred[tx] = self.deferred[tx], []
+        for waiting in deferred:
+            self.status[waiting] = READY_TO_EXECUTE
+        if dependents or deferred:
+            self._decrease_execution_idx(min(dependents + deferred))
         if self.validation_idx > tx:
             if wrote_new_location:
                 self._decrease_validation_idx(tx)

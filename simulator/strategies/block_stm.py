@@ -3,13 +3,16 @@
 Workers take tasks from the collaborative scheduler (scheduler.py). An execution task
 runs the incarnation for real in py-evm over the multi-version memory (mv_memory.py,
 versioned_state.py): reads happen when the task starts, and the write set is recorded
-when it ends. An execution that reads an ESTIMATE is suspended on the blocking
-transaction and re-executed once it finishes. A validation task re-reads the last
+when it ends. An execution that reads an ESTIMATE stops there (its task lasts as long
+as the work done up to that read) and is suspended on the blocking transaction at
+that instant, to be re-executed once it finishes; if the blocking transaction has
+finished by then, it is re-executed at once. A validation task re-reads the last
 incarnation's read set when it starts; if any version changed, the incarnation is
 aborted when the task ends: its writes become ESTIMATEs and it is re-executed.
-Option `wait_for_sender=1` (pevm's treatment of nonces): an incarnation that py-evm
-rejects, typically for a nonce its sender's earlier transaction has not written yet,
-is suspended on that earlier transaction instead of being recorded as invalid.
+Nonces (`wait_for_sender`, on by default, as in pevm, Bor and grevm): an incarnation
+that py-evm rejects, typically for a nonce its sender's earlier transaction has not
+written yet, is suspended on that earlier transaction instead of being recorded as
+invalid. `wait_for_sender=0` is the paper's plain rule (the ablation).
 Strategy `block-stm-abort` (the ablation of suspension): an ESTIMATE read aborts the
 incarnation outright when its task ends, wasting the gas it had consumed, and the
 transaction goes back to the execution queue instead of onto the blocking
@@ -47,12 +50,12 @@ class BlockSTM(Strategy):
     name = "block-stm"
     description = "Block-STM: optimistic execution, validation, ESTIMATE suspension"
     abort_on_estimate = False
-    options = (Param("wait_for_sender", 0, "1: an incarnation py-evm rejects (say, a "
-                     "nonce its sender's earlier transaction has not written yet) is "
-                     "suspended on that earlier transaction, as pevm does, instead of "
-                     "being recorded and caught by validation", int, 0, 1),)
+    options = (Param("wait_for_sender", 1, "1 (default): an incarnation py-evm rejects "
+                     "(say, a nonce its sender's earlier transaction has not written yet) "
+                     "is suspended on that earlier transaction, as pevm does; 0: the "
+                     "paper's plain rule, recorded and caught by validation", int, 0, 1),)
 
-    def __init__(self, env, cost_model, metrics, wait_for_sender: int = 0) -> None:
+    def __init__(self, env, cost_model, metrics, wait_for_sender: int = 1) -> None:
         super().__init__(env, cost_model, metrics)
         n = len(env.transactions)
         self.mv = MVMemory(n)
@@ -84,54 +87,24 @@ class BlockSTM(Strategy):
 
     def _start_execution(self, worker: int, task: Task) -> tuple:
         metrics = self.metrics
-        while True:
-            incarnation = self.env.execute(self.mv, task.tx, task.incarnation)
-            metrics.executions += 1
-            if incarnation.blocked_on is None:
-                break
-            if self.abort_on_estimate:
-                metrics.abort_locations[incarnation.blocked_location] += 1
-                self._running[worker] = incarnation
-                return self.cost_model.execution(incarnation), "aborted"
-            metrics.suspensions += 1
-            metrics.suspension_locations[incarnation.blocked_location] += 1
-            if self.scheduler.add_dependency(task.tx, incarnation.blocked_on):
-                self._running[worker] = None
-                return self.cost_model.execution(incarnation), "suspended"
-            # The blocking transaction finished meanwhile: read again.
-        if incarnation.error is not None and self._wait_for_sender(task.tx):
-            self._running[worker] = None
-            return self.cost_model.execution(incarnation), "suspended"
+        incarnation = self.env.execute(self.mv, task.tx, task.incarnation)
+        metrics.executions += 1
         self._running[worker] = incarnation
+        cost = self.cost_model.execution(incarnation)
+        if incarnation.blocked_on is not None:
+            return cost, "aborted" if self.abort_on_estimate else "suspended"
         if incarnation.error is not None:
-            metrics.invalid_executions += 1
-            kind = "invalid"
-        else:
-            kind = "execution" if task.incarnation == 0 else "re-execution"
-        return self.cost_model.execution(incarnation), kind
+            return cost, "invalid" if self._sender_before(task.tx) is None else "suspended"
+        return cost, "execution" if task.incarnation == 0 else "re-execution"
 
-    def _wait_for_sender(self, tx: int) -> bool:
-        """With wait_for_sender: suspend `tx` on its sender's previous transaction
-        unless that one has already finished executing."""
-        previous = self.previous[tx] if self.previous is not None else None
-        if previous is None or not self.scheduler.add_dependency(tx, previous):
-            return False
-        self.metrics.suspensions += 1
-        self.metrics.suspension_locations[(NONCE, self.env.block.senders[tx])] += 1
-        return True
+    def _sender_before(self, tx: int) -> int | None:
+        """With wait_for_sender: the sender's previous transaction in the block."""
+        return self.previous[tx] if self.previous is not None else None
 
     def finish(self, worker: int, task: Task) -> Task | None:
         result = self._running.pop(worker)
         if task.kind == EXECUTION:
-            self.scheduler.execution_ended(task.tx)
-            if result is None:  # suspended: the scheduler already knows
-                return None
-            if result.blocked_on is not None:  # aborted on an ESTIMATE (the ablation)
-                self.scheduler.abort_execution(task.tx, result.blocked_on)
-                return None
-            wrote_new = self.mv.record(task.tx, task.incarnation, result.writes, result.deltas)
-            self.last[task.tx] = result
-            return self.scheduler.finish_execution(task.tx, task.incarnation, wrote_new)
+            return self._finish_execution(task, result)
         aborted = result is not None and self.scheduler.try_validation_abort(
             task.tx, task.incarnation)
         if aborted:
@@ -139,6 +112,31 @@ class BlockSTM(Strategy):
             self.metrics.abort_locations[result] += 1
             self.mv.convert_writes_to_estimates(task.tx)
         return self.scheduler.finish_validation(task.tx, aborted)
+
+    def _finish_execution(self, task: Task, result) -> Task | None:
+        """Suspensions take effect now, at the instant of the read that stopped it."""
+        scheduler, metrics = self.scheduler, self.metrics
+        scheduler.execution_ended(task.tx)
+        if result.blocked_on is not None:
+            if self.abort_on_estimate:
+                metrics.abort_locations[result.blocked_location] += 1
+                scheduler.abort_execution(task.tx, result.blocked_on)
+                return None
+            metrics.suspensions += 1
+            metrics.suspension_locations[result.blocked_location] += 1
+            if scheduler.add_dependency(task.tx, result.blocked_on):
+                return None
+            return task  # the blocking transaction finished meanwhile: read again
+        if result.error is not None:
+            previous = self._sender_before(task.tx)
+            if previous is not None and scheduler.add_dependency(task.tx, previous):
+                metrics.suspensions += 1
+                metrics.suspension_locations[(NONCE, self.env.block.senders[task.tx])] += 1
+                return None
+            metrics.invalid_executions += 1
+        wrote_new = self.mv.record(task.tx, task.incarnation, result.writes, result.deltas)
+        self.last[task.tx] = result
+        return scheduler.finish_execution(task.tx, task.incarnation, wrote_new)
 
 
 class BlockSTMAbort(BlockSTM):

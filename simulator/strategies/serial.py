@@ -1,6 +1,7 @@
 """Strategy `serial`: the traditional chain, one transaction after another on one
-worker, through the same versioned state as every other strategy (so its costs are
-counted the same way). Extra workers stay idle."""
+worker, through the same versioned state as every other strategy but costed as a
+plain sequential EVM (cost_model.sequential: no multi-version bookkeeping, no shared
+queue), so it reproduces the serial baseline exactly. Extra workers stay idle."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..scheduler import EXECUTION, Task
 class Serial(Strategy):
     name = "serial"
     description = "serial execution in block order (the traditional chain)"
+    shared_queue = False
 
     def __init__(self, env, cost_model, metrics) -> None:
         super().__init__(env, cost_model, metrics)
@@ -27,7 +29,7 @@ class Serial(Strategy):
     def start(self, worker: int, task: Task) -> tuple:
         self._running = self.env.execute(self.mv, task.tx, 0)
         self.metrics.executions += 1
-        return self.cost_model.execution(self._running), "execution"
+        return self.cost_model.sequential(self._running), "execution"
 
     def finish(self, worker: int, task: Task) -> Task | None:
         incarnation, self._running = self._running, None
