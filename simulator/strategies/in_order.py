@@ -1,5 +1,5 @@
-"""Speculative execution with one in-order committer: the shape that `monad`,
-`sealevel` and `dag` share.
+"""Speculative execution with one in-order committer: the shape that `monad` and
+`sealevel` share.
 
 Protocol:
 - Workers execute transactions speculatively, as the subclass hands them out
@@ -60,10 +60,6 @@ class InOrderCommit(SpeculativeStrategy):
         """A location that makes `result` untrustworthy whatever its reads, or None."""
         return None
 
-    def _reexecution_cost(self, incarnation, first) -> float:
-        """The cost of re-executing as `incarnation` after the execution `first`."""
-        return self.cost_model.execution(incarnation)
-
     # -- the Strategy interface ----------------------------------------------------------
     def done(self) -> bool:
         return self.committed == self.size
@@ -93,7 +89,7 @@ class InOrderCommit(SpeculativeStrategy):
             return duration, "validation"
         final, kind = self.execute(task.tx, result.incarnation + 1)
         self._running[worker] = final
-        return duration + self._reexecution_cost(final, result), kind
+        return duration + self.cost_model.execution(final), kind
 
     def finish(self, worker: int, task: Task) -> Task | None:
         result = self._running.pop(worker)

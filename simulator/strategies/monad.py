@@ -12,11 +12,11 @@ Protocol (the in-order-commit shape, in_order.py):
   changed any input (a version differs), the transaction is re-executed inside its
   merge; all lower transactions are merged by then, so that execution is final, and
   nothing after it merges until it finishes.
-- A re-execution is cheaper than a first execution (the state it reads is cached and
-  the sender recovered): it costs `reexecution_factor` times the execution cost,
-  by default the cost model's REEXECUTION_FACTOR, provided the first execution ran to
-  completion; after one that py-evm rejected early (e.g. a nonce not yet merged), it
-  loaded almost nothing, and the re-execution pays the full cost.
+- A re-execution is cheaper than a first execution because the state it reads was
+  loaded by the first one: the shared cost model charges its reads warm (after a
+  first execution that py-evm rejected early, e.g. on a nonce not yet merged, little
+  was loaded and the re-execution pays more). No factor of its own: every strategy's
+  re-executions get the same warm state.
 
 Invariants: at most two executions per transaction; merged write sets are exactly
 the serial ones, since every merged incarnation read the final values of every lower
@@ -26,20 +26,15 @@ transaction.
 from __future__ import annotations
 
 from .in_order import InOrderCommit
-from ..params import Param
 
 
 class Monad(InOrderCommit):
     name = "monad"
     description = "Monad: optimistic execution, in-order merge, cheap re-execution on conflict"
-    options = (Param("reexecution_factor", None, "re-execution cost / execution cost "
-                      "(default: the cost model's REEXECUTION_FACTOR)", float, 0.0, 1.0),)
     publish_on_finish = False
 
-    def __init__(self, env, cost_model, metrics, reexecution_factor=None) -> None:
+    def __init__(self, env, cost_model, metrics) -> None:
         super().__init__(env, cost_model, metrics)
-        self.reexecution_factor = (cost_model.REEXECUTION_FACTOR if reexecution_factor is None
-                                   else reexecution_factor)
         self._next = 0  # the next transaction to execute optimistically
 
     def _next_execution(self) -> int | None:
@@ -47,7 +42,3 @@ class Monad(InOrderCommit):
             return None
         self._next += 1
         return self._next - 1
-
-    def _reexecution_cost(self, incarnation, first) -> float:
-        factor = self.reexecution_factor if first.outcome is not None else 1.0
-        return factor * self.cost_model.execution(incarnation)

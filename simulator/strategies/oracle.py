@@ -13,14 +13,14 @@ Protocol:
               `longest-first` (costliest transaction first) or `roots-first` (those
               with no dependency first, then block order);
     mode      `single`: one job per transaction;
-              `warm-up`, `warm-up-first`: when re-execution is cheaper than execution
-              (`reexecution_factor` < 1, by default the cost model's, the same factor
-              `monad` gets), each transaction also has a warm-up job with no
-              dependencies that loads its state, costing (1 - factor) x its execution,
-              and its execution then costs factor x. `warm-up` orders both jobs of a
-              transaction by its priority; `warm-up-first` puts executions first.
-  So the oracle can hide state loading exactly as any strategy that pays a full first
-  execution and a cheap re-execution can, never paying more work than serial.
+              `warm-up`, `warm-up-first`: when the cost model charges cold state loads,
+              each transaction also has a warm-up job with no dependencies that loads
+              the state it reads from the pre-block state (cost_model.split, the
+              same split the dependency bound uses), and its execution then finds
+              that state warm. `warm-up` orders both jobs of a transaction by its
+              priority; `warm-up-first` puts executions first.
+  So the oracle can hide state loading exactly as any strategy whose first execution
+  warms the state for a cheaper re-execution can.
 
 Why no strategy beats it: every real strategy runs each transaction's final
 incarnation after the final incarnations of its dependencies, at no less than the
@@ -36,10 +36,10 @@ from functools import partial
 
 from ..abc import Strategy
 from ..backends.simulated import SimulatedBackend
+from ..cost_model import pre_state_reads
 from ..metrics import Metrics
 from ..scheduler import EXECUTION, Task
 from .base import SpeculativeStrategy
-from ..params import Param
 from .prepass import serial_prepass, true_dependencies
 
 WARM_UP = "warm-up"
@@ -104,9 +104,10 @@ class _Plan(Strategy):
     name = "oracle-plan"
     description = "a dry run of one oracle schedule"
 
-    def __init__(self, schedule: ListSchedule, durations) -> None:
+    def __init__(self, schedule: ListSchedule, durations, cost_model) -> None:
         self.schedule = schedule
         self.durations = durations
+        self.cost_model = cost_model  # for the backend's scheduling cost
 
     def next_task(self) -> Task | None:
         return self.schedule.next()
@@ -128,37 +129,32 @@ class _Plan(Strategy):
 class Oracle(SpeculativeStrategy):
     name = "oracle"
     description = "upper bound: the true dependency graph list-scheduled on N workers"
-    options = (Param("reexecution_factor", None, "execution cost after a warm-up / full "
-                      "cost (default: the cost model's REEXECUTION_FACTOR)", float, 0.0, 1.0),)
 
-    def __init__(self, env, cost_model, metrics, reexecution_factor=None) -> None:
+    def __init__(self, env, cost_model, metrics) -> None:
         super().__init__(env, cost_model, metrics)
-        prepass = serial_prepass(env)
-        self.dependencies = true_dependencies(prepass)
-        self.costs = [cost_model.execution(incarnation) for incarnation in prepass]
-        self.reexecution_factor = (cost_model.REEXECUTION_FACTOR if reexecution_factor is None
-                                   else reexecution_factor)
+        self.prepass = serial_prepass(env)
+        self.dependencies = true_dependencies(self.prepass)
+        self.parts = cost_model.split(self.prepass)  # (loads, rest) per transaction
+        self.costs = [loads + rest for loads, rest in self.parts]
         self.plan = ("index", "single")
         self.schedule = ListSchedule(self.dependencies, self.costs, *self.plan)
         self._running: dict = {}
 
-    def _duration(self, mode: str, task: Task, incarnation=None) -> float:
-        """A job's duration; an execution's from its incarnation when it ran for real."""
-        cost = (self.costs[task.tx] if incarnation is None
-                else self.cost_model.execution(incarnation))
+    def _planned(self, mode: str, task: Task) -> float:
+        """A job's planned duration (dry runs)."""
+        loads, rest = self.parts[task.tx]
         if mode == "single":
-            return cost
-        share = self.reexecution_factor if task.kind == EXECUTION else 1 - self.reexecution_factor
-        return share * cost
+            return loads + rest
+        return rest if task.kind == EXECUTION else loads
 
     def prepare(self, threads: int) -> None:
         """Pick the plan with the shortest dry-run makespan on `threads` workers."""
-        modes = MODES if self.reexecution_factor < 1 else MODES[:1]
+        modes = MODES if any(loads for loads, _ in self.parts) else MODES[:1]
         best = None
         for plan in ((priority, mode) for priority in PRIORITIES for mode in modes):
             schedule = ListSchedule(self.dependencies, self.costs, *plan)
-            durations = partial(self._duration, plan[1])
-            makespan = SimulatedBackend().run(_Plan(schedule, durations), threads, Metrics())
+            planner = _Plan(schedule, partial(self._planned, plan[1]), self.cost_model)
+            makespan = SimulatedBackend().run(planner, threads, Metrics())
             if best is None or makespan < best[0]:
                 best = (makespan, plan)
         self.plan = best[1]
@@ -172,10 +168,10 @@ class Oracle(SpeculativeStrategy):
 
     def start(self, worker: int, task: Task) -> tuple:
         if task.kind == WARM_UP:
-            return self._duration(self.plan[1], task), WARM_UP
+            return self.cost_model.preload(pre_state_reads(self.prepass[task.tx])), WARM_UP
         incarnation, kind = self.execute(task.tx, 0)
         self._running[worker] = incarnation
-        return self._duration(self.plan[1], task, incarnation), kind
+        return self.cost_model.execution(incarnation), kind
 
     def finish(self, worker: int, task: Task) -> Task | None:
         if task.kind == EXECUTION:

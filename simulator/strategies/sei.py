@@ -1,4 +1,5 @@
-"""Strategy `sei`: Sei v2's optimistic concurrency control (sei-cosmos OCC scheduler).
+"""Strategy `sei`: Sei v2's optimistic concurrency control, as sei-cosmos runs it
+(`tasks/scheduler.go`, ProcessAll).
 
 Protocol:
 - Before the block, a predictor guesses each transaction's write set from what it can
@@ -8,30 +9,62 @@ Protocol:
   transaction) it predicts the transaction's true write locations, otherwise the true
   write locations of another transaction of the same type (none if it has no such
   sibling). Each predicted location is pre-filled in the multi-version memory as an
-  ESTIMATE of that transaction.
-- Rounds: "execute all pending" (every pending transaction, lowest index first, each
-  against the memory as it stands when it starts; an execution that reads an ESTIMATE
-  is abandoned and stays pending), a barrier, then "validate all" (every executed
-  transaction from the first non-final one on re-reads its read set; a failed one turns
-  its writes into ESTIMATEs and becomes pending), a barrier. After a validation round,
-  the longest prefix of transactions that all passed is final: nothing below them
-  changed during the round.
-- After `rounds` rounds, the rest of the block is executed sequentially, in order, on
-  one worker (each such execution is final: everything below it is).
+  ESTIMATE of that transaction (sei-cosmos PrefillEstimates).
+- Statuses: PENDING, EXECUTED, ABORTED (the execution read an ESTIMATE), VALIDATED
+  and WAITING (failed validation while a transaction it conflicts with is not yet
+  validated).
+- Until every transaction is VALIDATED, a round runs:
+  1. executeAll: the transactions to run execute on the workers, lowest index first,
+     each against the memory as it stands when it starts. Each one is validated as
+     soon as it has executed and, when the transaction just below it is in the same
+     batch, that one has been validated (waitOnPreviousAndValidate): if it did not end
+     up VALIDATED, this one is reset to PENDING without validating (sei-cosmos's
+     "cascade"; option `cascade=0` is the what-if without it); otherwise its read set
+     is re-read (findConflicts). Valid: VALIDATED. Invalid: its writes become
+     ESTIMATEs and, if every transaction it conflicts with is VALIDATED, it is
+     PENDING (to re-execute), else WAITING on them. An ABORTED one is PENDING.
+  2. validateAll: every transaction from the first non-VALIDATED one on is checked
+     again: PENDING or ABORTED ones are to re-execute; EXECUTED and VALIDATED ones
+     are re-validated as above; WAITING ones are to re-execute once all their
+     conflicts are VALIDATED. Those to re-execute form the next round's batch.
+  The first non-VALIDATED transaction always validates in the next round (everything
+  below it is final), so the loop ends.
+- Validations are tasks on the same workers as executions (sei-cosmos runs them on
+  goroutines of their own; the cores are shared either way), served before new
+  executions.
+- `rounds` (0, the default: no cap, as sei-cosmos) optionally caps the rounds, after
+  which the rest of the block runs sequentially on one worker, in order.
 
-Invariants: a final transaction's read set was valid while every lower transaction
-was final; the final write sets are the serial ones, whatever the predictions.
+Invariants: a VALIDATED transaction's reads were valid while every lower transaction
+was VALIDATED; when all are VALIDATED at the end of a validateAll pass, the write sets
+are the serial ones, whatever the predictions.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict, deque
+from enum import Enum
 
+from ..mv_memory import EstimateRead, version_writers
+from ..params import Param
 from ..scheduler import EXECUTION, VALIDATION, Task
 from .base import SpeculativeStrategy
-from ..params import Param
 from .prepass import serial_prepass, transaction_type, written_locations
+
+
+class Status(Enum):
+    PENDING = "pending"
+    EXECUTED = "executed"
+    ABORTED = "aborted"
+    VALIDATED = "validated"
+    WAITING = "waiting"
+
+
+class Phase(Enum):
+    EXECUTE_ALL = "executeAll"
+    VALIDATE_ALL = "validateAll"
+    SEQUENTIAL = "sequential"
 
 
 def predict_writes(env, prepass, accuracy: float, rng: random.Random) -> list:
@@ -52,90 +85,169 @@ def predict_writes(env, prepass, accuracy: float, rng: random.Random) -> list:
 
 class Sei(SpeculativeStrategy):
     name = "sei"
-    description = "Sei v2 OCC: predicted write estimates, execute-all / validate-all rounds"
+    description = "Sei v2 OCC (sei-cosmos): predicted estimates, in-order validation, waiting"
     options = (
         Param("accuracy", 0.9, "chance that a transaction's write set is predicted right",
               float, 0.0, 1.0),
-        Param("rounds", 10, "parallel rounds before the sequential fallback", int, 1),
+        Param("rounds", 0, "cap on rounds before a sequential fallback (0: none, as "
+              "sei-cosmos)", int, 0),
         Param("seed", 0, "seed of the predictor", int),
+        Param("cascade", 1, "1 (sei-cosmos): a transaction whose predecessor in the "
+              "batch failed validation is reset unvalidated; 0: validated anyway", int,
+              0, 1),
     )
 
-    def __init__(self, env, cost_model, metrics, accuracy=0.9, rounds=10, seed=0) -> None:
+    def __init__(self, env, cost_model, metrics, accuracy=0.9, rounds=0, seed=0,
+                 cascade=1) -> None:
         super().__init__(env, cost_model, metrics)
         predictions = predict_writes(env, serial_prepass(env), accuracy,
                                      random.Random(f"sei:{seed}"))
         for tx, locations in enumerate(predictions):
             if locations:
-                self.mv.record(tx, 0, dict.fromkeys(locations), {})
+                self.mv.record(tx, 0, dict.fromkeys(sorted(locations, key=repr)), {})
                 self.mv.convert_writes_to_estimates(tx)
-        self.rounds = rounds
-        self.round = 1
-        self.sequential = False
-        self.final_prefix = 0  # transactions [0, final_prefix) are final
-        self.incarnation = [0] * self.size  # the next incarnation of each transaction
+        self.max_rounds = rounds
+        self.cascade = bool(cascade)
+        self.round = 0
+        self.status = [Status.PENDING] * self.size
+        self.waiting_on: list = [()] * self.size
+        self.incarnation = [0] * self.size
         self.latest: list = [None] * self.size  # each one's latest complete execution
-        self._phase = EXECUTION
-        self._queue = deque(range(self.size))  # what the current phase still hands out
+        self.finished = self.size == 0
+        self._running: dict = {}  # worker -> execution result or validation verdict
         self._in_flight = 0
-        self._pending: set = set()  # to execute in the next round
-        self._running: dict = {}  # worker -> execution result or stale location
+        self._start_round(list(range(self.size)))
+
+    # -- rounds ------------------------------------------------------------------------
+    def _start_round(self, batch: list) -> None:
+        self.round += 1
+        if self.max_rounds and self.round > self.max_rounds:
+            self.phase = Phase.SEQUENTIAL
+            batch = list(range(self._first_unvalidated(), self.size))
+        else:
+            self.phase = Phase.EXECUTE_ALL
+        self._batch = batch
+        self._in_batch = set(batch)
+        self._executions = deque(batch)
+        self._validations: deque = deque()
+        self._executed: set = set()
+        self._chain = 0  # the position in the batch of the next in-order validation
+        self._chain_busy = False
+
+    def _first_unvalidated(self) -> int:
+        return next((tx for tx in range(self.size) if self.status[tx] != Status.VALIDATED),
+                    self.size)
 
     def done(self) -> bool:
-        return self.final_prefix == self.size
+        return self.finished
 
+    # -- handing out tasks -----------------------------------------------------------------
     def next_task(self) -> Task | None:
-        if not self._queue or (self.sequential and self._in_flight):
+        if self._validations:
+            tx = self._validations.popleft()
+        elif self._executions and not (self.phase == Phase.SEQUENTIAL and self._in_flight):
+            tx = self._executions.popleft()
+            self._in_flight += 1
+            return Task(EXECUTION, tx, self.incarnation[tx])
+        else:
             return None
-        tx = self._queue.popleft()
         self._in_flight += 1
-        return Task(self._phase, tx, self.incarnation[tx])
+        return Task(VALIDATION, tx, self.incarnation[tx])
 
     def start(self, worker: int, task: Task) -> tuple:
         if task.kind == EXECUTION:
             result, kind = self.execute(task.tx, task.incarnation)
             self._running[worker] = result
             return self.cost_model.execution(result), kind
-        stale, duration = self.validate(task.tx, self.latest[task.tx].reads)
-        self._running[worker] = stale
-        return duration, "validation" if stale is None else "failed-validation"
+        verdict, duration = self._find_conflicts(task.tx)
+        self._running[worker] = verdict
+        return duration, "validation" if verdict == Status.VALIDATED else "failed-validation"
 
+    def _find_conflicts(self, tx: int) -> tuple:
+        """Validate tx's latest execution: (its new status, the validation's cost)."""
+        reads = self.latest[tx].reads
+        stale, duration = self.validate(tx, reads)
+        if stale is None:
+            return Status.VALIDATED, duration
+        conflicts = set()
+        for location, version in reads.items():
+            try:
+                current = self.mv.read(location, tx)[0]
+            except EstimateRead as hit:
+                conflicts.add(hit.blocking_tx)
+                continue
+            if current != version:
+                conflicts.update(version_writers(current))
+        self.waiting_on[tx] = tuple(sorted(conflicts))
+        return (Status.PENDING if self._all_validated(conflicts) else Status.WAITING), duration
+
+    def _all_validated(self, transactions) -> bool:
+        return all(self.status[tx] == Status.VALIDATED for tx in transactions)
+
+    # -- finishing tasks ---------------------------------------------------------------------
     def finish(self, worker: int, task: Task) -> Task | None:
-        outcome = self._running.pop(worker)
-        tx = task.tx
+        result = self._running.pop(worker)
         self._in_flight -= 1
-        if task.kind == VALIDATION:
-            if outcome is not None:
-                self.mv.convert_writes_to_estimates(tx)
-                self._pending.add(tx)
+        if task.kind == EXECUTION:
+            self._finish_execution(task.tx, result)
         else:
-            self.incarnation[tx] += 1
-            if outcome.blocked_on is not None:
-                self._pending.add(tx)
-            else:
-                self.mv.record(tx, outcome.incarnation, outcome.writes, outcome.deltas)
-                self.latest[tx] = outcome
-                if self.sequential:
-                    self.last[tx] = outcome
-                    self.final_prefix += 1
-        if not self._queue and not self._in_flight and not self.sequential:
+            if result != Status.VALIDATED:
+                self.mv.convert_writes_to_estimates(task.tx)  # invalidateTask
+            self.status[task.tx] = result
+            if self.phase == Phase.EXECUTE_ALL:
+                self._chain_busy = False
+                self._chain += 1
+        if self.phase == Phase.EXECUTE_ALL:
+            self._advance_chain()
+        if not (self._in_flight or self._executions or self._validations):
             self._end_phase()
         return None
 
-    def _end_phase(self) -> None:
-        if self._phase == EXECUTION:
-            self._phase = VALIDATION
-            self._queue = deque(tx for tx in range(self.final_prefix, self.size)
-                                if tx not in self._pending)
-            if self._queue:
-                return
-        while self.final_prefix < self.size and self.final_prefix not in self._pending:
-            self.last[self.final_prefix] = self.latest[self.final_prefix]
-            self.final_prefix += 1
-        self._phase = EXECUTION
-        if self.round == self.rounds:
-            self.sequential = True
-            self._queue = deque(range(self.final_prefix, self.size))
+    def _finish_execution(self, tx: int, result) -> None:
+        self.incarnation[tx] += 1
+        if result.blocked_on is not None:
+            self.status[tx] = Status.ABORTED
         else:
-            self.round += 1
-            self._queue = deque(sorted(self._pending))
-        self._pending = set()
+            self.mv.record(tx, result.incarnation, result.writes, result.deltas)
+            self.latest[tx] = result
+            self.status[tx] = Status.EXECUTED
+        if self.phase == Phase.SEQUENTIAL:  # everything below is final: so is this
+            self.status[tx] = Status.VALIDATED
+        self._executed.add(tx)
+
+    def _advance_chain(self) -> None:
+        """waitOnPreviousAndValidate: the batch is validated in order, each transaction
+        once it has executed and the one just below it, if in the batch, has been."""
+        batch = self._batch
+        while not self._chain_busy and self._chain < len(batch):
+            tx = batch[self._chain]
+            if tx not in self._executed:
+                return
+            cascaded = (self.cascade and tx - 1 in self._in_batch
+                        and self.status[tx - 1] != Status.VALIDATED)
+            if cascaded or self.status[tx] == Status.ABORTED:
+                self.status[tx] = Status.PENDING  # the cascade, or an aborted execution
+                self._chain += 1
+                continue
+            self._chain_busy = True
+            self._validations.append(tx)
+
+    def _end_phase(self) -> None:
+        if self.phase == Phase.EXECUTE_ALL:  # then validateAll
+            self.phase = Phase.VALIDATE_ALL
+            for tx in range(self._first_unvalidated(), self.size):
+                if self.status[tx] in (Status.EXECUTED, Status.VALIDATED):
+                    self._validations.append(tx)
+            if self._validations:
+                return
+        rerun = [tx for tx in range(self.size)
+                 if self.status[tx] in (Status.PENDING, Status.ABORTED)
+                 or (self.status[tx] == Status.WAITING
+                     and self._all_validated(self.waiting_on[tx]))]
+        if rerun:
+            self._start_round(rerun)
+            return
+        if self.phase != Phase.SEQUENTIAL:
+            assert all(status == Status.VALIDATED for status in self.status), self.status
+        self.last = list(self.latest)
+        self.finished = True
