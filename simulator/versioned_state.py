@@ -259,11 +259,13 @@ class VersionedAccountDB(AccountDatabaseAPI):
         writes[(ACCOUNT, address)] = False
 
     def account_is_empty(self, address) -> bool:
-        if self.account_has_code_or_nonce(address):
-            return False
         location = (BALANCE, address)
         if location not in self.writes and self.deltas.get(location, 0) > 0:
-            return False  # a positive pending credit on a non-negative balance
+            # A positive pending credit on a non-negative balance: not empty, whatever
+            # its code and nonce, so they are not read (no dependency on them).
+            return False
+        if self.account_has_code_or_nonce(address):
+            return False
         return self.get_balance(address) == 0
 
     def is_address_warm(self, address) -> bool:

@@ -1,0 +1,169 @@
+"""Tests of time, not only of state: golden makespans worked out by hand under a unit
+cost model, the scheduler's invariants after every step of random schedules, and the
+cost model's shared accounting (one model for every strategy and the bound)."""
+
+import random
+
+import pytest
+from scenarios.blocks import independent_transfers, one_sender_chain
+
+from simulator import debug
+from simulator.cost_model import COST_MODELS, CostModel, GasCostModel
+from simulator.runner import run_block
+from simulator.scheduler import EXECUTED, EXECUTION, VALIDATION, Scheduler
+from simulator.strategies import STRATEGIES
+from workloads.api import BlockBuilder
+from workloads.erc20 import ERC20Workload
+
+
+class UnitCostModel(CostModel):
+    """Every execution that runs to the end takes 1; one cut short, rejected, or a
+    validation takes 0; no scheduling cost. Makespans become counts of rounds."""
+
+    name = "unit"
+
+    def execution(self, incarnation) -> float:
+        return 1.0 if incarnation.outcome is not None else 0.0
+
+    sequential = execution
+
+    def validation(self, reads, measured_seconds) -> float:
+        return 0.0
+
+    def serial_costs(self, incarnations) -> list:
+        return [1.0] * len(incarnations)
+
+    def split(self, incarnations) -> list:
+        return [(0.0, 1.0)] * len(incarnations)
+
+    def constants(self) -> dict:
+        return {}
+
+
+@pytest.fixture
+def unit(monkeypatch):
+    monkeypatch.setitem(COST_MODELS, "unit", UnitCostModel)
+    return "unit"
+
+
+def hot_receiver_block(hot: int, independent: int):
+    """`hot` transfers to one receiver (a chain through its balance) and
+    `independent` transfers between fresh accounts."""
+    chain = BlockBuilder(0)
+    receiver, senders = chain.accounts(1)[0], chain.accounts(hot + 2 * independent)
+    txs = [chain.transfer(s, receiver.address, 10**15) for s in senders[:hot]]
+    rest = senders[hot:]
+    txs += [chain.transfer(rest[2 * k], rest[2 * k + 1].address, 10**15)
+            for k in range(independent)]
+    return chain.build(txs)
+
+
+@pytest.mark.parametrize("threads, makespan", [(1, 30), (4, 8), (8, 4), (32, 1)])
+def test_independent_transactions_take_ceil_n_over_t(unit, threads, makespan):
+    report = run_block(independent_transfers(), "block-stm", threads, unit)
+    assert report.summary["parallel_time"] == makespan
+    assert report.summary["executions"] == 30
+
+
+@pytest.mark.parametrize("threads", [1, 2, 8, 32])
+def test_a_full_dependency_chain_has_no_speedup(unit, threads):
+    # One sender: each transaction needs its predecessor's nonce. Each waits for it
+    # (suspended at t=0 at no cost), then runs: 20 transactions take 20.
+    report = run_block(one_sender_chain(), "block-stm", threads, unit)
+    assert report.summary["parallel_time"] == 20
+    assert report.summary["speedup"] == 1.0
+    assert report.summary["speedup_bound"] == 1.0
+
+
+def test_a_suspended_transaction_resumes_when_its_blocker_finishes(unit):
+    # tx1 (same sender) is rejected at t=0 and suspended on tx0; tx0 ends at 1, tx1
+    # then runs from 1 to 2.
+    chain = BlockBuilder(0)
+    sender, first, second = chain.accounts(3)
+    block = chain.build([chain.transfer(sender, first.address, 10**15),
+                         chain.transfer(sender, second.address, 10**15)])
+    report = run_block(block, "block-stm", 2, unit)
+    events = [(kind, tx, start, end) for _, kind, tx, _, start, end in report.metrics.events]
+    assert events == [("suspended", 1, 0.0, 0.0), ("execution", 0, 0.0, 1.0),
+                      ("validation", 0, 1.0, 1.0), ("re-execution", 1, 1.0, 2.0),
+                      ("validation", 1, 2.0, 2.0)]  # in the order they end
+    assert report.summary["parallel_time"] == 2 and report.summary["suspensions"] == 1
+
+
+def test_one_hot_key_bounds_the_oracle_at_the_chain_length(unit):
+    # 10 transfers to one receiver (a chain of 10) and 20 independent ones on 4
+    # workers: the bound is max(10, 30 / 4) = 10 and the oracle reaches it.
+    block = hot_receiver_block(10, 20)
+    oracle = run_block(block, "oracle", 4, unit, lazy_beneficiary=True).summary
+    assert oracle["speedup_bound"] == 3.0 and oracle["parallel_time"] == 10
+    assert oracle["speedup"] == 3.0
+
+
+# -- the scheduler's invariants under random schedules ---------------------------------
+@pytest.mark.parametrize("seed", range(40))
+def test_scheduler_invariants_hold_after_every_step(seed):
+    assert debug.ENABLED  # tests/conftest.py turns the runtime checks on
+    rng = random.Random(seed)
+    n = rng.randint(1, 12)
+    s = Scheduler(n)
+    in_flight = []
+    for step in range(20_000):
+        if s.done():
+            break
+        calm = step > 2_000  # eventually no more conflicts, so the block completes
+        if in_flight and (rng.random() < 0.5 or not _offer(s, in_flight)):
+            task = in_flight.pop(rng.randrange(len(in_flight)))
+            follow_up = _finish(s, task, rng, calm)
+            if follow_up is not None:
+                in_flight.append(follow_up)
+        elif not in_flight and not _offer(s, in_flight) and not s.done():
+            pytest.fail(f"stuck: nothing in flight and no task (seed {seed})")
+        s.check_invariants()
+    assert s.done() and s.num_active_tasks == 0
+
+
+def _offer(s, in_flight) -> bool:
+    task = s.next_task()
+    if task is not None:
+        in_flight.append(task)
+    return task is not None
+
+
+def _finish(s, task, rng, calm):
+    tx = task.tx
+    if task.kind == EXECUTION:
+        lower = [other for other in range(tx) if s.status[other] != EXECUTED]
+        if lower and not calm and rng.random() < 0.3 and s.add_dependency(tx, rng.choice(lower)):
+            return None
+        return s.finish_execution(tx, task.incarnation, rng.random() < 0.3)
+    assert task.kind == VALIDATION
+    aborted = not calm and rng.random() < 0.3 and s.try_validation_abort(tx, task.incarnation)
+    return s.finish_validation(tx, aborted)
+
+
+# -- one cost model for everyone -------------------------------------------------------
+def test_threads_one_costs_every_strategy_at_most_ten_percent():
+    block = ERC20Workload(accounts=1000).block(60, seed=7)
+    for name in STRATEGIES:
+        speedup = run_block(block, name, 1).summary["speedup"]
+        assert 0.9 <= speedup <= 1.0 + 1e-12, (name, speedup)
+    assert run_block(block, "serial", 1).summary["speedup"] == 1.0
+
+
+def test_disk_tier_rewards_parallel_loading():
+    block = ERC20Workload(accounts=1000).block(60, seed=7)
+    memory = run_block(block, "block-stm", 16, "gas").summary
+    disk = run_block(block, "block-stm", 16, "gas-disk").summary
+    assert disk["speedup"] > memory["speedup"]
+    assert disk["serial_time"] > memory["serial_time"]
+
+
+def test_a_reexecution_finds_its_state_warm():
+    block = ERC20Workload(accounts=1000).block(5, seed=7)
+    report = run_block(block, "serial", 1)
+    model = GasCostModel()
+    first = model.execution(report.incarnations[0])
+    again = model.execution(report.incarnations[0])
+    assert again < first  # the same reads, now warm
+    cold = len([v for v in report.incarnations[0].reads.values() if v is None])
+    assert first - again == pytest.approx(cold * (model.COLD_LOAD - model.WARM_READ))
