@@ -46,13 +46,19 @@ def _choice(name, choices):
     return parse
 
 
+def _transaction_count(text):
+    from workloads.api import Size
+
+    return Size.ALL if text == Size.ALL.value else _positive("--txs")(text)
+
+
 def add_block_arguments(parser) -> None:
     """The options that pick a block: workload, parameters, size, seed."""
     parser.add_argument("--workload", required=True, help="workload name or file.py:Class")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="workload parameter (repeatable)")
-    parser.add_argument("--txs", type=_positive("--txs"), required=True,
-                        help="transactions in the block")
+    parser.add_argument("--txs", type=_transaction_count, required=True,
+                        help="transactions in the block, or 'all' (a recorded block)")
     parser.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")
 
 
@@ -118,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     workloads = commands.add_parser("workloads", help="list workloads and their parameters")
     workloads.add_argument("--json", action="store_true", help="print JSON")
     add_harness_commands(commands)
+    from .fetch import add_fetch_command
+
+    add_fetch_command(commands)
     return parser
 
 
@@ -141,7 +150,7 @@ def parse_settings(workload_class, settings) -> dict:
 
 def make_block(args):
     """(workload instance, its parameters, the block) for the block options."""
-    from workloads.api import WorkloadError
+    from workloads.api import WorkloadError, block_size
     from workloads.registry import load_workload
 
     try:
@@ -151,7 +160,7 @@ def make_block(args):
     values = parse_settings(workload_class, args.set)
     workload = workload_class(**values)
     try:
-        block = workload.block(args.txs, seed=args.seed)
+        block = workload.block(block_size(workload, args.txs), seed=args.seed)
     except WorkloadError as exc:
         raise UsageError(str(exc))
     return workload, dict(workload.values), block
@@ -317,9 +326,18 @@ def command_bench(args) -> int:
     return command_report(argparse.Namespace(dir=out)) or code
 
 
+def command_fetch(args) -> int:
+    from .fetch import FetchError, fetch_command
+
+    try:
+        return fetch_command(args)
+    except FetchError as exc:
+        raise UsageError(str(exc))
+
+
 COMMANDS = {"run": command_run, "compare": command_compare,
             "workloads": command_workloads, "sweep": command_sweep,
-            "report": command_report, "bench": command_bench}
+            "report": command_report, "bench": command_bench, "fetch": command_fetch}
 
 
 def main(argv=None) -> int:
