@@ -182,7 +182,7 @@ def _fetch_block(client: RpcClient, store: BlockStore, number: int, batch_size: 
                 raise FetchError(f"the node does not have block {k}, an ancestor whose "
                                  "hash BLOCKHASH may read")
             headers[k] = _check_header(header, k, "eth_getBlockByNumber")
-    hashes = dict(known, **{k: _hash(h["hash"]) for k, h in headers.items()})
+    hashes = {**known, **{k: _hash(h["hash"]) for k, h in headers.items()}}
     for k, header in headers.items():
         if k - 1 in hashes and _hash(header["parentHash"]) != hashes[k - 1]:
             raise FetchError(f"block {k}'s parentHash is not the hash of block {k - 1} "

@@ -22,7 +22,11 @@ from eth.db.account import AccountDB
 from eth.constants import BLANK_ROOT_HASH
 from eth_hash.auto import keccak
 
+from eth.db.trie import make_trie_root_and_nodes
+from eth.vm.forks.byzantium import ByzantiumVM
+
 from simulator.block import Block, HeaderContext
+from simulator.outcome import py_evm_receipts
 
 from .api import BlockSource, Param, WorkloadError
 from .block_store import MAINNET_CHAIN_ID, BlockStore, StoreError
@@ -36,6 +40,19 @@ class MainnetBlock(Block):
 
     expected_gas_used: int | None = None
     expected_receipts_root: bytes | None = None
+
+    def header_check(self, result) -> dict | None:
+        """The gas against the header's gasUsed, and from Byzantium on the receipts
+        against its receiptsRoot (before, each receipt embeds an intermediate state root
+        that a partial pre-state cannot reproduce); None for a prefix of the block."""
+        if self.expected_gas_used is None:
+            return None
+        receipts_root = None
+        if issubclass(self.vm_class, ByzantiumVM):
+            receipts = py_evm_receipts(self.transactions, result, pre_byzantium=False)
+            receipts_root = make_trie_root_and_nodes(receipts)[0] == self.expected_receipts_root
+        return {"gas_used": result.gas_used == self.expected_gas_used,
+                "receipts_root": receipts_root}
 
 
 def available_blocks(store: BlockStore = VENDORED) -> list:
@@ -111,6 +128,9 @@ def _load_block(number: int, txs: int | None, store: BlockStore) -> MainnetBlock
     if store.chain_id() != MAINNET_CHAIN_ID:
         raise WorkloadError(f"{store.root} holds blocks of chain {store.chain_id()}; py-evm "
                             f"knows the fork schedule of Ethereum mainnet (chain id 1) only")
+    if not (store.root / "blocks").is_dir():
+        raise WorkloadError(f"{store.root} is not a block directory (no blocks/ in it); "
+                            "write one with `pevmsim fetch`")
     if not store.has(number):
         what = (f"mainnet block {number}" if store is VENDORED
                 else f"block {number} in {store.root}")
@@ -195,8 +215,8 @@ class MainnetWorkload(BlockSource):
         (an empty block has nothing to execute)."""
         store = self.store
         if not store.numbers():
-            raise WorkloadError(f"{store.root} holds no blocks (no blocks/<n>/ in it); "
-                                "write some with `pevmsim fetch`")
+            raise WorkloadError(f"{store.root} holds no blocks; write some with "
+                                "`pevmsim fetch`")
         try:
             return [dict(self.values, block=number) for number in store.numbers()
                     if store.block(number)["transactions"]]
