@@ -134,7 +134,8 @@ def fetch(url: str, blocks: BlockRange, out: Path, policy: RetryPolicy = RetryPo
                 try:
                     counts = _fetch_block(client, store, number, batch_size)
                 except (RpcError, FetchError) as exc:
-                    kept = f"{skipped + done} blocks kept in {out}"
+                    count = skipped + done
+                    kept = f"{count} block{'s' * (count != 1)} kept in {out}"
                     raise FetchError(f"block {number}: {_explain(exc, url)} ({kept})")
                 if bar.disable:  # not a terminal: one line per block
                     print(f"fetched block {number}: {counts}", file=sys.stderr)
