@@ -72,13 +72,24 @@ def test_fetched_range_replays_like_the_vendored_blocks(pair_dir, capsys):
     assert hashes[PAIR[0]] == bytes.fromhex(VENDORED.block(PAIR[1])["parentHash"][2:])
 
 
-@pytest.mark.parametrize("number", [1150000, 19923400])  # Homestead; Cancun with blobs
-def test_fetched_block_of_another_era_replays_like_the_vendored_one(number, tmp_path):
-    with Node([number]) as node:
-        done = fetch(node, number, tmp_path / "out")
-    assert done.returncode == 0, done.stderr
-    assert f"fetched block {number}" in done.stderr  # a line per block when no terminal
-    ours = load_block(number, store=BlockStore(tmp_path / "out"))
+ERAS = (1150000, 19923400)  # Homestead (before receipts roots check); Cancun, with blobs
+
+
+@pytest.fixture(scope="module")
+def era_dir(tmp_path_factory):
+    """Two blocks of distant eras, fetched one after the other into one directory."""
+    out = tmp_path_factory.mktemp("eras") / "blocks"
+    with Node(ERAS) as node:
+        for number in ERAS:
+            done = fetch(node, number, out)
+            assert done.returncode == 0, done.stderr
+            assert f"fetched block {number}" in done.stderr  # a line per block, no tty
+    return out
+
+
+@pytest.mark.parametrize("number", ERAS)
+def test_fetched_block_of_another_era_replays_like_the_vendored_one(number, era_dir):
+    ours = load_block(number, store=BlockStore(era_dir))
     theirs = load_block(number)
     assert ours.pre_state_root == theirs.pre_state_root
     fetched, vendored = run_block(ours, "block-stm", 8), run_block(theirs, "block-stm", 8)
@@ -87,6 +98,41 @@ def test_fetched_block_of_another_era_replays_like_the_vendored_one(number, tmp_
     assert fetched.result.receipts == vendored.result.receipts
     check = fetched.summary["header_check"]
     assert check["gas_used"] and check["receipts_root"] is (number > 4370000 or None)
+
+
+def test_a_sweep_over_a_block_directory_reports_the_distribution(era_dir, tmp_path,
+                                                                   capsys):
+    suite = tmp_path / "mine.toml"
+    suite.write_text(f'txs = "all"\nthreads = [1, 4]\nstrategies = ["block-stm", "monad"]\n'
+                     f'[[workloads]]\nname = "mainnet"\nblocks = "all"\n'
+                     f'params = {{ dir = "{era_dir}" }}\n')
+    out = tmp_path / "results"
+    assert main(["sweep", str(suite), "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted({(r["params"]["block"], r["txs"]) for r in rows}) == [(1150000, 9),
+                                                                       (19923400, 24)]
+    assert main(["report", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "## Speedup over 2 recorded blocks" in report
+    assert (out / "charts" / "block_speedups.png").stat().st_size > 10_000
+    table = report[report.index("| block | txs |"):].split("\n\n")[0].splitlines()[2:]
+    speedups = {int(row.split(" | ")[0].strip("| ")): row.split(" | ") for row in table}
+    assert sorted(speedups) == list(ERAS)
+    for number in ERAS:  # the focus speedup in the table is the sweep's own figure
+        focus = [r["speedup"] for r in rows if r["params"]["block"] == number
+                 and r["strategy"] == "block-stm" and r["threads"] == 4]
+        assert speedups[number][4] == f"{focus[0]:.2f}"
+    assert "gas matches" in speedups[1150000][-1] and speedups[19923400][-1] == "matches |"
+    assert "### Worst blocks" in report and "### Best blocks" in report
+
+
+def test_the_vendored_suite_takes_every_block_with_transactions_whole():
+    from simulator.harness.suite import load_suite
+
+    suite = load_suite("mainnet")
+    sizes = {dict(b.params)["block"]: b.txs for b in suite.blocks}
+    assert sorted(sizes) == [n for n in VENDORED.numbers() if VENDORED.block(n)["transactions"]]
+    assert len(sizes) == 49 and sizes[13287210] == 1414
 
 
 def test_the_installed_command_replays_a_fetched_block(pair_dir):
