@@ -77,10 +77,13 @@ class RpcClient:
         self.requests_sent = 0
         self._next_id = 0
 
-    def call(self, method: str, *params):
+    def _request(self, method: str, params) -> dict:
         self._next_id += 1
-        answer = self._post({"jsonrpc": "2.0", "id": self._next_id, "method": method,
-                             "params": list(params)}, method)
+        return {"jsonrpc": "2.0", "id": self._next_id, "method": method,
+                "params": list(params)}
+
+    def call(self, method: str, *params):
+        answer = self._post(self._request(method, params), method)
         if not isinstance(answer, dict):
             raise MalformedResponse(f"{method}: expected a JSON object, got "
                                     f"{type(answer).__name__}")
@@ -90,13 +93,8 @@ class RpcClient:
         """[(method, params)] -> [result] in the same order, in one HTTP request."""
         if not calls:
             return []
-        requests_by_id = {}
-        payload = []
-        for method, params in calls:
-            self._next_id += 1
-            requests_by_id[self._next_id] = method
-            payload.append({"jsonrpc": "2.0", "id": self._next_id, "method": method,
-                            "params": list(params)})
+        payload = [self._request(method, params) for method, params in calls]
+        requests_by_id = {request["id"]: request["method"] for request in payload}
         answer = self._post(payload, calls[0][0])
         if isinstance(answer, dict):  # a node that refuses the whole batch
             _result(answer, calls[0][0])
