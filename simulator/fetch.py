@@ -129,7 +129,7 @@ def fetch(url: str, blocks: BlockRange, out: Path, policy: RetryPolicy = RetryPo
         todo = [n for n in blocks if not store.has(n)]
         skipped = len(blocks) - len(todo)
         with tqdm(total=len(blocks), initial=skipped, desc="fetch", unit="block",
-                  disable=None, file=sys.stderr) as bar:
+                  disable=None, leave=False, file=sys.stderr) as bar:
             for done, number in enumerate(todo):
                 try:
                     counts = _fetch_block(client, store, number, batch_size)

@@ -23,7 +23,7 @@ What it serves, in the shapes geth gives:
   pre-state back.
 - Batches (answered in reverse order: ids, not positions, must match them up).
 - Transport trouble when `flaky`: every 5th HTTP request is answered 429 and every
-  7th has its connection dropped unanswered.
+  7th has its connection dropped unanswered (each is retried by the fetcher).
 - `fault`: one error behaviour (Fault), to test each error path.
 
 `calls` counts answered JSON-RPC calls by (method, block number or None), `faults`
@@ -49,6 +49,7 @@ class Fault(Enum):
     PRUNED = "pruned"  # tracing fails as on a full node: missing trie node
     TRUNCATED = "truncated"  # a full block's answer is cut in half (valid HTTP)
     DOWN = "down"  # from the full block `down_at` on, every connection is dropped
+    RATE_LIMITED = "rate-limited"  # every request: 429 with Retry-After: 0
 
 
 class Node:
@@ -188,9 +189,11 @@ def _handler(node: Node):
                 node.faults["dropped"] += 1
                 self.close_connection = True  # no answer at all: the connection drops
                 return
-            if node.flaky and sequence % 5 == 0:
+            if node.fault is Fault.RATE_LIMITED or (node.flaky and sequence % 5 == 0):
                 node.faults["429"] += 1
-                return self.send(429, b'{"error": "rate limited"}')
+                return self.send(429, b'{"error": "rate limited"}',
+                                 {"Retry-After": "0"} if node.fault is Fault.RATE_LIMITED
+                                 else {})
             answers = [node.answer(call) for call in calls]
             body = json.dumps(answers[::-1] if isinstance(payload, list)
                               else answers[0]).encode()
@@ -200,8 +203,10 @@ def _handler(node: Node):
                 body = body[:len(body) // 2]
             self.send(200, body)
 
-        def send(self, status: int, body: bytes) -> None:
+        def send(self, status: int, body: bytes, headers: dict | None = None) -> None:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

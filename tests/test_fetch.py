@@ -176,10 +176,11 @@ def first_block_dir(pair_dir, tmp_path):
     ({"fault": Fault.TRUNCATED}, "15537393..15537394", "not valid JSON"),
     ({"head": PAIR[0]}, "15537393..15537394", "beyond the chain head (15537393)"),
     ({"chain_id": 5}, "15537393..15537394", "chain id 5"),
+    ({"fault": Fault.RATE_LIMITED}, "15537393..15537394", "6 tries (last: HTTP 429)"),
     (None, "15537393..15537394", "no answer from"),
     ({}, "9..3", "--blocks 9..3"),
-], ids=["no-debug", "pruned", "truncated", "beyond-head", "unknown-chain", "unreachable",
-        "bad-range"])
+], ids=["no-debug", "pruned", "truncated", "beyond-head", "unknown-chain", "rate-limited",
+        "unreachable", "bad-range"])
 def test_each_error_is_one_line_exit_2_and_keeps_what_was_fetched(
         first_block_dir, node_args, blocks, complaint):
     before = snapshot(first_block_dir)
