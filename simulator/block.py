@@ -60,3 +60,9 @@ class Block:
 
     def execution_context(self) -> ExecutionContext:
         return self.context
+
+    def header_check(self, result) -> dict | None:
+        """How a result compares with the block's real header (a recorded block):
+        {"gas_used": bool, "receipts_root": bool or None where the header's root cannot
+        be rebuilt}; None when there is no header to compare with."""
+        return None

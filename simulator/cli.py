@@ -46,13 +46,19 @@ def _choice(name, choices):
     return parse
 
 
+def _transaction_count(text):
+    from workloads.api import Size
+
+    return Size.ALL if text == Size.ALL.value else _positive("--txs")(text)
+
+
 def add_block_arguments(parser) -> None:
     """The options that pick a block: workload, parameters, size, seed."""
     parser.add_argument("--workload", required=True, help="workload name or file.py:Class")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="workload parameter (repeatable)")
-    parser.add_argument("--txs", type=_positive("--txs"), required=True,
-                        help="transactions in the block")
+    parser.add_argument("--txs", type=_transaction_count, required=True,
+                        help="transactions in the block, or 'all' (a recorded block)")
     parser.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")
 
 
@@ -120,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     workloads = commands.add_parser("workloads", help="list workloads and their parameters")
     workloads.add_argument("--json", action="store_true", help="print JSON")
     add_harness_commands(commands)
+    from .fetch import add_fetch_command
+
+    add_fetch_command(commands)
     return parser
 
 
@@ -143,7 +152,7 @@ def parse_settings(workload_class, settings) -> dict:
 
 def make_block(args):
     """(workload instance, its parameters, the block) for the block options."""
-    from workloads.api import WorkloadError
+    from workloads.api import WorkloadError, block_size
     from workloads.registry import load_workload
 
     try:
@@ -153,7 +162,7 @@ def make_block(args):
     values = parse_settings(workload_class, args.set)
     workload = workload_class(**values)
     try:
-        block = workload.block(args.txs, seed=args.seed)
+        block = workload.block(block_size(workload, args.txs), seed=args.seed)
     except WorkloadError as exc:
         raise UsageError(str(exc))
     return workload, dict(workload.values), block
@@ -176,6 +185,8 @@ def format_summary(s: dict) -> str:
         f"{s['cost_model']} cost model"
         + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary"),
         f"matches serial  {verdict}",
+        *([f"real header     {_header_verdict(s['header_check'])}"]
+          if s.get("header_check") else []),
         f"speedup         {s['speedup']:.2f}x  (dependency bound {s['speedup_bound']:.2f}x)",
         f"time            parallel {s['parallel_time'] * 1e3:.3f} ms, "
         f"serial {s['serial_time'] * 1e3:.3f} ms (virtual)",
@@ -188,6 +199,18 @@ def format_summary(s: dict) -> str:
         f"worker utilization {s['utilization']:.0%}",
         f"wall time       {s['wall_time_s']:.2f} s (serial py-evm {s['serial_wall_time_s']:.2f} s)",
     ])
+
+
+def _header_verdict(check: dict) -> str:
+    names = {"gas_used": "gasUsed", "receipts_root": "receiptsRoot"}
+    return ", ".join(f"{names[key]} " + {True: "matches", False: "DIFFERS",
+                                         None: "not checkable before Byzantium"}[value]
+                     for key, value in check.items())
+
+
+def header_ok(summary: dict) -> bool:
+    """No check of a recorded block against its real header failed."""
+    return False not in (summary.get("header_check") or {}).values()
 
 
 def progress_bar(description: str, total: int):
@@ -216,7 +239,7 @@ def command_run(args) -> int:
         write_json(args.json, summary)
     if args.json != "-":
         print(format_summary(summary))
-    return 0 if summary["matches_serial"] else 1
+    return 0 if summary["matches_serial"] and header_ok(summary) else 1
 
 
 def command_compare(args) -> int:
@@ -240,7 +263,7 @@ def command_compare(args) -> int:
               f"{args.backend} workers, {args.cost_model} cost model"
               + ("" if args.lazy_beneficiary else ", no lazy beneficiary"))
         print(format_table(summaries))
-    return 0 if all(row["matches_serial"] for row in rows) else 1
+    return 0 if all(row["matches_serial"] and header_ok(row) for row in rows) else 1
 
 
 def command_workloads(args) -> int:
@@ -320,9 +343,18 @@ def command_bench(args) -> int:
     return command_report(argparse.Namespace(dir=out)) or code
 
 
+def command_fetch(args) -> int:
+    from .fetch import FetchError, fetch_command
+
+    try:
+        return fetch_command(args)
+    except FetchError as exc:
+        raise UsageError(str(exc))
+
+
 COMMANDS = {"run": command_run, "compare": command_compare,
             "workloads": command_workloads, "sweep": command_sweep,
-            "report": command_report, "bench": command_bench}
+            "report": command_report, "bench": command_bench, "fetch": command_fetch}
 
 
 def main(argv=None) -> int:

@@ -110,6 +110,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "deep_check": deep_check,
         "matches_serial": not problems,
         "mismatches": problems,
+        "header_check": block.header_check(result),
         "state_root": "0x" + result.state_root.hex(),
         "serial_state_root": "0x" + serial_result.state_root.hex(),
         "serial_time": serial_time,

@@ -39,6 +39,7 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import Enum
 from typing import ClassVar
 
 import eth_abi
@@ -98,6 +99,35 @@ class BlockSource(ABC):
     @abstractmethod
     def block(self, n: int, seed: int = 0) -> Block:
         """A block of n transactions, deterministic for `seed`."""
+
+    def size(self) -> int | None:
+        """A recorded block's transaction count; None for a source that makes blocks
+        of any size."""
+        return None
+
+    def each_block(self) -> list | None:
+        """A recorded source: the parameters of each block it holds (e.g. every block
+        of a directory); None for a source that makes its blocks."""
+        return None
+
+
+class Size(Enum):
+    """A block size that is not a number."""
+    ALL = "all"  # the whole recorded block
+
+
+def block_size(source: BlockSource, txs: "int | Size") -> int:
+    """`txs` as a number of transactions: Size.ALL is the recorded block's size."""
+    if txs is not Size.ALL:
+        return txs
+    size = source.size()
+    if size is None:
+        raise WorkloadError(f"workload {source.name} makes blocks of any size; 'all' "
+                            "needs a recorded block (e.g. the mainnet workload)")
+    if size == 0:
+        raise WorkloadError(f"workload {source.name} {source.values}: the block has no "
+                            "transactions")
+    return size
 
 
 class Workload(BlockSource):

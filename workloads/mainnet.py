@@ -1,4 +1,5 @@
-"""Real Ethereum mainnet blocks (mainnet_blocks/, from risechain/pevm, MIT).
+"""Real Ethereum mainnet blocks: the 50 vendored ones (mainnet_blocks/, from
+risechain/pevm, MIT), or any block directory `pevmsim fetch` wrote (`dir`).
 
 Each block runs under its own fork (py-evm's mainnet configuration, by block number)
 with its real header context, its real signed transactions (types 0 to 3, re-encoded
@@ -6,14 +7,12 @@ from the RPC JSON and checked against their published hashes) and the pre-state 
 accounts and slots it touches. BLOCKHASH is served from the recorded ancestor hashes.
 Only the transactions run: block-level processing (the EIP-4788 beacon root call,
 rewards, withdrawals) is outside the measured block. `txs` below the block's size takes
-its first transactions, a valid block prefix.
+its first transactions, a valid block prefix. A directory of another chain is refused:
+py-evm knows the fork schedule of Ethereum mainnet (chain id 1) only.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-from functools import lru_cache
 from pathlib import Path
 
 import rlp
@@ -23,11 +22,16 @@ from eth.db.account import AccountDB
 from eth.constants import BLANK_ROOT_HASH
 from eth_hash.auto import keccak
 
+from eth.db.trie import make_trie_root_and_nodes
+from eth.vm.forks.byzantium import ByzantiumVM
+
 from simulator.block import Block, HeaderContext
+from simulator.outcome import py_evm_receipts
 
 from .api import BlockSource, Param, WorkloadError
+from .block_store import MAINNET_CHAIN_ID, BlockStore, StoreError
 
-DATA = Path(__file__).parent / "mainnet_blocks"
+VENDORED = BlockStore(Path(__file__).parent / "mainnet_blocks")
 
 
 class MainnetBlock(Block):
@@ -37,21 +41,22 @@ class MainnetBlock(Block):
     expected_gas_used: int | None = None
     expected_receipts_root: bytes | None = None
 
+    def header_check(self, result) -> dict | None:
+        """The gas against the header's gasUsed, and from Byzantium on the receipts
+        against its receiptsRoot (before, each receipt embeds an intermediate state root
+        that a partial pre-state cannot reproduce); None for a prefix of the block."""
+        if self.expected_gas_used is None:
+            return None
+        receipts_root = None
+        if issubclass(self.vm_class, ByzantiumVM):
+            receipts = py_evm_receipts(self.transactions, result, pre_byzantium=False)
+            receipts_root = make_trie_root_and_nodes(receipts)[0] == self.expected_receipts_root
+        return {"gas_used": result.gas_used == self.expected_gas_used,
+                "receipts_root": receipts_root}
 
-def available_blocks() -> list:
-    return sorted(int(path.name) for path in (DATA / "blocks").iterdir())
 
-
-@lru_cache(maxsize=1)
-def _codes() -> dict:
-    with gzip.open(DATA / "codes.json.gz", "rt") as handle:
-        return json.load(handle)
-
-
-@lru_cache(maxsize=1)
-def _ancestor_hashes() -> dict:
-    return {int(number): _bytes(value)
-            for number, value in json.loads((DATA / "block_hashes.json").read_text()).items()}
+def available_blocks(store: BlockStore = VENDORED) -> list:
+    return store.numbers()
 
 
 def _bytes(hex_text: str) -> bytes:
@@ -81,6 +86,9 @@ def encode_transaction(tx: dict) -> bytes:
     common = [_int(tx["nonce"])]
     tail = [_int(tx["gas"]), to, _int(tx["value"]), _bytes(tx["input"])]
     kind = _int(tx.get("type", "0x0"))
+    if kind > 3:
+        raise WorkloadError(f"transaction {tx['hash']} has type {kind}; pevmsim replays "
+                            "types 0 to 3 (legacy, access list, EIP-1559, blob)")
     signature = [_int(tx.get("yParity", tx["v"])), _int(tx["r"]), _int(tx["s"])]
     if kind == 0:
         return rlp.encode(common + [_int(tx["gasPrice"])] + tail
@@ -107,13 +115,29 @@ def decode_transaction(vm_class, tx: dict):
     return rlp.decode(encoded, sedes=builder)
 
 
-def load_block(number: int, txs: int | None = None) -> MainnetBlock:
-    folder = DATA / "blocks" / str(number)
-    if not folder.is_dir():
-        raise WorkloadError(f"no mainnet block {number}; available: "
-                            f"{', '.join(map(str, available_blocks()))}")
-    header = json.loads((folder / "block.json").read_text())
-    pre_state = json.loads((folder / "pre_state.json").read_text())
+def load_block(number: int, txs: int | None = None,
+               store: BlockStore = VENDORED) -> MainnetBlock:
+    """Block `number` of `store` (its first `txs` transactions; all when None)."""
+    try:
+        return _load_block(number, txs, store)
+    except StoreError as exc:
+        raise WorkloadError(str(exc))
+
+
+def _load_block(number: int, txs: int | None, store: BlockStore) -> MainnetBlock:
+    if store.chain_id() != MAINNET_CHAIN_ID:
+        raise WorkloadError(f"{store.root} holds blocks of chain {store.chain_id()}; py-evm "
+                            f"knows the fork schedule of Ethereum mainnet (chain id 1) only")
+    if not (store.root / "blocks").is_dir():
+        raise WorkloadError(f"{store.root} is not a block directory (no blocks/ in it); "
+                            "write one with `pevmsim fetch`")
+    if not store.has(number):
+        what = (f"mainnet block {number}" if store is VENDORED
+                else f"block {number} in {store.root}")
+        raise WorkloadError(f"no {what}; available: "
+                            f"{', '.join(map(str, store.numbers())) or 'none'}")
+    header = store.block(number)
+    pre_state = store.pre_state(number)
     transactions = header["transactions"]
     if txs is not None:
         if txs > len(transactions):
@@ -124,7 +148,7 @@ def load_block(number: int, txs: int | None = None) -> MainnetBlock:
 
     db = AtomicDB()
     account_db = AccountDB(db, BLANK_ROOT_HASH)
-    codes = _codes()
+    codes = store.codes() if any(a.get("code_hash") for a in pre_state.values()) else {}
     for address_hex, account in pre_state.items():
         address = _bytes(address_hex)
         account_db.set_balance(address, _int(account["balance"]))
@@ -135,7 +159,7 @@ def load_block(number: int, txs: int | None = None) -> MainnetBlock:
             account_db.set_storage(address, _int(slot), _int(value))
     account_db.persist()
 
-    ancestors = _ancestor_hashes()
+    ancestors = store.ancestor_hashes()
     parent = _bytes(header["parentHash"])
     depth = min(number, 256)
     ancestor_hashes = tuple(parent if k == 0 else ancestors.get(number - 1 - k, b"\x00" * 32)
@@ -147,7 +171,7 @@ def load_block(number: int, txs: int | None = None) -> MainnetBlock:
         gas_limit=_int(header["gasLimit"]),
         base_fee=_int(base_fee) if base_fee is not None else None,
         prev_randao=_bytes(header["mixHash"]), difficulty=_int(header["difficulty"]),
-        chain_id=1,
+        chain_id=MAINNET_CHAIN_ID,
         excess_blob_gas=_int(excess_blob_gas) if excess_blob_gas is not None else None,
         ancestor_hashes=ancestor_hashes,
     ).execution_context()
@@ -161,10 +185,40 @@ def load_block(number: int, txs: int | None = None) -> MainnetBlock:
 
 class MainnetWorkload(BlockSource):
     name = "mainnet"
-    description = "a real Ethereum mainnet block with its pre-state (txs: its first N)"
-    params = (Param("block", 17034869, "mainnet block number (see mainnet_blocks/blocks)",
-                    int, min=0),)
+    description = ("a real Ethereum mainnet block with its pre-state (txs: its first N, "
+                   "or all)")
+    params = (Param("block", 17034869, "block number (see mainnet_blocks/blocks, or dir)",
+                    int, min=0),
+              Param("dir", "", "a block directory written by `pevmsim fetch` "
+                               "(empty: the 50 vendored blocks)", str))
+
+    @property
+    def store(self) -> BlockStore:
+        return BlockStore(Path(self.values["dir"])) if self.values["dir"] else VENDORED
 
     def block(self, n: int, seed: int = 0) -> MainnetBlock:
         """The recorded block's first n transactions (the seed plays no part)."""
-        return load_block(self.values["block"], n)
+        return load_block(self.values["block"], n, self.store)
+
+    def size(self) -> int:
+        """The recorded block's transaction count."""
+        store, number = self.store, self.values["block"]
+        if not store.has(number):
+            load_block(number, None, store)  # raises the error naming what is available
+        try:
+            return len(store.block(number)["transactions"])
+        except StoreError as exc:
+            raise WorkloadError(str(exc))
+
+    def each_block(self) -> list:
+        """These parameters with each block of the directory that holds transactions
+        (an empty block has nothing to execute)."""
+        store = self.store
+        if not store.numbers():
+            raise WorkloadError(f"{store.root} holds no blocks; write some with "
+                                "`pevmsim fetch`")
+        try:
+            return [dict(self.values, block=number) for number in store.numbers()
+                    if store.block(number)["transactions"]]
+        except StoreError as exc:
+            raise WorkloadError(str(exc))

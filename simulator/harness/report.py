@@ -14,6 +14,8 @@ Charts (DIR/charts/NAME.png and .svg):
     executions    executions per tx vs threads, and the causes of wasted executions
     conflicts     the storage slots and accounts behind the most aborts / suspensions
     timeline_W    per workload W: the schedule of one run and executions per tx index
+    block_speedups  with several recorded blocks: the speedup distribution over them
+                  (block_study.py, with the per-block table and worst and best blocks)
 
 Rows that do not match serial execution are flagged at the top of both reports.
 """
@@ -428,6 +430,9 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
               ("h", 2, "Throughput vs contention"), ("img", "throughput", "throughput"),
               ("h", 2, "Executions and aborts"), ("img", "executions", "executions")]
 
+    from .block_study import block_sections
+
+    parts += block_sections(d, charts)
     parts += [("h", 2, "Conflict explainer"),
               ("p", f"The locations whose writes caused the most aborts and suspensions "
                     f"under {d.focus_strategy} at {d.focus_threads} threads, summed over "

@@ -26,7 +26,8 @@ GRID_KEYS = ("txs", "seeds", "threads", "strategies", "cost_models", "lazy_benef
 GRID_DEFAULTS = {"seeds": [0], "strategies": "all", "cost_models": ["gas"],
                  "lazy_beneficiary": [True]}
 TOP_KEYS = ("name", "description", "focus", "workloads") + GRID_KEYS
-WORKLOAD_KEYS = ("name", "params") + GRID_KEYS
+WORKLOAD_KEYS = ("name", "params", "blocks") + GRID_KEYS
+EVERY = "all"  # blocks = "all"; txs = "all"
 FOCUS_KEYS = ("strategy", "threads")
 
 
@@ -149,8 +150,8 @@ class _Loader:
                     for key in GRID_KEYS}
             strategies_used += [s for s in grid["strategies"] if s not in strategies_used]
             threads_used.update(grid["threads"])
-            for params in self.param_grid(workload_class, entry.get("params", {}), where):
-                for txs in grid["txs"]:
+            for params in self.block_grid(workload_class, entry, where):
+                for txs in self.sizes(workload_class, params, grid["txs"], where):
                     for seed in grid["seeds"]:
                         block = BlockSpec(spec, params, txs, seed)
                         configs = blocks.setdefault(block, [])
@@ -203,6 +204,8 @@ class _Loader:
         if not values:
             self.fail(where, "must not be empty")
         for item in values:
+            if key == "txs" and item == EVERY:
+                continue
             if key == "lazy_beneficiary":
                 if not isinstance(item, bool):
                     self.fail(where, f"must be true or false, got {item!r}")
@@ -221,6 +224,53 @@ class _Loader:
             if item not in known:
                 self.fail(where, f"unknown {what} {item!r}; valid: {', '.join(known)}{suffix}")
         return list(dict.fromkeys(values))
+
+    def block_grid(self, workload_class, entry: dict, where: str) -> list:
+        """The parameter grid; with `blocks = "all"`, each combination once per block
+        of its recorded source (e.g. every block of a directory)."""
+        grid = self.param_grid(workload_class, entry.get("params", {}), where)
+        if "blocks" not in entry:
+            return grid
+        if entry["blocks"] != EVERY:
+            self.fail(f"{where}.blocks", f'must be "{EVERY}", got {entry["blocks"]!r} '
+                                         "(list block numbers in params.block instead)")
+        if "block" in entry.get("params", {}):
+            self.fail(f"{where}.blocks", f'"{EVERY}" and params.block exclude each other')
+        expanded = []
+        for params in grid:
+            each = self.workload_call(workload_class, params, where,
+                                      lambda source: source.each_block())
+            if each is None:
+                self.fail(f"{where}.blocks", f"workload {workload_class.name} makes its "
+                                             "blocks; only a recorded source has blocks")
+            expanded += [tuple(sorted(values.items())) for values in each]
+        return expanded
+
+    def sizes(self, workload_class, params: tuple, txs: list, where: str) -> list:
+        """The block sizes to run: "all" is the recorded block's transaction count."""
+        from workloads.api import Size, block_size
+
+        sizes = []
+        for item in txs:
+            size = self.workload_call(
+                workload_class, params, where,
+                lambda source: block_size(source, Size.ALL if item == EVERY else item))
+            recorded = self.workload_call(workload_class, params, where,
+                                          lambda source: source.size())
+            if recorded is not None and size > recorded:
+                self.fail(f"{where}.txs", f"{size} > the {recorded} transactions of "
+                                          f"{workload_class.name} {dict(params)}")
+            if size not in sizes:
+                sizes.append(size)
+        return sizes
+
+    def workload_call(self, workload_class, params: tuple, where: str, call):
+        from workloads.api import WorkloadError
+
+        try:
+            return call(workload_class(**dict(params)))
+        except WorkloadError as exc:
+            self.fail(where, str(exc))
 
     def param_grid(self, workload_class, params, where: str) -> list:
         """Every combination of the listed parameter values, each completed with the
