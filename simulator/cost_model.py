@@ -55,6 +55,7 @@ machine-dependent; there is no cold/warm split (the loads are inside the CPU tim
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 
 from .mv_memory import PRE_BLOCK
@@ -80,6 +81,12 @@ class CostModel(ABC):
     def preload(self, locations) -> float:
         """Load `locations` ahead of execution (the oracle's warm-up); its cost."""
         return 0.0
+
+    def fresh(self) -> "CostModel":
+        """A copy with the same constants and nothing loaded yet (for dry runs)."""
+        clone = copy.copy(self)
+        clone.loaded = set()
+        return clone
 
     @abstractmethod
     def sequential(self, incarnation) -> float:
@@ -184,6 +191,7 @@ class MeasuredCostModel(CostModel):
     def __init__(self, cold_load: float | None = None) -> None:
         if cold_load is not None:
             raise ValueError("the measured cost model has no cold-load constant")
+        self.loaded: set = set()  # unused: CPU time includes the loads
 
     def execution(self, incarnation) -> float:
         return incarnation.cpu_time

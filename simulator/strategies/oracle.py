@@ -21,6 +21,9 @@ Protocol:
               priority; `warm-up-first` puts executions first.
   So the oracle can hide state loading exactly as any strategy whose first execution
   warms the state for a cheaper re-execution can.
+  If no plan beats running the block sequentially as a plain EVM (one worker, no
+  multi-version bookkeeping, no shared queue: what `serial` does and what pevm falls
+  back to), the oracle does that (mode `sequential`).
 
 Why no strategy beats it: every real strategy runs each transaction's final
 incarnation after the final incarnations of its dependencies, at no less than the
@@ -45,6 +48,7 @@ from .prepass import serial_prepass, true_dependencies
 WARM_UP = "warm-up"
 PRIORITIES = ("index", "critical-path", "longest-first", "roots-first")
 MODES = ("single", "warm-up", "warm-up-first")
+SEQUENTIAL = "sequential"
 
 
 class ListSchedule:
@@ -68,7 +72,7 @@ class ListSchedule:
         else:
             self.key = [(tx,) for tx in range(n)]
         self.mode = mode
-        warm = mode != "single"
+        warm = mode in MODES[1:]
         self.unmet = [len(before) + warm for before in dependencies]
         self.ready: list = []
         for tx in range(n):
@@ -140,12 +144,12 @@ class Oracle(SpeculativeStrategy):
         self.schedule = ListSchedule(self.dependencies, self.costs, *self.plan)
         self._running: dict = {}
 
-    def _planned(self, mode: str, task: Task) -> float:
-        """A job's planned duration (dry runs)."""
-        loads, rest = self.parts[task.tx]
-        if mode == "single":
-            return loads + rest
-        return rest if task.kind == EXECUTION else loads
+    def _planned(self, model, task: Task) -> float:
+        """A job's duration in a dry run, under `model`, a fresh copy of the run's cost
+        model: the same loads in the same order as the real run will make."""
+        if task.kind == WARM_UP:
+            return model.preload(pre_state_reads(self.prepass[task.tx]))
+        return model.execution(self.prepass[task.tx])
 
     def prepare(self, threads: int) -> None:
         """Pick the plan with the shortest dry-run makespan on `threads` workers."""
@@ -153,17 +157,27 @@ class Oracle(SpeculativeStrategy):
         best = None
         for plan in ((priority, mode) for priority in PRIORITIES for mode in modes):
             schedule = ListSchedule(self.dependencies, self.costs, *plan)
-            planner = _Plan(schedule, partial(self._planned, plan[1]), self.cost_model)
+            planner = _Plan(schedule, partial(self._planned, self.cost_model.fresh()),
+                            self.cost_model)
             makespan = SimulatedBackend().run(planner, threads, Metrics())
             if best is None or makespan < best[0]:
                 best = (makespan, plan)
+        if sum(self.cost_model.serial_costs(self.prepass)) <= best[0]:
+            best = (None, ("index", SEQUENTIAL))
+            self.shared_queue = False
         self.plan = best[1]
         self.schedule = ListSchedule(self.dependencies, self.costs, *self.plan)
+
+    @property
+    def sequential(self) -> bool:
+        return self.plan[1] == SEQUENTIAL
 
     def done(self) -> bool:
         return not self.schedule.remaining
 
     def next_task(self) -> Task | None:
+        if self.sequential and self._running:
+            return None
         return self.schedule.next()
 
     def start(self, worker: int, task: Task) -> tuple:
@@ -171,6 +185,8 @@ class Oracle(SpeculativeStrategy):
             return self.cost_model.preload(pre_state_reads(self.prepass[task.tx])), WARM_UP
         incarnation, kind = self.execute(task.tx, 0)
         self._running[worker] = incarnation
+        if self.sequential:
+            return self.cost_model.sequential(incarnation), kind
         return self.cost_model.execution(incarnation), kind
 
     def finish(self, worker: int, task: Task) -> Task | None:
