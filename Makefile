@@ -18,7 +18,7 @@ test: install
 
 bench: install
 	$(BIN)/pevmsim sweep bench/suites/default.toml --out reports/default --resume
-	$(BIN)/pevmsim report reports/default
+	$(BIN)/pevmsim report reports/default --readme README.md
 
 microbench: install
 	$(BIN)/python -m pytest bench/ -o python_files='bench_*.py' --benchmark-autosave

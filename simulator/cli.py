@@ -67,7 +67,11 @@ def add_execution_arguments(parser) -> None:
     parser.add_argument("--threads", type=_positive("--threads"), default=8,
                         help="virtual workers (default 8)")
     parser.add_argument("--cost-model", type=_choice("cost model", list(COST_MODELS)),
-                        default="gas", help="gas (deterministic, default) or measured")
+                        default="gas", help="gas (deterministic, state in memory; default), "
+                        "gas-disk (state on an SSD) or measured (py-evm CPU time)")
+    parser.add_argument("--cold-load-us", type=float, metavar="US",
+                        help="cost of a cold state load in microseconds (gas models; "
+                        "default 0.1 for gas, 80 for gas-disk)")
     parser.add_argument("--backend", type=_choice("backend", list(BACKENDS)),
                         default="simulated", help="simulated (default)")
     parser.add_argument("--no-lazy-beneficiary", dest="lazy_beneficiary",
@@ -220,6 +224,17 @@ def progress_bar(description: str, total: int):
     return tqdm(total=total, desc=description, unit="tx", leave=False, disable=None)
 
 
+def _seconds(args) -> float | None:
+    """--cold-load-us in seconds (a UsageError for a bad value or model)."""
+    if args.cold_load_us is None:
+        return None
+    if not args.cold_load_us >= 0:
+        raise UsageError("--cold-load-us must be a number >= 0")
+    if args.cost_model == "measured":
+        raise UsageError("--cold-load-us applies to the gas cost models, not measured")
+    return args.cold_load_us * 1e-6
+
+
 def command_run(args) -> int:
     from .runner import run_block
     from .serial import InvalidBlock
@@ -230,7 +245,7 @@ def command_run(args) -> int:
         report = run_block(block, args.strategy, args.threads, args.cost_model,
                            args.lazy_beneficiary, args.backend, labels=workload.labels(),
                            progress=progress_bar, strategy_options=options,
-                           deep_check=args.deep_check)
+                           deep_check=args.deep_check, cold_load=_seconds(args))
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     summary = {"workload": workload.name, "params": params, "seed": args.seed,
@@ -251,7 +266,8 @@ def command_compare(args) -> int:
     try:
         summaries = compare(block, args.strategies, args.threads, args.cost_model,
                             args.lazy_beneficiary, args.backend, labels=workload.labels(),
-                            strategy_options=options, deep_check=args.deep_check)
+                            strategy_options=options, deep_check=args.deep_check,
+                            cold_load=_seconds(args))
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     rows = [{"workload": workload.name, "params": params, "seed": args.seed, **summary}
@@ -289,6 +305,9 @@ def add_harness_commands(commands) -> None:
                        help="continue a sweep in --out, skipping finished runs")
     report = commands.add_parser("report", help="charts and report.md/.html of a sweep")
     report.add_argument("dir", help="a results directory written by `pevmsim sweep`")
+    report.add_argument("--readme", metavar="PATH",
+                        help="also rewrite the figures paragraph between the report "
+                        "markers in this file (make bench: README.md)")
     bench = commands.add_parser("bench", help="sweep (resuming) and report a suite")
     bench.add_argument("suite", nargs="?", default="default",
                        help="suite file or name (default: default)")
@@ -322,7 +341,7 @@ def command_report(args) -> int:
     from .harness.report import ReportError, report
 
     try:
-        written = report(args.dir)
+        written = report(args.dir, args.readme)
     except ReportError as exc:
         raise UsageError(str(exc))
     print(f"wrote {len(written)} files; open {args.dir}/report.html or report.md")
@@ -340,7 +359,7 @@ def command_bench(args) -> int:
     code = command_sweep(argparse.Namespace(suite=args.suite, out=out, resume=True))
     if code == 130:  # interrupted: nothing to report yet
         return code
-    return command_report(argparse.Namespace(dir=out)) or code
+    return command_report(argparse.Namespace(dir=out, readme=None)) or code
 
 
 def command_fetch(args) -> int:

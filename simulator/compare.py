@@ -24,16 +24,19 @@ COLUMNS = (  # summary key, heading, width, format
 
 def compare(block, strategies, threads: int, cost_model: str = "gas",
             lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
-            strategy_options=None, deep_check: bool = False) -> list:
+            strategy_options=None, deep_check: bool = False,
+            cold_load: float | None = None) -> list:
     """One run summary per strategy, in the given order. `strategy_options` maps a
-    strategy name to its keyword options; `deep_check` as in run_block."""
+    strategy name to its keyword options; `deep_check` and `cold_load` as in
+    run_block."""
     started = time.perf_counter()
     serial_result, _ = execute_serial(block, steps=deep_check)
     serial = (serial_result, time.perf_counter() - started)
     options = strategy_options or {}
     return [run_block(block, name, threads, cost_model, lazy_beneficiary, backend,
                       labels=labels, serial=serial,
-                      strategy_options=options.get(name), deep_check=deep_check).summary
+                      strategy_options=options.get(name), deep_check=deep_check,
+                      cold_load=cold_load).summary
             for name in strategies]
 
 

@@ -59,14 +59,16 @@ class RunReport:
 def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: str = "gas",
               lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
               serial=None, intermediate_roots: bool = False, progress=None,
-              strategy_options=None, deep_check: bool = False) -> RunReport:
+              strategy_options=None, deep_check: bool = False,
+              cold_load: float | None = None) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
     `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
     `intermediate_roots` keeps the state root after each transaction; `progress`, a
     factory (description, total) -> context manager with update(k), shows progress;
     `strategy_options` are keyword arguments of the strategy (its `options`);
     `deep_check` compares every transaction's writes with serial's (the serial run
-    passed in must then have been made with steps)."""
+    passed in must then have been made with steps); `cold_load` (seconds) overrides
+    the cost model's COLD_LOAD (the storage tier's latency)."""
     def bar(description):
         return progress(description, len(block)) if progress else nullcontext()
 
@@ -78,7 +80,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     serial_result, serial_wall = serial
 
     started = time.perf_counter()
-    model = COST_MODELS[cost_model]()
+    model = COST_MODELS[cost_model](cold_load)
     metrics = Metrics()
     env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary)
     runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
@@ -109,6 +111,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "threads": threads,
         "backend": backend,
         "cost_model": cost_model,
+        "cost_model_constants": model.constants(),
         "lazy_beneficiary": lazy_beneficiary,
         "deep_check": deep_check,
         "matches_serial": not problems,
