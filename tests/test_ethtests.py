@@ -17,7 +17,7 @@ RUNS = [("block-stm", False)] + [(strategy, True) for strategy in STRATEGIES]
 
 def test_all_fixture_files_are_vendored():
     tests = sum(len(load_fixtures(path)) for path in FILES)
-    assert (len(FILES), tests) == (118, 1213)
+    assert (len(FILES), tests) == (119, 1216)
 
 
 @pytest.mark.parametrize("strategy, lazy", RUNS,

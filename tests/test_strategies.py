@@ -12,6 +12,7 @@ from test_random_blocks import OPS, build
 
 from simulator.cli import main
 from simulator.compare import compare
+from simulator.locations import NONCE
 from simulator.runner import run_block
 from simulator.serial import execute_serial
 from simulator.strategies import STRATEGIES
@@ -111,10 +112,15 @@ def test_oracle_and_serial_execute_once():
         assert set(executions_per_tx(report.metrics).values()) == {1}
 
 
-def test_block_stm_abort_never_suspends():
+def test_block_stm_abort_never_suspends_on_an_estimate():
     block, serial = workload_block("erc20")
-    summary = run_block(block, "block-stm-abort", 8, serial=serial).summary
-    assert summary["suspensions"] == 0 and summary["matches_serial"]
+    report = run_block(block, "block-stm-abort", 8, serial=serial)
+    assert report.summary["matches_serial"] and report.metrics.abort_locations
+    # only the nonce rule (wait_for_sender) suspends; ESTIMATE reads abort
+    assert {location[0] for location in report.metrics.suspension_locations} <= {NONCE}
+    plain = run_block(block, "block-stm-abort", 8, serial=serial,
+                      strategy_options={"wait_for_sender": 0}).summary
+    assert plain["suspensions"] == 0 and plain["matches_serial"]
 
 
 def test_strategies_are_deterministic():

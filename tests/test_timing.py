@@ -22,6 +22,9 @@ class UnitCostModel(CostModel):
 
     name = "unit"
 
+    def __init__(self, cold_load=None) -> None:
+        self.loaded: set = set()
+
     def execution(self, incarnation) -> float:
         return 1.0 if incarnation.outcome is not None else 0.0
 
