@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from simulator.harness import sweep as sweep_module
 from simulator.harness.report import report
 from simulator.harness.suite import load_suite
 from simulator.harness.sweep import RESULTS, read_results, sweep
+from simulator.progress import Progress
 from simulator.strategies import STRATEGIES
 
 TINY = """
@@ -101,7 +103,7 @@ def test_sweep_writes_every_configuration(finished):
     keys = [config.key for config in load_suite(str(path)).configs]
     assert [row["key"] for row in rows] == keys
     assert all(row["matches_serial"] for row in rows)
-    assert {"workload", "params", "seed", "suite", "speedup", "conflicts"} <= set(rows[0])
+    assert {"workload", "params", "seed", "suite", "virtual_speedup", "conflicts"} <= set(rows[0])
     meta = json.loads((out / "meta.json").read_text())
     assert meta["suite"]["content"] == path.read_text()
     assert meta["cost_models"]["gas"]["PER_GAS"] > 0
@@ -137,12 +139,12 @@ def test_interrupted_sweep_resumes_to_every_configuration_once(tmp_path, monkeyp
 
     monkeypatch.setattr(sweep_module, "run_block", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        sweep(suite, out, progress=False)
+        sweep(suite, out, progress=Progress(io.StringIO()))
     monkeypatch.setattr(sweep_module, "run_block", real)
     assert len(read_results(out)) == 5
     with open(out / RESULTS, "a") as results:
         results.write('{"key": "torn by a ki')  # a line cut short by a kill
-    stats = sweep(suite, out, resume=True, progress=False)
+    stats = sweep(suite, out, resume=True, progress=Progress(io.StringIO()))
     assert (stats.ran, stats.skipped) == (7, 5)
     keys = [row["key"] for row in read_results(out)]
     assert sorted(keys) == sorted(c.key for c in suite.configs)

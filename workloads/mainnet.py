@@ -165,6 +165,7 @@ class MainnetWorkload(BlockSource):
     params = (Param("block", 17034869, "mainnet block number (see mainnet_blocks/blocks)",
                     int, min=0),)
 
-    def block(self, n: int, seed: int = 0) -> MainnetBlock:
-        """The recorded block's first n transactions (the seed plays no part)."""
+    def block(self, n: int | None, seed: int = 0) -> MainnetBlock:
+        """The recorded block's first n transactions, or all of them for None (the seed
+        plays no part)."""
         return load_block(self.values["block"], n)

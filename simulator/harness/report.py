@@ -88,7 +88,7 @@ class Data:
             self.groups[self.setting(row)].append(row)
         self.workloads = list(dict.fromkeys(s[0] for s in self.groups))
         self.labels = self._labels()
-        bound = {s: self.mean(s, self.focus_strategy, self.focus_threads, "speedup_bound")
+        bound = {s: self.mean(s, self.focus_strategy, self.focus_threads, "virtual_speedup_bound")
                  or 0.0 for s in self.groups}
         # low contention first: the highest dependency bound
         self.settings = sorted(self.groups, key=lambda s: (self.workloads.index(s[0]),
@@ -194,9 +194,9 @@ class Charts:
         figure, ax = plt.subplots(figsize=(7.5, 4.8))
         for setting in d.settings:
             colour, style = d.workload_colour(setting)
-            x, y = d.series(setting, d.focus_strategy, "speedup")
+            x, y = d.series(setting, d.focus_strategy, "virtual_speedup")
             ax.plot(x, y, marker="o", ms=4, color=colour, ls=style, label=d.labels[setting])
-        top = max((row["speedup"] for row in d.ok), default=1.0)
+        top = max((row["virtual_speedup"] for row in d.ok), default=1.0)
         self._ideal(ax)
         ax.set_ylim(0, max(top * 1.15, 2))
         self._threads_axis(ax)
@@ -212,13 +212,13 @@ class Charts:
         rows = -(-count // columns)
         figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows),
                                     sharex=True, sharey=True, squeeze=False)
-        top = max(max(r["speedup"], r["speedup_bound"]) for r in d.ok)
+        top = max(max(r["virtual_speedup"], r["virtual_speedup_bound"]) for r in d.ok)
         for ax, setting in zip(axes.flat, d.settings):
             for strategy in d.strategies:
-                x, y = d.series(setting, strategy, "speedup")
+                x, y = d.series(setting, strategy, "virtual_speedup")
                 ax.plot(x, y, marker="o", ms=3, color=d.strategy_colour(strategy),
                         label=strategy)
-            x, y = d.series(setting, d.focus_strategy, "speedup_bound")
+            x, y = d.series(setting, d.focus_strategy, "virtual_speedup_bound")
             ax.plot(x, y, color="black", ls=":", lw=1.5, label="dependency bound")
             self._ideal(ax)
             ax.set_title(d.labels[setting], fontsize=8)
@@ -232,14 +232,14 @@ class Charts:
             ax.set_ylabel("speedup (x)")
         self._title_and_legend(figure, axes.flat[0], "Speedup vs threads per workload "
                                f"and strategy ({d.suite} suite, virtual time)")
-        self.save(figure, "speedup")
+        self.save(figure, "virtual_speedup")
 
     def throughput(self) -> None:
         d = self.data
         figure, axes = plt.subplots(2, len(d.workloads), squeeze=False,
                                     figsize=(max(3.6 * len(d.workloads), 6), 6.0))
-        metrics = (("throughput_tps", 1.0, "throughput (tx/s)"),
-                   ("throughput_gas_per_s", 1e-6, "throughput (Mgas/s)"))
+        metrics = (("virtual_throughput_tps", 1.0, "throughput (tx/s)"),
+                   ("virtual_throughput_gas_per_s", 1e-6, "throughput (Mgas/s)"))
         for column, workload in enumerate(d.workloads):
             settings = [s for s in d.settings if s[0] == workload]
             ticks = [d.labels[s].removeprefix(workload).strip(" ()") or workload
@@ -291,7 +291,7 @@ class Charts:
                     txs = setting[2]
                     if key == "other":
                         parts = [d.mean(setting, strategy, d.focus_threads, k)
-                                 for k in ("aborts", "validation_failures", "suspensions")]
+                                 for k in ("reexecutions", "validation_failures", "suspensions")]
                         value = (None if parts[0] is None
                                  else max(parts[0] - parts[1] - parts[2], 0))
                     else:
@@ -419,8 +419,8 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
     parts += [("h", 2, "Speedup"), ("img", "overview", "speedup overview"),
               ("table", ["setting", "txs", "dependency bound"] + d.strategies,
                [[d.labels[s], str(s[2]), _num(d.mean(s, d.focus_strategy, d.focus_threads,
-                                                     "speedup_bound"))]
-                + [_num(d.mean(s, strategy, d.focus_threads, "speedup"))
+                                                     "virtual_speedup_bound"))]
+                + [_num(d.mean(s, strategy, d.focus_threads, "virtual_speedup"))
                    for strategy in d.strategies] for s in d.settings]),
               ("p", f"Speedup at {d.focus_threads} threads (x, mean over seeds); the "
                     "dependency bound is the best any scheduler could do on this block."),
