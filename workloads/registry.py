@@ -3,7 +3,8 @@
 A workload spec is one of:
 
     "amm"                          a built-in workload (BUILTINS)
-    "path/to/file.py:ClassName"    a Workload subclass in a Python file (file plug-in)
+    "path/to/file.py:ClassName"    a Workload subclass in a Python file (file plug-in;
+                                   its folder is importable, as for a script)
     "voting"                       a name that an installed package registers in the
                                    entry-point group "pevmsim.workloads", e.g. in its
                                    pyproject.toml:
@@ -65,6 +66,9 @@ def _load_file(spec: str) -> type:
     path = Path(path_text)
     if not path.is_file():
         raise WorkloadError(f"workload plug-in {spec}: file {path} not found")
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:  # like running a script: its siblings are importable
+        sys.path.insert(0, folder)
     module_name = f"pevmsim_plugin_{path.stem}"
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(module_spec)

@@ -97,20 +97,20 @@ def compile_source(source: str, name: str = "contract") -> Artifact:
 
 
 def _stamps(paths) -> tuple:
-    return tuple((path, path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
+    return tuple((path, hashlib.sha256(path.read_bytes()).digest()) for path in paths)
 
 
-_compiled: dict = {}  # resolved path -> (stamps of it and its imported files, Artifact)
+_compiled: dict = {}  # resolved path -> ((file, SHA-256) of it and its imports, Artifact)
 
 
 def compile_file(path) -> Artifact:
     """Compile a .vy file (a bare name: a built-in contract, workloads/NAME.vy), its
-    imports resolved next to it. Within a process an unchanged file and unchanged
-    imports (same modification times and sizes) reuse the artifact."""
+    imports resolved next to it. Within a process a file whose content and imports'
+    contents are unchanged reuses its artifact without parsing it again."""
     path = find_contract(path).resolve()
     known = _compiled.get(path)
     try:
-        if known is not None and _stamps(p for p, _, _ in known[0]) == known[0]:
+        if known is not None and _stamps(p for p, _ in known[0]) == known[0]:
             return known[1]
     except OSError:  # an imported file went away: recompile, which reports it
         pass
