@@ -14,13 +14,9 @@ import sys
 from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
 from .strategies import STRATEGIES
+from .usage import EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, UsageError
 
 
-class UsageError(Exception):
-    """Bad input: reported as one line, exit code 2."""
-
-
-EXIT_MISMATCH = 3  # a run whose result differs from serial execution
 
 
 class _Parser(argparse.ArgumentParser):
@@ -223,7 +219,7 @@ def command_sweep(args) -> int:
     except KeyboardInterrupt:
         print(f"pevmsim: interrupted; finished runs are kept in {args.out}, continue "
               "with --resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     rows = read_results(args.out)
     export(args.json, args.csv, rows, rows)
     verdict = (f"{stats.mismatches} DO NOT MATCH SERIAL" if stats.mismatches
@@ -255,7 +251,7 @@ def command_bench(args) -> int:
     out = args.out or f"reports/{name}"
     code = command_sweep(argparse.Namespace(suite=args.suite, out=out, resume=True,
                                             json=None, csv=None))
-    if code == 130:  # interrupted: nothing to report yet
+    if code == EXIT_INTERRUPTED:  # interrupted: nothing to report yet
         return code
     return command_report(argparse.Namespace(dir=out)) or code
 
@@ -271,10 +267,10 @@ def main(argv=None) -> int:
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"pevmsim: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("pevmsim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -6,7 +6,7 @@ first; then the block is built and executed serially (the check every run is hel
 to), which is where a plug-in's mistakes surface; only then do the strategies run.
 Progress goes to stderr (simulator/progress.py), results to stdout.
 
-Exit codes: 0 when every run matches serial, cli.EXIT_MISMATCH (3) when one does not,
+Exit codes: 0 when every run matches serial, usage.EXIT_MISMATCH (3) when one does not,
 2 for bad input (`pevmsim: error: ...`, one line).
 """
 
@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import time
 
-from .cli import EXIT_MISMATCH, UsageError, strategy_options
+from .cli import strategy_options
 from .environment import environment
 from .exports import ExportError, check_outputs, export, to_stdout
 from .failures import failure_warning
 from .progress import Progress
+from .usage import EXIT_MISMATCH, UsageError
 
 
 def parse_settings(workload_class, settings) -> dict:
