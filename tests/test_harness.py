@@ -119,6 +119,27 @@ def test_resume_of_a_finished_sweep_runs_nothing(finished, capsys):
     assert (out / RESULTS).read_bytes() == before
 
 
+def test_sweep_exports_csv_and_json(finished, tmp_path, capsys):
+    import csv
+
+    path, out = finished
+    table, rows = tmp_path / "rows.csv", tmp_path / "rows.json"
+    assert main(["sweep", str(path), "--out", str(out), "--resume", "--csv", str(table),
+                 "--json", str(rows)]) == 0
+    written = list(csv.DictReader(table.open()))
+    assert [row["key"] for row in written] == [row["key"] for row in read_results(out)]
+    assert {"param.accounts", "param.hot_ratio", "virtual_speedup"} <= set(written[0])
+    assert json.loads(rows.read_text()) == read_results(out)
+
+
+def test_sweep_output_path_is_checked_first(tmp_path, capsys):
+    path = write_suite(tmp_path, TINY)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--csv",
+                 str(tmp_path / "absent" / "x.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_sweep_refuses_a_used_directory_without_resume(finished, capsys):
     path, out = finished
     assert main(["sweep", str(path), "--out", str(out)]) == 2
@@ -144,8 +165,12 @@ def test_interrupted_sweep_resumes_to_every_configuration_once(tmp_path, monkeyp
     assert len(read_results(out)) == 5
     with open(out / RESULTS, "a") as results:
         results.write('{"key": "torn by a ki')  # a line cut short by a kill
-    stats = sweep(suite, out, resume=True, progress=Progress(io.StringIO()))
+    log = io.StringIO()
+    stats = sweep(suite, out, resume=True, progress=Progress(log))
     assert (stats.ran, stats.skipped) == (7, 5)
+    lines = log.getvalue().splitlines()  # off a terminal: one line per finished run
+    assert [line.split("]")[0] for line in lines] == [f"pevmsim: tiny [{k}/12"
+                                                     for k in range(6, 13)]
     keys = [row["key"] for row in read_results(out)]
     assert sorted(keys) == sorted(c.key for c in suite.configs)
 
