@@ -73,10 +73,11 @@ def _choice(name, choices):
 
 def add_block_arguments(parser) -> None:
     """The options that pick a block: workload, parameters, size, seed."""
-    parser.add_argument("--workload", required=True, help="workload name or file.py:Class")
+    parser.add_argument("--workload", required=True, metavar="NAME|FILE.py:CLASS",
+                        help="a built-in or installed workload, or a plug-in class")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="workload parameter (repeatable)")
-    parser.add_argument("--txs", type=_txs, required=True,
+    parser.add_argument("--txs", type=_txs, required=True, metavar="N|all",
                         help="transactions in the block ('all': every transaction of a "
                              "recorded block, e.g. mainnet)")
     parser.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")
@@ -86,7 +87,8 @@ def add_execution_arguments(parser) -> None:
     """The options shared by every command that executes blocks."""
     parser.add_argument("--threads", type=_list("--threads", _positive("--threads"),
                                                  "counts"),
-                        default=[8], help="virtual workers, or a list such as 1,2,4,8 "
+                        default=[8], metavar="T[,T...]",
+                        help="virtual workers, or a list such as 1,2,4,8 "
                                           "(one table row each; default 8)")
     parser.add_argument("--cost-model", type=_choice("cost model", list(COST_MODELS)),
                         default="gas", help="gas (deterministic, default) or measured")
@@ -130,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pevmsim", description=(
         "Parallel EVM execution simulator: real py-evm execution under optimistic "
         "parallel strategies, checked against serial execution on every run."))
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                     metavar="{run,compare,workloads,sweep,report,bench}")
 
     run = commands.add_parser("run", help="run one block under one strategy")
     add_block_arguments(run)

@@ -88,7 +88,8 @@ def format_summary(s: dict) -> str:
     return "\n".join([
         f"workload        {s['workload']} {s['params']}  ({s['txs']} txs, {s['gas_used']:,} gas)",
         f"transactions    {failed}",
-        f"strategy        {s['strategy']} on {s['threads']} virtual {s['backend']} workers, "
+        f"strategy        {s['strategy']} on {s['threads']} virtual workers "
+        f"({s['backend']} backend), "
         f"{s['cost_model']} cost model"
         + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary"),
         f"matches serial  {verdict}",

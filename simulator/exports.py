@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def check_outputs(json_path: str | None, csv_path: str | None) -> None:
     for flag, path in (("--json", json_path), ("--csv", csv_path)):
         if path is None or path == STDOUT:
             continue
+        if re.search(r"\.py:\w+$", path):
+            raise ExportError(f"{flag} took the workload {path} as its PATH; give "
+                              f"{flag} a file name, or put it after the workloads")
         target = Path(path)
         folder = target.parent
         if target.is_dir():

@@ -34,7 +34,7 @@ class FailureKind(enum.Enum):
 @dataclass(frozen=True)
 class Failure:
     kind: FailureKind
-    reason: str  # the decoded revert reason, or py-evm's error name
+    reason: str  # the decoded revert reason, py-evm's error name, or "" (out of gas)
 
 
 def revert_reason(output: bytes) -> str:
@@ -58,7 +58,7 @@ def classify(computation) -> Failure | None:
     if isinstance(error, Revert):
         return Failure(FailureKind.REVERTED, revert_reason(computation.output))
     if isinstance(error, OutOfGas):
-        return Failure(FailureKind.OUT_OF_GAS, type(error).__name__)
+        return Failure(FailureKind.OUT_OF_GAS, "")
     return Failure(FailureKind.HALTED, type(error).__name__)
 
 
@@ -82,5 +82,6 @@ def failure_warning(failures) -> str | None:
                                    key=lambda item: (-item[1], item[0]))[0]
     return (f"{counts['failed_txs']} of {len(failures)} transactions failed "
             f"({counts['reverted_txs']} reverted, {counts['out_of_gas_txs']} out of gas); "
-            f"most often {kind}: {reason} ({times}x). The block measures failing "
+            f"most often {kind}{': ' + reason if reason else ''} ({times}x). The block "
+            "measures failing "
             "transactions: check the workload's arguments and gas limits")

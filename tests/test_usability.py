@@ -485,3 +485,60 @@ def test_eth_sent_to_a_contract_makes_its_balance_shared():
     assert summary["matches_serial"]
     labels = {item["label"] for item in summary["conflicts"]}
     assert any(label.startswith("ETH balance of contract") for label in labels)
+
+
+# -- further friction found by trying the tool ----------------------------------------------
+def test_contract_mistakes_name_the_functions(plugin_dir):
+    for body, words in (("""
+class Plugin(Votes):
+    def transactions(self, chain, n):
+        return [chain.call_tx(v, self.poll, "vote", 1, 2) for v in self.voters[:n]]
+""", ["voting has no function vote taking 2 arguments", "vote(uint256)", "turnout()"]), ("""
+class Plugin(Votes):
+    def transactions(self, chain, n):
+        return [chain.call_tx(v, self.poll, "has_voted", "me") for v in self.voters[:n]]
+""", ["voting.has_voted(address) cannot take ('me',)"])):
+        assert_usage_error(pevmsim("run", "--workload", spec(plugin_dir, body), "--txs", "3"),
+                           *words)
+
+
+def test_accounts_and_contracts_stand_for_their_addresses(plugin_dir):
+    from simulator.serial import execute_serial
+    from workloads.api import view
+    from workloads.registry import load_workload
+
+    body = """
+class Plugin(Votes):
+    def transactions(self, chain, n):
+        paid = [chain.transfer(v, self.poll, 1, gas=50_000) for v in self.voters[:n - 1]]
+        return paid + [chain.call_tx(self.voters[0], self.poll, "has_voted", self.voters[0])]
+"""
+    workload = load_workload(spec(plugin_dir, body))()
+    block = workload.block(3)
+    result, _ = execute_serial(block)
+    # voting.vy takes no ETH: the transfers reached it (and reverted), the view ran
+    assert [failure.kind.value for failure in result.failures[:2]] == ["reverted"] * 2
+    assert result.failures[2] is None
+    assert view(block, result.state_root, workload.poll, "has_voted",
+                workload.voters[0]) is False
+
+
+def test_a_plugin_imports_its_sibling_module(plugin_dir):
+    (plugin_dir / "child.py").write_text("from votes import Votes\n\n\n"
+                                         "class Child(Votes):\n    name = 'child'\n")
+    assert len(build_block(f"{plugin_dir / 'child.py'}:Child", 2)) == 2
+
+
+def test_a_missing_class_lists_the_ones_there():
+    assert_usage_error(pevmsim("run", "--workload", f"{VOTING}:Voting", "--txs", "2"),
+                       "has no class Voting; its workload classes: VotingWorkload")
+
+
+def test_json_does_not_swallow_a_workload_as_its_path(tmp_path):
+    done = pevmsim("workloads", "--json", f"{VOTING}:VotingWorkload", cwd=tmp_path)
+    assert_usage_error(done, "took the workload")
+    assert list(tmp_path.iterdir()) == []  # no file named after the plug-in
+
+
+def test_no_command_names_the_commands():
+    assert_usage_error(pevmsim(), "run,compare,workloads,sweep,report,bench")

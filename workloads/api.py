@@ -176,21 +176,28 @@ def _abi_type(item: dict) -> str:
     return item["type"]
 
 
+def _plain(value):
+    """An Account or Contract as its address; anything else as it is."""
+    return value.address if isinstance(value, (Account, Contract)) else value
+
+
 def _word(key) -> bytes:
     """A HashMap key as the 32-byte word Vyper hashes (addresses left-padded)."""
-    if isinstance(key, Account):
-        key = key.address
+    key = _plain(key)
     if isinstance(key, bytes):
         return key.rjust(32, b"\0")
     return int(key).to_bytes(32, "big")
 
 
 class Contract:
-    """A deployed contract: address, ABI (calldata, return types) and storage layout."""
+    """A deployed contract: address, ABI (calldata, return types) and storage layout.
+    Arguments of type address may be given as an Account or a Contract."""
 
-    def __init__(self, address: bytes, abi, layout: dict | None = None) -> None:
+    def __init__(self, address: bytes, abi, layout: dict | None = None,
+                 name: str = "contract") -> None:
         self.address = address
         self.layout = layout or {}
+        self.name = name
         self._functions = {}
         for item in abi:
             if item.get("type") == "function":
@@ -202,12 +209,20 @@ class Contract:
         try:
             return self._functions[(function, count)]
         except KeyError:
-            raise WorkloadError(f"contract has no function {function} with {count} args")
+            known = ", ".join(f"{f}({','.join(types)})"
+                              for (f, _), (types, _) in sorted(self._functions.items()))
+            raise WorkloadError(f"{self.name} has no function {function} taking {count} "
+                                f"arguments; it has: {known or 'no functions'}") from None
 
     def calldata(self, function: str, *args) -> bytes:
         types, _ = self._function(function, len(args))
-        selector = function_signature_to_4byte_selector(f"{function}({','.join(types)})")
-        return selector + eth_abi.encode(types, list(args))
+        signature = f"{function}({','.join(types)})"
+        try:
+            encoded = eth_abi.encode(types, [_plain(arg) for arg in args])
+        except Exception as exc:  # eth_abi's encoding errors name the value and type
+            raise WorkloadError(f"{self.name}.{signature} cannot take {args!r}: "
+                                f"{type(exc).__name__}: {exc}") from None
+        return function_signature_to_4byte_selector(signature) + encoded
 
     def slot(self, variable: str, *keys) -> int:
         """The storage slot of a variable, or of a HashMap entry (one key per level):
@@ -282,7 +297,7 @@ class BlockBuilder:
         address = generate_contract_address(deployer.address, self._nonce(deployer))
         self.execute(self._sign(deployer, None, value, data, gas),
                      f"deploying {artifact.name}")
-        return Contract(address, artifact.abi, artifact.layout)
+        return Contract(address, artifact.abi, artifact.layout, artifact.name)
 
     def call(self, sender: Account, contract: Contract, function: str, *args,
              value: int = 0, gas: int = 1_000_000) -> None:
@@ -341,9 +356,11 @@ class BlockBuilder:
             raise WorkloadError(f"all mix weights are zero: {weights}")
         return self.rng.choices(keys, [weights[key] for key in keys])[0]
 
-    def transfer(self, sender: Account, to: bytes, value: int, gas: int = 21_000,
+    def transfer(self, sender: Account, to, value: int, gas: int = 21_000,
                  access_list=()):
-        return self._sign(sender, to, value, b"", gas, access_list)
+        """A signed ETH transfer to an address, Account or Contract (paying a contract
+        runs its code: give it the gas that needs)."""
+        return self._sign(sender, _plain(to), value, b"", gas, access_list)
 
     def call_tx(self, sender: Account, contract: Contract, function: str, *args,
                 value: int = 0, gas: int = 300_000, access_list=()):

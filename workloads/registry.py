@@ -82,8 +82,11 @@ def _load_file(spec: str) -> type:
     try:
         return getattr(module, class_name)
     except AttributeError:
-        raise WorkloadError(f"workload plug-in {spec}: {path} has no class "
-                            f"{class_name}") from None
+        defined = sorted(name for name, value in vars(module).items()
+                         if inspect.isclass(value) and issubclass(value, BlockSource)
+                         and value.__module__ == module_name)
+        raise WorkloadError(f"workload plug-in {spec}: {path} has no class {class_name}; "
+                            f"its workload classes: {', '.join(defined) or 'none'}") from None
 
 
 def _entry_points() -> dict:
