@@ -57,7 +57,8 @@ SUMMARY_FIELDS = {
     "validations": "read-set validations",
     "validation_failures": "validations that found a changed read",
     "utilization": "busy share of the virtual workers' time",
-    "conflicts": "locations causing the most re-executions and suspensions (JSON only)",
+    "conflicts": "locations causing the most re-executions and suspensions (JSON only): "
+                 "location, label, reexecutions, suspensions",
     "wall_time_s": "host seconds this simulation took (Python; not a speedup figure)",
     "serial_wall_time_s": "host seconds stock serial py-evm took on the block",
 }
@@ -102,7 +103,9 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
         "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
-        "conflicts": conflicts,
+        "conflicts": [{"location": c["location"], "label": c["label"],
+                       "reexecutions": c["aborts"], "suspensions": c["suspensions"]}
+                      for c in conflicts],
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
     }

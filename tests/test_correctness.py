@@ -89,6 +89,6 @@ def test_waiting_for_the_sender_keeps_serial_results_and_saves_executions(
 
 def test_conflicts_name_the_hot_locations(blocks):
     conflicts = run_block(blocks["one_sender_chain"], "block-stm", 8).summary["conflicts"]
-    assert conflicts and conflicts[0]["aborts"] + conflicts[0]["suspensions"] > 0
+    assert conflicts and conflicts[0]["reexecutions"] + conflicts[0]["suspensions"] > 0
     assert all(row["label"].startswith(("nonce of sender", "ETH balance of sender"))
                for row in conflicts)

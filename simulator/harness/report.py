@@ -12,7 +12,7 @@ Charts (DIR/charts/NAME.png and .svg):
     speedup       per setting: every strategy, the ideal line and the dependency bound
     throughput    tx/s and Mgas/s (virtual time) vs contention at the focus threads
     executions    executions per tx vs threads, and the causes of wasted executions
-    conflicts     the storage slots and accounts behind the most aborts / suspensions
+    conflicts     the storage slots and accounts behind the most re-executions / suspensions
     timeline_W    per workload W: the schedule of one run and executions per tx index
 
 Rows that do not match serial execution are flagged at the top of both reports.
@@ -131,12 +131,12 @@ class Data:
                                                      self.focus_threads):
                 continue
             for item in row["conflicts"]:
-                entry = totals.setdefault(item["location"], {**item, "aborts": 0,
+                entry = totals.setdefault(item["location"], {**item, "reexecutions": 0,
                                                              "suspensions": 0})
-                entry["aborts"] += item["aborts"]
+                entry["reexecutions"] += item["reexecutions"]
                 entry["suspensions"] += item["suspensions"]
-        return sorted(totals.values(), key=lambda e: (-(e["aborts"] + e["suspensions"]),
-                                                      e["location"]))
+        return sorted(totals.values(),
+                      key=lambda e: (-(e["reexecutions"] + e["suspensions"]), e["location"]))
 
     def workload_colour(self, setting) -> tuple:
         """Colour by workload; line style by step up in contention."""
@@ -329,20 +329,20 @@ class Charts:
         for setting in d.settings:
             for entry in d.conflicts(setting)[:4]:
                 items.append((d.labels[setting], entry))
-        items.sort(key=lambda item: -(item[1]["aborts"] + item[1]["suspensions"]))
+        items.sort(key=lambda item: -(item[1]["reexecutions"] + item[1]["suspensions"]))
         items = items[:14][::-1]
         figure, ax = plt.subplots(figsize=(9, 0.35 * len(items) + 1.4))
         names = [f"{label}: {entry['label'] or _shorten(entry['location'])}"
                  for label, entry in items]
-        aborts = [entry["aborts"] for _, entry in items]
+        aborts = [entry["reexecutions"] for _, entry in items]
         suspensions = [entry["suspensions"] for _, entry in items]
         ax.barh(names, aborts, color=KIND_COLOURS["re-execution"],
-                label="aborts (failed validation)")
+                label="re-executions (failed validation)")
         ax.barh(names, suspensions, left=aborts, color=KIND_COLOURS["suspended"],
                 label="suspensions (ESTIMATE read)")
         ax.tick_params(axis="y", labelsize=7)
         ax.set(title=f"Hottest locations: {d.focus_strategy} at {d.focus_threads} threads",
-               xlabel="aborts + suspensions caused (summed over seeds)")
+               xlabel="re-executions + suspensions caused (summed over seeds)")
         ax.legend(fontsize=7, frameon=False, loc="lower right")
         if not items:
             ax.text(0.5, 0.5, "no conflicts", transform=ax.transAxes, ha="center")
@@ -437,8 +437,8 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
         top = d.conflicts(setting)[:5]
         if top:
             parts += [("h", 3, d.labels[setting]),
-                      ("table", ["name", "location", "aborts", "suspensions"],
-                       [[e["label"] or "-", _shorten(e["location"]), str(e["aborts"]),
+                      ("table", ["name", "location", "re-executions", "suspensions"],
+                       [[e["label"] or "-", _shorten(e["location"]), str(e["reexecutions"]),
                          str(e["suspensions"])] for e in top])]
 
     parts.append(("h", 2, "Schedule timelines"))
