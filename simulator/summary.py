@@ -115,9 +115,9 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
 
 def median_of_repeats(summaries: list) -> dict:
     """Repeated runs of one configuration as one summary: the run with the median
-    virtual makespan (the lower median for an even count), its speedup spread over all
-    runs, and matching serial only if every run did."""
-    ordered = sorted(summaries, key=lambda s: s["virtual_makespan_s"])
+    virtual speedup (the lower median for an even count; ties keep run order), the
+    speedups' min and max over all runs, and matching serial only if every run did."""
+    ordered = sorted(summaries, key=lambda s: s["virtual_speedup"])
     speedups = [s["virtual_speedup"] for s in summaries]
     problems = [p for s in summaries for p in s["mismatches"]]
     return {**ordered[(len(ordered) - 1) // 2], "repeats": len(summaries),

@@ -542,3 +542,16 @@ def test_json_does_not_swallow_a_workload_as_its_path(tmp_path):
 
 def test_no_command_names_the_commands():
     assert_usage_error(pevmsim(), "run,compare,workloads,sweep,report,bench")
+
+
+def test_median_of_repeats_is_a_real_run():
+    from simulator.summary import median_of_repeats
+
+    runs = [{"virtual_speedup": x, "virtual_makespan_s": 1 / x, "mismatches": [], "k": k}
+            for k, x in enumerate([3.0, 1.0, 2.0, 5.0])]
+    median = median_of_repeats(runs)
+    assert (median["k"], median["repeats"]) == (2, 4)  # the lower median: 2.0
+    assert (median["virtual_speedup_min"], median["virtual_speedup_max"]) == (1.0, 5.0)
+    assert median["matches_serial"]
+    runs[3]["mismatches"] = ["receipt 1 differs"]
+    assert median_of_repeats(runs)["mismatches"] == ["receipt 1 differs"]
