@@ -268,8 +268,9 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(f"pevmsim: error: {exc}", file=sys.stderr)
+    except UsageError as exc:  # one line, even if a plug-in's message has several
+        print(f"pevmsim: error: {'; '.join(filter(None, str(exc).splitlines()))}",
+              file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("pevmsim: interrupted", file=sys.stderr)

@@ -555,3 +555,26 @@ def test_median_of_repeats_is_a_real_run():
     assert median["matches_serial"]
     runs[3]["mismatches"] = ["receipt 1 differs"]
     assert median_of_repeats(runs)["mismatches"] == ["receipt 1 differs"]
+
+
+def test_a_vyper_compile_error_is_one_line_with_its_place(plugin_dir):
+    (plugin_dir / "typo.vy").write_text("# pragma version ~=0.4.3\ntotal: uint256\n\n"
+                                        "@external\ndef add(x: uint256):\n"
+                                        "    self.total += y\n")
+    body = """
+class Plugin(Votes):
+    def setup(self, chain):
+        chain.deploy("typo")
+"""
+    assert_usage_error(pevmsim("run", "--workload", spec(plugin_dir, body), "--txs", "2"),
+                       "typo.vy:6:18: UndeclaredDefinition: 'y' has not been declared")
+
+
+def test_a_multi_line_plugin_message_stays_one_line(plugin_dir):
+    body = """
+class Plugin(Votes):
+    def setup(self, chain):
+        raise ValueError("first line\\n\\nsecond line")
+"""
+    assert_usage_error(pevmsim("run", "--workload", spec(plugin_dir, body), "--txs", "2"),
+                       "first line; second line")

@@ -21,6 +21,7 @@ import vyper
 from vyper.compiler import compile_from_file_input
 from vyper.compiler.input_bundle import FileInput, FilesystemInputBundle
 from vyper.compiler.phases import CompilerData
+from vyper.exceptions import VyperException
 
 CONTRACTS_DIR = Path(__file__).parent
 OUTPUTS = ["bytecode", "abi", "layout"]
@@ -28,6 +29,21 @@ OUTPUTS = ["bytecode", "abi", "layout"]
 
 class ContractNotFound(FileNotFoundError):
     """A contract name or path that names no .vy file (the message lists the places)."""
+
+
+class CompileError(ValueError):
+    """Vyper refused a contract: one line with the file, line and column, and the
+    compiler's message (Vyper's own is several lines with a source excerpt)."""
+
+
+def _compile_error(exc: VyperException, path) -> CompileError:
+    node = exc.annotations[0] if exc.annotations else exc
+    where = ":".join(str(part) for part in (getattr(node, "lineno", None),
+                                            getattr(node, "col_offset", None))
+                     if part is not None)
+    hint = f" ({exc.hint})" if exc.hint else ""
+    return CompileError(f"compiling {path}{':' + where if where else ''}: "
+                        f"{type(exc).__name__}: {exc.message}{hint}")
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,10 @@ def _parse(source: str, path: Path, resolved: Path) -> CompilerData:
 @lru_cache(maxsize=None)
 def compile_source(source: str, name: str = "contract") -> Artifact:
     """Compile Vyper source text (its imports resolve from the working directory)."""
-    return _compile(_parse(source, Path(f"{name}.vy"), Path.cwd() / f"{name}.vy"))
+    try:
+        return _compile(_parse(source, Path(f"{name}.vy"), Path.cwd() / f"{name}.vy"))
+    except VyperException as exc:
+        raise _compile_error(exc, f"{name}.vy") from None
 
 
 def _stamps(paths) -> tuple:
@@ -115,7 +134,10 @@ def compile_file(path) -> Artifact:
     except OSError:  # an imported file went away: recompile, which reports it
         pass
     data = _parse(path.read_text(), path, path)
-    artifact = _compile(data)
-    imported = [Path(i.resolved_path) for i in data.resolved_imports.compiler_inputs]
+    try:
+        artifact = _compile(data)
+        imported = [Path(i.resolved_path) for i in data.resolved_imports.compiler_inputs]
+    except VyperException as exc:
+        raise _compile_error(exc, exc.resolved_path or path) from None
     _compiled[path] = (_stamps([path] + [p for p in imported if p.is_file()]), artifact)
     return artifact
