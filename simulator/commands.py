@@ -32,6 +32,8 @@ def parse_settings(workload_class, settings) -> dict:
             key, text = split_setting(setting, "--set")
         except ValueError as exc:
             raise UsageError(str(exc))
+        if key in values:
+            raise UsageError(f"--set {key} given twice")
         if key not in params:
             raise UsageError(f"unknown parameter {key!r} for workload {workload_class.name}; "
                              f"valid: {', '.join(params) or 'none'}")
@@ -148,4 +150,7 @@ def run_command(args, strategies: list) -> int:
                   + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
                      else ""))
             print(format_table(rows))
+        for flag, path in (("JSON", args.json), ("CSV", args.csv)):
+            if path is not None:
+                print(f"{flag} written to {path}")
     return 0 if all(row["matches_serial"] for row in rows) else EXIT_MISMATCH

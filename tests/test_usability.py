@@ -158,6 +158,7 @@ def test_bad_parameter_values(plugin_dir, args, words):
     (["run", "--repeat", "3"], ["--repeat 3 needs --cost-model measured"]),
     (["run", "--set", "hot_ratio=nan"], ["hot_ratio must be a finite number"]),
     (["run", "--set", "hot_ratio=inf"], ["hot_ratio must be a finite number"]),
+    (["run", "--set", "accounts=30"], ["--set accounts given twice"]),
 ])
 def test_bad_options(args, words):
     command, *rest = args
@@ -249,6 +250,7 @@ def test_thread_list_writes_one_csv_row_per_count(tmp_path):
     table = done.stdout.splitlines()
     assert sum(line.startswith("block-stm ") for line in table) == 4
     assert done.stderr.count("built the erc20 block") == 1  # built and checked once
+    assert f"CSV written to {out}" in done.stdout
 
 
 def test_compare_over_threads_is_one_table_with_progress(capsys):

@@ -161,7 +161,8 @@ def load_block(number: int, txs: int | None = None) -> MainnetBlock:
 
 class MainnetWorkload(BlockSource):
     name = "mainnet"
-    description = "a real Ethereum mainnet block with its pre-state (txs: its first N)"
+    description = ("a real Ethereum mainnet block with its pre-state (--txs N: its first N, "
+                   "--txs all: every one)")
     params = (Param("block", 17034869, "mainnet block number (see mainnet_blocks/blocks)",
                     int, min=0),)
 
