@@ -54,8 +54,9 @@ class Progress:
         the stage ends (unless `log` is False). Yields an object with update(k)."""
         started = time.perf_counter()
         if self.terminal:
+            shape = {} if total is not None else {"bar_format": "{desc}: {elapsed}"}
             with tqdm(total=total, desc=description, unit=unit, leave=False,
-                      file=self.stream, dynamic_ncols=True) as bar:
+                      file=self.stream, dynamic_ncols=True, **shape) as bar:
                 yield bar
         else:
             yield _Count()
