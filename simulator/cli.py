@@ -17,8 +17,6 @@ from .strategies import STRATEGIES
 from .usage import EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, UsageError
 
 
-
-
 class _Parser(argparse.ArgumentParser):
     """Errors are UsageErrors; no option may be abbreviated (--strategy is not
     --strategy-option)."""
@@ -85,11 +83,10 @@ def add_block_arguments(parser) -> None:
 
 def add_execution_arguments(parser) -> None:
     """The options shared by every command that executes blocks."""
-    parser.add_argument("--threads", type=_list("--threads", _positive("--threads"),
-                                                 "counts"),
+    parser.add_argument("--threads", type=_list("--threads", _positive("--threads"), "counts"),
                         default=[8], metavar="T[,T...]",
-                        help="virtual workers, or a list such as 1,2,4,8 "
-                                          "(one table row each; default 8)")
+                        help="virtual workers, or a list such as 1,2,4,8 (one table row "
+                             "each; default 8)")
     parser.add_argument("--cost-model", type=_choice("cost model", list(COST_MODELS)),
                         default="gas", help="gas (deterministic, default) or measured")
     parser.add_argument("--backend", type=_choice("backend", list(BACKENDS)),
@@ -135,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
                                      metavar="{run,compare,workloads,sweep,report,bench}")
 
-    run = commands.add_parser("run", help="run one block under one strategy")
+    run = commands.add_parser("run", help="run one block under one strategy (at one or "
+                                          "more thread counts)")
     add_block_arguments(run)
     run.add_argument("--strategy", type=_choice("strategy", list(STRATEGIES)),
                      default="block-stm", help=f"one of {', '.join(STRATEGIES)}")
