@@ -143,7 +143,8 @@ def run_command(args, strategies: list) -> int:
             print(format_summary(rows[0]))
         else:
             first = rows[0]
-            failed = (f", {first['failed_txs']} failed" if first["failed_txs"] else "")
+            failed = (f", {first['failed_txs']} failed: {first['reverted_txs']} reverted, "
+                      f"{first['out_of_gas_txs']} out of gas" if first["failed_txs"] else "")
             print(f"{workload.name} {params} ({len(block)} txs{failed}), "
                   f"{args.cost_model} cost model"
                   + ("" if args.lazy_beneficiary else ", no lazy beneficiary")

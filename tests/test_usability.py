@@ -215,7 +215,7 @@ def test_out_of_gas_is_counted_apart_and_shown_in_tables(plugin_dir):
     done = pevmsim("compare", "--workload", f"{plugin_dir / 'votes.py'}:Votes", "--txs", "6",
                    "--set", "gas=25000", "--strategies", "serial,block-stm", "--threads", "2")
     assert done.returncode == 0, done.stderr
-    assert "(6 txs, 6 failed)" in done.stdout
+    assert "(6 txs, 6 failed: 0 reverted, 6 out of gas)" in done.stdout
     assert "6 of 6 transactions failed (0 reverted, 6 out of gas)" in done.stderr
 
 
