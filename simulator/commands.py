@@ -19,6 +19,7 @@ from .environment import environment
 from .exports import ExportError, check_outputs, export, to_stdout
 from .failures import failure_warning
 from .progress import Progress
+from .summary import head
 from .usage import EXIT_MISMATCH, UsageError
 
 
@@ -134,7 +135,7 @@ def run_command(args, strategies: list) -> int:
                             progress=progress)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
-    rows = [{"workload": workload.name, "params": params, "seed": args.seed, **summary,
+    rows = [{**head(workload.name, params, args.seed), **summary,
              "environment": environment()} for summary in summaries]
     single = args.command == "run" and len(rows) == 1
     export(args.json, args.csv, rows[0] if single else rows, rows)

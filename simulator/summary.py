@@ -66,6 +66,11 @@ SUMMARY_FIELDS = {
 JSON_ONLY = {"conflicts", "environment"}  # nested: kept out of CSV
 
 
+def head(workload: str, params: dict, seed: int) -> dict:
+    """The HEAD_FIELDS of a row."""
+    return {"workload": workload, "params": params, "seed": seed}
+
+
 def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model: str,
                 lazy_beneficiary: bool, result, serial_result, problems: list, metrics,
                 serial_time: float, makespan: float, bound: float, conflicts: list,

@@ -32,6 +32,7 @@ from ..failures import failure_warning
 from ..progress import Progress
 from ..runner import run_block
 from ..serial import InvalidBlock, execute_serial
+from ..summary import head
 from .suite import Suite
 
 RESULTS = "results.jsonl"
@@ -108,17 +109,17 @@ def sweep(suite: Suite, out: Path, resume: bool = False,
 
 def _run(config, block, labels, serial, suite_name: str) -> tuple:
     """One configuration -> (its results row, its RunReport or None if it failed)."""
-    head = {"suite": suite_name, "key": config.key, "workload": config.block.workload,
-            "params": config.block.param_dict, "seed": config.block.seed}
+    first = {"suite": suite_name, "key": config.key,
+             **head(config.block.workload, config.block.param_dict, config.block.seed)}
     try:
         report = run_block(block, config.strategy, config.threads, config.cost_model,
                            config.lazy_beneficiary, labels=labels, serial=serial)
     except InvalidBlock as exc:  # a strategy bug: recorded, and flagged by the report
-        return {**head, "txs": config.block.txs, "strategy": config.strategy,
+        return {**first, "txs": config.block.txs, "strategy": config.strategy,
                 "threads": config.threads, "cost_model": config.cost_model,
                 "lazy_beneficiary": config.lazy_beneficiary, "matches_serial": False,
                 "mismatches": [str(exc)], "error": str(exc)}, None
-    return {**head, **report.summary}, report
+    return {**first, **report.summary}, report
 
 
 def timeline_path(out: Path, workload: str) -> Path:
