@@ -1,26 +1,29 @@
 """The `pevmsim` command line.
 
 Every bad input ends in one line on stderr, `pevmsim: error: ...`, and exit code 2.
+Exit code 3 (EXIT_MISMATCH) means a run did not match serial execution; 130 an
+interrupt. `run` and `compare` live in commands.py, the harness in harness/.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
-from .params import split_setting
 from .strategies import STRATEGIES
-
-
-class UsageError(Exception):
-    """Bad input: reported as one line, exit code 2."""
+from .usage import EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
+    """Errors are UsageErrors; no option may be abbreviated (--strategy is not
+    --strategy-option)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
+
     def error(self, message):
         raise UsageError(message)
 
@@ -37,6 +40,28 @@ def _positive(name):
     return parse
 
 
+def _txs(text):
+    """--txs: a positive count, or 'all' (Size.ALL) for recorded blocks."""
+    from workloads.api import Size
+
+    return Size.ALL if text == Size.ALL.value else _positive("--txs")(text)
+
+
+def _list(flag, item, names):
+    """A comma-separated list of `item`s: no empty entries, no duplicates."""
+    def parse(text):
+        parts = [part.strip() for part in text.split(",")]
+        if "" in parts:
+            raise argparse.ArgumentTypeError(f"{flag} {text!r} has an empty entry; "
+                                             f"give {names} separated by single commas")
+        values = [item(part) for part in parts]
+        repeated = sorted({part for part in parts if parts.count(part) > 1})
+        if repeated:
+            raise argparse.ArgumentTypeError(f"{flag} names {repeated[0]!r} twice")
+        return values
+    return parse
+
+
 def _choice(name, choices):
     def parse(text):
         if text not in choices:
@@ -46,26 +71,24 @@ def _choice(name, choices):
     return parse
 
 
-def _transaction_count(text):
-    from workloads.api import Size
-
-    return Size.ALL if text == Size.ALL.value else _positive("--txs")(text)
-
-
 def add_block_arguments(parser) -> None:
     """The options that pick a block: workload, parameters, size, seed."""
-    parser.add_argument("--workload", required=True, help="workload name or file.py:Class")
+    parser.add_argument("--workload", required=True, metavar="NAME|FILE.py:CLASS",
+                        help="a built-in or installed workload, or a plug-in class")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="workload parameter (repeatable)")
-    parser.add_argument("--txs", type=_transaction_count, required=True,
-                        help="transactions in the block, or 'all' (a recorded block)")
+    parser.add_argument("--txs", type=_txs, required=True, metavar="N|all",
+                        help="transactions in the block ('all': every transaction of a "
+                             "recorded block, e.g. mainnet)")
     parser.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")
 
 
 def add_execution_arguments(parser) -> None:
     """The options shared by every command that executes blocks."""
-    parser.add_argument("--threads", type=_positive("--threads"), default=8,
-                        help="virtual workers (default 8)")
+    parser.add_argument("--threads", type=_list("--threads", _positive("--threads"), "counts"),
+                        default=[8], metavar="T[,T...]",
+                        help="virtual workers, or a list such as 1,2,4,8 (one table row "
+                             "each; default 8)")
     parser.add_argument("--cost-model", type=_choice("cost model", list(COST_MODELS)),
                         default="gas", help="gas (deterministic, state in memory; default), "
                         "gas-disk (state on an SSD) or measured (py-evm CPU time)")
@@ -79,22 +102,25 @@ def add_execution_arguments(parser) -> None:
                         help="credit the coinbase with a read-modify-write per transaction")
     parser.add_argument("--deep-check", action="store_true",
                         help="also compare each transaction's writes with serial's")
-    parser.add_argument("--json", metavar="PATH", help="write JSON here ('-' = stdout)")
+    parser.add_argument("--repeat", type=_positive("--repeat"), default=1, metavar="K",
+                        help="run each configuration K times and report the median "
+                             "and spread (measured cost model)")
+    add_output_arguments(parser, csv=True)
+
+
+def add_output_arguments(parser, csv: bool) -> None:
+    """--json [PATH] (no PATH or '-': stdout) and, for result rows, --csv PATH."""
+    parser.add_argument("--json", metavar="PATH", nargs="?", const="-",
+                        help="write JSON to PATH (no PATH or '-': stdout)")
+    if csv:
+        parser.add_argument("--csv", metavar="PATH",
+                            help="write one CSV row per run to PATH ('-': stdout)")
 
 
 def add_strategy_option_argument(parser) -> None:
     parser.add_argument("--strategy-option", action="append", default=[],
                         metavar="KEY=VALUE", dest="strategy_options",
                         help="strategy parameter, e.g. accuracy=0.8 (repeatable)")
-
-
-def _strategy_list(text):
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STRATEGIES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown strategy {(unknown or [text])[0]!r}; valid: {', '.join(STRATEGIES)}")
-    return names
 
 
 def strategy_options(names, settings) -> dict:
@@ -111,9 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pevmsim", description=(
         "Parallel EVM execution simulator: real py-evm execution under optimistic "
         "parallel strategies, checked against serial execution on every run."))
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                     metavar="{run,compare,workloads,sweep,report,bench}")
 
-    run = commands.add_parser("run", help="run one block under one strategy")
+    run = commands.add_parser("run", help="run one block under one strategy (at one or "
+                                          "more thread counts)")
     add_block_arguments(run)
     run.add_argument("--strategy", type=_choice("strategy", list(STRATEGIES)),
                      default="block-stm", help=f"one of {', '.join(STRATEGIES)}")
@@ -122,13 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = commands.add_parser("compare", help="run several strategies on one block")
     add_block_arguments(compare)
-    compare.add_argument("--strategies", type=_strategy_list, default=list(STRATEGIES),
+    compare.add_argument("--strategies", default=list(STRATEGIES),
+                         type=_list("--strategies", _choice("strategy", list(STRATEGIES)),
+                                    "strategy names"),
                          help=f"comma-separated (default all: {','.join(STRATEGIES)})")
     add_strategy_option_argument(compare)
     add_execution_arguments(compare)
 
     workloads = commands.add_parser("workloads", help="list workloads and their parameters")
-    workloads.add_argument("--json", action="store_true", help="print JSON")
+    workloads.add_argument("specs", nargs="*", metavar="WORKLOAD",
+                           help="list only these (names or FILE.py:CLASS plug-ins)")
+    add_output_arguments(workloads, csv=False)
     add_harness_commands(commands)
     from .fetch import add_fetch_command
 
@@ -136,163 +168,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_settings(workload_class, settings) -> dict:
-    params = {p.name: p for p in workload_class.params}
-    values = {}
-    for setting in settings:
-        try:
-            key, text = split_setting(setting, "--set")
-        except ValueError as exc:
-            raise UsageError(str(exc))
-        if key not in params:
-            raise UsageError(f"unknown parameter {key!r} for workload {workload_class.name}; "
-                             f"valid: {', '.join(params) or 'none'}")
-        try:
-            values[key] = params[key].parse(text)
-        except ValueError as exc:
-            raise UsageError(str(exc))
-    return values
-
-
-def make_block(args):
-    """(workload instance, its parameters, the block) for the block options."""
-    from workloads.api import WorkloadError, block_size
-    from workloads.registry import load_workload
-
-    try:
-        workload_class = load_workload(args.workload)
-    except WorkloadError as exc:
-        raise UsageError(str(exc))
-    values = parse_settings(workload_class, args.set)
-    workload = workload_class(**values)
-    try:
-        block = workload.block(block_size(workload, args.txs), seed=args.seed)
-    except WorkloadError as exc:
-        raise UsageError(str(exc))
-    return workload, dict(workload.values), block
-
-
-def write_json(path, payload) -> None:
-    text = json.dumps(payload, indent=2, default=str)
-    if path == "-":
-        print(text)
-    else:
-        with open(path, "w") as handle:
-            handle.write(text + "\n")
-
-
-def format_summary(s: dict) -> str:
-    verdict = "yes" if s["matches_serial"] else "NO: " + "; ".join(s["mismatches"])
-    return "\n".join([
-        f"workload        {s['workload']} {s['params']}  ({s['txs']} txs, {s['gas_used']:,} gas)",
-        f"strategy        {s['strategy']} on {s['threads']} {s['backend']} workers, "
-        f"{s['cost_model']} cost model"
-        + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary"),
-        f"matches serial  {verdict}",
-        *([f"real header     {_header_verdict(s['header_check'])}"]
-          if s.get("header_check") else []),
-        f"speedup         {s['speedup']:.2f}x  (dependency bound {s['speedup_bound']:.2f}x)",
-        f"time            parallel {s['parallel_time'] * 1e3:.3f} ms, "
-        f"serial {s['serial_time'] * 1e3:.3f} ms (virtual)",
-        f"throughput      {s['throughput_tps']:,.0f} tx/s, "
-        f"{s['throughput_gas_per_s'] / 1e6:,.1f} Mgas/s",
-        f"executions      {s['executions']} ({s['executions_per_tx']:.2f} per tx), "
-        f"{s['aborts']} re-executions, {s['suspensions']} suspensions, "
-        f"{s['invalid_executions']} rejected on stale reads",
-        f"validations     {s['validations']} ({s['validation_failures']} failed), "
-        f"worker utilization {s['utilization']:.0%}",
-        f"wall time       {s['wall_time_s']:.2f} s (serial py-evm {s['serial_wall_time_s']:.2f} s)",
-    ])
-
-
-def _header_verdict(check: dict) -> str:
-    names = {"gas_used": "gasUsed", "receipts_root": "receiptsRoot"}
-    return ", ".join(f"{names[key]} " + {True: "matches", False: "DIFFERS",
-                                         None: "not checkable before Byzantium"}[value]
-                     for key, value in check.items())
-
-
-def header_ok(summary: dict) -> bool:
-    """No check of a recorded block against its real header failed."""
-    return False not in (summary.get("header_check") or {}).values()
-
-
-def progress_bar(description: str, total: int):
-    """A progress bar on stderr, shown only on a terminal."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=description, unit="tx", leave=False, disable=None)
-
-
-def _seconds(args) -> float | None:
-    """--cold-load-us in seconds (a UsageError for a bad value or model)."""
-    if args.cold_load_us is None:
-        return None
-    if not args.cold_load_us >= 0:
-        raise UsageError("--cold-load-us must be a number >= 0")
-    if args.cost_model == "measured":
-        raise UsageError("--cold-load-us applies to the gas cost models, not measured")
-    return args.cold_load_us * 1e-6
-
-
 def command_run(args) -> int:
-    from .runner import run_block
-    from .serial import InvalidBlock
+    from .commands import run_command
 
-    options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
-    workload, params, block = make_block(args)
-    try:
-        report = run_block(block, args.strategy, args.threads, args.cost_model,
-                           args.lazy_beneficiary, args.backend, labels=workload.labels(),
-                           progress=progress_bar, strategy_options=options,
-                           deep_check=args.deep_check, cold_load=_seconds(args))
-    except InvalidBlock as exc:
-        raise UsageError(f"workload {workload.name}: {exc}")
-    summary = {"workload": workload.name, "params": params, "seed": args.seed,
-               **report.summary}
-    if args.json:
-        write_json(args.json, summary)
-    if args.json != "-":
-        print(format_summary(summary))
-    return 0 if summary["matches_serial"] and header_ok(summary) else 1
+    return run_command(args, [args.strategy])
 
 
 def command_compare(args) -> int:
-    from .compare import compare, format_table
-    from .serial import InvalidBlock
+    from .commands import run_command
 
-    options = strategy_options(args.strategies, args.strategy_options)
-    workload, params, block = make_block(args)
-    try:
-        summaries = compare(block, args.strategies, args.threads, args.cost_model,
-                            args.lazy_beneficiary, args.backend, labels=workload.labels(),
-                            strategy_options=options, deep_check=args.deep_check,
-                            cold_load=_seconds(args))
-    except InvalidBlock as exc:
-        raise UsageError(f"workload {workload.name}: {exc}")
-    rows = [{"workload": workload.name, "params": params, "seed": args.seed, **summary}
-            for summary in summaries]
-    if args.json:
-        write_json(args.json, rows)
-    if args.json != "-":
-        print(f"{workload.name} {params} ({len(block)} txs), {args.threads} "
-              f"{args.backend} workers, {args.cost_model} cost model"
-              + ("" if args.lazy_beneficiary else ", no lazy beneficiary"))
-        print(format_table(summaries))
-    return 0 if all(row["matches_serial"] and header_ok(row) for row in rows) else 1
+    return run_command(args, args.strategies)
 
 
 def command_workloads(args) -> int:
-    from workloads.registry import list_workloads
+    from workloads.api import WorkloadError
+    from workloads.registry import format_listing, list_workloads
 
-    listing = list_workloads()
+    from .exports import ExportError, check_outputs, export
+
+    try:
+        check_outputs(args.json, None)
+        listing = list_workloads(args.specs, only=bool(args.specs))
+    except (ExportError, WorkloadError) as exc:
+        raise UsageError(str(exc))
     if args.json:
-        write_json("-", listing)
-        return 0
-    for item in listing:
-        print(f"{item['name']:14} {item['description']}")
-        for param in item["params"]:
-            print(f"    {param['name']}={param['default']!r:10} {param['help']}")
+        export(args.json, None, listing, [])
+    if args.json != "-":
+        print(format_listing(listing))
     return 0
 
 
@@ -303,6 +205,7 @@ def add_harness_commands(commands) -> None:
     sweep.add_argument("--out", required=True, help="results directory")
     sweep.add_argument("--resume", action="store_true",
                        help="continue a sweep in --out, skipping finished runs")
+    add_output_arguments(sweep, csv=True)
     report = commands.add_parser("report", help="charts and report.md/.html of a sweep")
     report.add_argument("dir", help="a results directory written by `pevmsim sweep`")
     report.add_argument("--readme", metavar="PATH",
@@ -315,12 +218,14 @@ def add_harness_commands(commands) -> None:
 
 
 def command_sweep(args) -> int:
+    from .exports import ExportError, check_outputs, export, to_stdout
     from .harness.suite import SuiteError, load_suite
-    from .harness.sweep import SweepError, sweep
+    from .harness.sweep import SweepError, read_results, sweep
 
     try:
+        check_outputs(args.json, args.csv)
         suite = load_suite(args.suite)
-    except SuiteError as exc:
+    except (ExportError, SuiteError) as exc:
         raise UsageError(str(exc))
     try:
         stats = sweep(suite, args.out, resume=args.resume)
@@ -329,12 +234,15 @@ def command_sweep(args) -> int:
     except KeyboardInterrupt:
         print(f"pevmsim: interrupted; finished runs are kept in {args.out}, continue "
               "with --resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    rows = read_results(args.out)
+    export(args.json, args.csv, rows, rows)
     verdict = (f"{stats.mismatches} DO NOT MATCH SERIAL" if stats.mismatches
                else "all match serial")
-    print(f"{suite.name}: {stats.ran} runs ({stats.skipped} already finished), {verdict}; "
-          f"results in {args.out}")
-    return 1 if stats.mismatches else 0
+    if not to_stdout(args.json, args.csv):
+        print(f"{suite.name}: {stats.ran} runs ({stats.skipped} already finished), "
+              f"{verdict}; results in {args.out}")
+    return EXIT_MISMATCH if stats.mismatches else 0
 
 
 def command_report(args) -> int:
@@ -356,8 +264,9 @@ def command_bench(args) -> int:
     except SuiteError as exc:
         raise UsageError(str(exc))
     out = args.out or f"reports/{name}"
-    code = command_sweep(argparse.Namespace(suite=args.suite, out=out, resume=True))
-    if code == 130:  # interrupted: nothing to report yet
+    code = command_sweep(argparse.Namespace(suite=args.suite, out=out, resume=True,
+                                            json=None, csv=None))
+    if code == EXIT_INTERRUPTED:  # interrupted: nothing to report yet
         return code
     return command_report(argparse.Namespace(dir=out, readme=None)) or code
 
@@ -380,12 +289,13 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(f"pevmsim: error: {exc}", file=sys.stderr)
-        return 2
+    except UsageError as exc:  # one line, even if a plug-in's message has several
+        print(f"pevmsim: error: {'; '.join(filter(None, str(exc).splitlines()))}",
+              file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("pevmsim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -1,59 +1,95 @@
-"""`pevmsim compare`: several strategies on one block, one table.
+"""Several configurations of one block, one table: `pevmsim compare`, and `pevmsim run`
+with a list of thread counts.
 
 The block is built once and executed serially with stock py-evm once; every strategy
-then runs on that same block, the same number of simulated workers and the same cost
-model, and is checked against that one serial result.
+at every thread count then runs on that same block under the same cost model, and is
+checked against that one serial result. With `repeat` > 1 each configuration runs that
+many times (for the measured cost model, whose timings are noisy) and reports the
+median run with the spread of its virtual speedups.
 """
 
 from __future__ import annotations
 
+import textwrap
 import time
 
 from .runner import run_block
 from .serial import execute_serial
-
-COLUMNS = (  # summary key, heading, width, format
-    ("strategy", "strategy", 16, "{}"),
-    ("speedup", "speedup", 8, "{:.2f}"),
-    ("speedup_bound", "bound", 7, "{:.2f}"),
-    ("executions_per_tx", "exec/tx", 8, "{:.2f}"),
-    ("aborts", "aborts", 7, "{}"),
-    ("matches_serial", "matches", 8, "{}"),
-)
+from .summary import median_of_repeats
 
 
-def compare(block, strategies, threads: int, cost_model: str = "gas",
+def compare(block, strategies, threads, cost_model: str = "gas",
             lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
-            strategy_options=None, deep_check: bool = False,
-            cold_load: float | None = None) -> list:
-    """One run summary per strategy, in the given order. `strategy_options` maps a
-    strategy name to its keyword options; `deep_check` and `cold_load` as in
-    run_block."""
-    started = time.perf_counter()
-    serial_result, _ = execute_serial(block, steps=deep_check)
-    serial = (serial_result, time.perf_counter() - started)
+            strategy_options=None, repeat: int = 1, serial=None, progress=None,
+            deep_check: bool = False, cold_load: float | None = None) -> list:
+    """One run summary per (strategy, thread count), strategies outermost, in the given
+    orders. `threads` is a count or a list of counts; `strategy_options` maps a
+    strategy name to its keyword options; `serial` may pass (SerialResult, wall
+    seconds) of the block; `progress` is a simulator.progress.Progress; `deep_check`
+    and `cold_load` as in run_block."""
+    if serial is None:
+        started = time.perf_counter()
+        serial = (execute_serial(block, steps=deep_check)[0], time.perf_counter() - started)
+    counts = [threads] if isinstance(threads, int) else list(threads)
     options = strategy_options or {}
-    return [run_block(block, name, threads, cost_model, lazy_beneficiary, backend,
-                      labels=labels, serial=serial,
-                      strategy_options=options.get(name), deep_check=deep_check,
-                      cold_load=cold_load).summary
-            for name in strategies]
+    configurations = [(name, count, k) for name in strategies for count in counts
+                      for k in range(repeat)]
+    summaries, runs = [], []
+    for index, (name, count, k) in enumerate(configurations, 1):
+        def bar(description, total, tag=f"[{index}/{len(configurations)}] "):
+            return progress.bar((tag if len(configurations) > 1 else "") + description,
+                                total)
+
+        runs.append(run_block(block, name, count, cost_model, lazy_beneficiary, backend,
+                              labels=labels, serial=serial,
+                              progress=bar if progress is not None else None,
+                              strategy_options=options.get(name), deep_check=deep_check,
+                              cold_load=cold_load).summary)
+        if k == repeat - 1:
+            summaries.append(runs[0] if repeat == 1 else median_of_repeats(runs))
+            runs = []
+    return summaries
+
+
+COLUMNS = (  # summary key, heading, width
+    ("strategy", "strategy", 16),
+    ("threads", "threads", 7),
+    ("virtual_speedup", "speedup", 8),
+    ("virtual_speedup_bound", "bound", 7),
+    ("executions_per_tx", "exec/tx", 8),
+    ("reexecutions", "re-exec", 7),
+    ("suspensions", "suspend", 7),
+    ("matches_serial", "matches", 8),
+)
+LEGEND = ("speedup and bound are virtual (simulated workers, cost model time); bound: "
+          "the dependency bound, the most any schedule could reach; re-exec: executions "
+          "beyond one per transaction; suspend: executions paused on an unfinished "
+          "write")
+
+
+def _cell(summary: dict, key: str) -> str:
+    value = summary[key]
+    if key == "matches_serial":
+        return "yes" if value else "NO"
+    if key == "virtual_speedup_bound" and summary["strategy"] == "serial":
+        return "-"  # one worker in order: no parallel bound applies
+    if key == "virtual_speedup" and summary["repeats"] > 1:
+        return (f"{value:.2f} ({summary['virtual_speedup_min']:.2f}-"
+                f"{summary['virtual_speedup_max']:.2f})")
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
 
 
 def format_table(summaries) -> str:
-    """The comparison table: strategy, speedup, speedup bound, executions per
-    transaction, aborts (executions beyond one per transaction), matches serial."""
-    def row(cells):
-        return "  ".join(cell.ljust(width) if index == 0 else cell.rjust(width)
-                         for index, (cell, (_, _, width, _)) in enumerate(zip(cells, COLUMNS)))
+    """The comparison table, one row per summary, and its legend."""
+    cells = [[_cell(s, key) for key, _, _ in COLUMNS] for s in summaries]
+    widths = [max([width, len(heading)] + [len(row[i]) for row in cells])
+              for i, (_, heading, width) in enumerate(COLUMNS)]
 
-    def cell(summary, key, fmt):
-        value = summary[key]
-        if key == "matches_serial":
-            value = "yes" if value else "NO"
-        return fmt.format(value)
+    def line(row):
+        return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                         for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
 
-    lines = [row([heading for _, heading, _, _ in COLUMNS])]
-    for summary in summaries:
-        lines.append(row([cell(summary, key, fmt) for key, _, _, fmt in COLUMNS]))
-    return "\n".join(lines)
+    lines = [line([heading for _, heading, _ in COLUMNS])] + [line(row) for row in cells]
+    return "\n".join(lines + textwrap.wrap(LEGEND, 88))

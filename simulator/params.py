@@ -1,10 +1,26 @@
 """Typed parameters with defaults and bounds: a workload's (`--set KEY=VALUE`) and a
-strategy's (`--strategy-option KEY=VALUE`)."""
+strategy's (`--strategy-option KEY=VALUE`).
+
+Types: int, float (finite: nan and inf are refused), bool (true/false, 1/0, yes/no,
+on/off, any case) and str. Invariant: `parse` returns a value of the parameter's type
+within its bounds, or raises ValueError naming the parameter.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+
+BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
+            "false": False, "0": False, "no": False, "off": False}
+
+
+def parse_bool(text: str) -> bool:
+    try:
+        return BOOLEANS[text.strip().lower()]
+    except KeyError:
+        raise ValueError(text) from None
 
 
 @dataclass(frozen=True)
@@ -18,13 +34,17 @@ class Param:
 
     def parse(self, text: str):
         try:
-            value = self.type(text)
+            value = parse_bool(text) if self.type is bool else self.type(text)
         except ValueError:
-            raise ValueError(f"{self.name} must be {self.type.__name__}, got {text!r}")
+            kind = ("true/false (or 1/0, yes/no, on/off)" if self.type is bool
+                    else self.type.__name__)
+            raise ValueError(f"{self.name} must be {kind}, got {text!r}") from None
         self.check(value)
         return value
 
     def check(self, value) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{self.name} must be a finite number, got {value}")
         if self.min is not None and value < self.min:
             raise ValueError(f"{self.name} must be >= {self.min}, got {value}")
         if self.max is not None and value > self.max:

@@ -22,6 +22,7 @@ from .metrics import Metrics, dependency_bound
 from .outcome import BlockResult, assemble, mismatches, step_mismatches
 from .serial import InvalidBlock, execute_serial
 from .strategies import STRATEGIES
+from .summary import run_summary
 from .versioned_state import ExecutionEnv, PreState
 
 
@@ -45,7 +46,7 @@ def default_labels(block, pre_state: PreState) -> dict:
 
 @dataclass
 class RunReport:
-    summary: dict  # the keys of `pevmsim run --json`
+    summary: dict  # summary.SUMMARY_FIELDS
     result: BlockResult  # the parallel result
     serial: BlockResult  # the stock py-evm serial result
     metrics: Metrics
@@ -103,39 +104,14 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         if serial_result.steps is None:
             raise ValueError("deep_check needs a serial run made with steps=True")
         problems += step_mismatches(block, final, serial_result.steps)
-    n = len(block)
-    summary = {
-        "txs": n,
-        "gas_used": result.gas_used,
-        "strategy": strategy,
-        "threads": threads,
-        "backend": backend,
-        "cost_model": cost_model,
-        "cost_model_constants": model.constants(),
-        "lazy_beneficiary": lazy_beneficiary,
-        "deep_check": deep_check,
-        "matches_serial": not problems,
-        "mismatches": problems,
-        "header_check": block.header_check(result),
-        "state_root": "0x" + result.state_root.hex(),
-        "serial_state_root": "0x" + serial_result.state_root.hex(),
-        "serial_time": serial_time,
-        "parallel_time": makespan,
-        "speedup": serial_time / makespan if makespan else 1.0,
-        "speedup_bound": serial_time / bound if bound else 1.0,
-        "throughput_tps": n / makespan if makespan else 0.0,
-        "throughput_gas_per_s": result.gas_used / makespan if makespan else 0.0,
-        "executions": metrics.executions,
-        "executions_per_tx": metrics.executions / n if n else 0.0,
-        "aborts": metrics.executions - n,
-        "suspensions": metrics.suspensions,
-        "invalid_executions": metrics.invalid_executions,
-        "validations": metrics.validations,
-        "validation_failures": metrics.validation_failures,
-        "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
-        "conflicts": metrics.conflicts({**default_labels(block, env.pre_state),
-                                        **(labels or {})}),
-        "wall_time_s": wall,
-        "serial_wall_time_s": serial_wall,
-    }
+    summary = run_summary(
+        block=block, strategy=strategy, threads=threads, backend=backend,
+        cost_model=cost_model, cost_model_constants=model.constants(),
+        lazy_beneficiary=lazy_beneficiary, deep_check=deep_check, result=result,
+        serial_result=serial_result, problems=problems,
+        header_check=block.header_check(result), metrics=metrics,
+        serial_time=serial_time, makespan=makespan, bound=bound,
+        conflicts=metrics.conflicts({**default_labels(block, env.pre_state),
+                                     **(labels or {})}),
+        wall=wall, serial_wall=serial_wall)
     return RunReport(summary, result, serial_result, metrics, final)

@@ -4,21 +4,42 @@ It is stock py-evm: the fork's own State over its own trie-backed AccountDB, one
 transaction after another, exactly as a traditional client applies a block. The only
 addition is a subclass of AccountDB that notes which accounts and slots were written,
 so that the post-state diff can be listed; every value still comes from py-evm.
+The serial result also says how each failed transaction failed (`failures.py`).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 
 from eth.db.account import AccountDB
 
+from .failures import classify
 from .outcome import BlockResult, location_values, make_receipts, state_diff
 from .versioned_state import transaction_outcome
 
 
 class InvalidBlock(Exception):
     """A transaction of the block cannot be applied (bad nonce, insufficient funds...)."""
+
+
+@dataclass(eq=False)
+class SerialResult(BlockResult):
+    # Per transaction: None if it succeeded, else its failures.Failure.
+    failures: tuple = ()
+
+
+def invalid_reason(transaction, exc: Exception) -> str:
+    """Why py-evm could not apply a transaction, in the user's terms where py-evm's
+    message is cryptic (a gas limit below the intrinsic gas)."""
+    try:
+        intrinsic = transaction.intrinsic_gas
+    except Exception:  # the transaction is malformed in another way: py-evm's words
+        intrinsic = 0
+    if transaction.gas < intrinsic:
+        return f"gas limit {transaction.gas} below the intrinsic gas {intrinsic}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class RecordingAccountDB(AccountDB):
@@ -81,20 +102,22 @@ def recording_state_class(state_class: type) -> type:
 
 
 def execute_serial(block, progress=None, steps: bool = False) -> tuple:
-    """Apply the block serially with stock py-evm. Returns (BlockResult, per-tx seconds).
+    """Apply the block serially with stock py-evm. Returns (SerialResult, per-tx seconds).
     `progress.update(1)` is called after each transaction when given. With `steps`,
     the result's `steps` holds, per transaction, the values it left in every location
     it wrote (what the deep check compares each parallel write set with)."""
     state_class = recording_state_class(block.vm_class.get_state_class())
     state = state_class(block.db, block.execution_context(), block.pre_state_root)
-    outcomes, seconds, values = [], [], []
+    outcomes, seconds, failures, values = [], [], [], []
     for index, transaction in enumerate(block.transactions):
         started = time.perf_counter()
         state.lock_changes()
         try:
             computation = state.apply_transaction(transaction)
         except Exception as exc:
-            raise InvalidBlock(f"transaction {index} is invalid: {type(exc).__name__}: {exc}")
+            raise InvalidBlock(f"transaction {index} is invalid: "
+                               f"{invalid_reason(transaction, exc)}") from None
+        failures.append(classify(computation))
         outcomes.append(transaction_outcome(block.vm_class, transaction, computation))
         seconds.append(time.perf_counter() - started)
         if steps:
@@ -104,12 +127,13 @@ def execute_serial(block, progress=None, steps: bool = False) -> tuple:
     account_db = state._account_db
     account_db.persist()
     receipts = make_receipts(outcomes)
-    result = BlockResult(
+    result = SerialResult(
         state_root=account_db.state_root,
         receipts=receipts,
         gas_used=receipts[-1].cumulative_gas_used if receipts else 0,
         steps=tuple(values) if steps else None,
         diff_lister=lambda: state_diff(AccountDB(block.db, block.pre_state_root), account_db,
                                        account_db.written_accounts, account_db.written_slots),
+        failures=tuple(failures),
     )
     return result, seconds

@@ -10,9 +10,11 @@ from simulator.cli import main
 
 RUN_KEYS = {
     "workload", "params", "txs", "gas_used", "strategy", "threads", "backend", "cost_model",
-    "matches_serial", "state_root", "serial_state_root", "serial_time", "parallel_time",
-    "speedup", "throughput_tps", "throughput_gas_per_s", "executions", "aborts", "suspensions",
-    "validations", "validation_failures", "speedup_bound", "wall_time_s", "serial_wall_time_s",
+    "matches_serial", "state_root", "serial_state_root", "virtual_serial_time_s",
+    "virtual_makespan_s", "virtual_speedup", "virtual_throughput_tps",
+    "virtual_throughput_gas_per_s", "executions", "reexecutions", "suspensions",
+    "validations", "validation_failures", "virtual_speedup_bound", "wall_time_s",
+    "serial_wall_time_s", "failed_txs", "reverted_txs", "out_of_gas_txs", "environment",
 }
 
 
@@ -32,7 +34,7 @@ def test_run_json_has_every_key_and_matches_serial(capsys):
 def test_run_is_deterministic_with_the_gas_model(capsys):
     args = ("--workload", "transfer", "--set", "accounts=5", "--txs", "40", "--threads", "8")
     first, second = run_json(capsys, *args), run_json(capsys, *args)
-    for key in ("speedup", "executions", "state_root", "suspensions", "validations"):
+    for key in ("virtual_speedup", "executions", "state_root", "suspensions", "validations"):
         assert first[key] == second[key]
 
 

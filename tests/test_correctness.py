@@ -28,7 +28,7 @@ def test_block_stm_equals_serial(blocks, scenario, threads, lazy):
     assert report.result.state_root == report.serial.state_root
     assert report.result.receipts == report.serial.receipts
     assert report.result.diff == report.serial.diff
-    assert report.summary["speedup"] <= report.summary["speedup_bound"] + 1e-9
+    assert report.summary["virtual_speedup"] <= report.summary["virtual_speedup_bound"] + 1e-9
 
 
 def test_scenarios_exercise_what_they_claim(blocks):
@@ -43,17 +43,17 @@ def test_full_contention_does_not_collapse(blocks):
     summary = run_block(blocks["erc20_accounts_2"], "block-stm", 8).summary
     assert summary["matches_serial"]
     assert summary["executions"] > summary["txs"]
-    assert summary["speedup"] >= 0.8
+    assert summary["virtual_speedup"] >= 0.8
 
 
 def test_one_worker_costs_little(blocks):
     summary = run_block(blocks["erc20_accounts_1000"], "block-stm", 1).summary
     assert summary["executions"] == summary["txs"]
-    assert 0.85 <= summary["speedup"] <= 1.0
+    assert 0.85 <= summary["virtual_speedup"] <= 1.0
 
 
 def test_gas_cost_model_is_deterministic(blocks):
-    keys = ("speedup", "executions", "validations", "state_root", "parallel_time")
+    keys = ("virtual_speedup", "executions", "validations", "state_root", "virtual_makespan_s")
     first = run_block(blocks["erc20_accounts_10"], "block-stm", 8)
     second = run_block(blocks["erc20_accounts_10"], "block-stm", 8)
     assert [first.summary[k] for k in keys] == [second.summary[k] for k in keys]
@@ -66,12 +66,12 @@ def test_lazy_beneficiary_removes_fee_conflicts(blocks):
                       lazy_beneficiary=False).summary
     assert lazy["executions"] == lazy["txs"]
     assert eager["executions"] > eager["txs"]
-    assert lazy["speedup"] > 2 * eager["speedup"]
+    assert lazy["virtual_speedup"] > 2 * eager["virtual_speedup"]
 
 
 def test_measured_cost_model_also_matches(blocks):
     summary = run_block(blocks["erc20_accounts_10"], "block-stm", 8, cost_model="measured").summary
-    assert summary["matches_serial"] and summary["parallel_time"] > 0
+    assert summary["matches_serial"] and summary["virtual_makespan_s"] > 0
 
 
 @pytest.mark.parametrize("threads", (2, 8, 32))
@@ -90,6 +90,6 @@ def test_waiting_for_the_sender_keeps_serial_results_and_saves_executions(
 
 def test_conflicts_name_the_hot_locations(blocks):
     conflicts = run_block(blocks["one_sender_chain"], "block-stm", 8).summary["conflicts"]
-    assert conflicts and conflicts[0]["aborts"] + conflicts[0]["suspensions"] > 0
+    assert conflicts and conflicts[0]["reexecutions"] + conflicts[0]["suspensions"] > 0
     assert all(row["label"].startswith(("nonce of sender", "ETH balance of sender"))
                for row in conflicts)

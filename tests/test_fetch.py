@@ -68,7 +68,7 @@ def test_fetched_range_replays_like_the_vendored_blocks(pair_dir, capsys):
         vendored = replay_json(capsys, f"block={number}")
         assert fetched["matches_serial"]
         assert fetched["header_check"] == {"gas_used": True, "receipts_root": True}
-        for key in ("txs", "gas_used", "state_root", "speedup", "executions"):
+        for key in ("txs", "gas_used", "state_root", "virtual_speedup", "executions"):
             assert fetched[key] == vendored[key]
         assert (load_block(number, store=store).pre_state_root
                 == load_block(number).pre_state_root)
@@ -125,7 +125,7 @@ def test_a_sweep_over_a_block_directory_reports_the_distribution(era_dir, tmp_pa
     speedups = {int(row.split(" | ")[0].strip("| ")): row.split(" | ") for row in table}
     assert sorted(speedups) == list(ERAS)
     for number in ERAS:  # the focus speedup in the table is the sweep's own figure
-        focus = [r["speedup"] for r in rows if r["params"]["block"] == number
+        focus = [r["virtual_speedup"] for r in rows if r["params"]["block"] == number
                  and r["strategy"] == "block-stm" and r["threads"] == 4]
         assert speedups[number][4] == f"{focus[0]:.2f}"
     assert "gas matches" in speedups[1150000][-1] and speedups[19923400][-1] == "matches |"

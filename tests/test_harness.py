@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from simulator.harness import sweep as sweep_module
 from simulator.harness.report import report
 from simulator.harness.suite import load_suite
 from simulator.harness.sweep import RESULTS, read_results, sweep
+from simulator.progress import Progress
 from simulator.strategies import STRATEGIES
 
 TINY = """
@@ -101,7 +103,7 @@ def test_sweep_writes_every_configuration(finished):
     keys = [config.key for config in load_suite(str(path)).configs]
     assert [row["key"] for row in rows] == keys
     assert all(row["matches_serial"] for row in rows)
-    assert {"workload", "params", "seed", "suite", "speedup", "conflicts"} <= set(rows[0])
+    assert {"workload", "params", "seed", "suite", "virtual_speedup", "conflicts"} <= set(rows[0])
     meta = json.loads((out / "meta.json").read_text())
     assert meta["suite"]["content"] == path.read_text()
     assert meta["cost_models"]["gas"]["PER_GAS"] > 0
@@ -115,6 +117,27 @@ def test_resume_of_a_finished_sweep_runs_nothing(finished, capsys):
     assert main(["sweep", str(path), "--out", str(out), "--resume"]) == 0
     assert "0 runs (12 already finished)" in capsys.readouterr().out
     assert (out / RESULTS).read_bytes() == before
+
+
+def test_sweep_exports_csv_and_json(finished, tmp_path, capsys):
+    import csv
+
+    path, out = finished
+    table, rows = tmp_path / "rows.csv", tmp_path / "rows.json"
+    assert main(["sweep", str(path), "--out", str(out), "--resume", "--csv", str(table),
+                 "--json", str(rows)]) == 0
+    written = list(csv.DictReader(table.open()))
+    assert [row["key"] for row in written] == [row["key"] for row in read_results(out)]
+    assert {"param.accounts", "param.hot_ratio", "virtual_speedup"} <= set(written[0])
+    assert json.loads(rows.read_text()) == read_results(out)
+
+
+def test_sweep_output_path_is_checked_first(tmp_path, capsys):
+    path = write_suite(tmp_path, TINY)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--csv",
+                 str(tmp_path / "absent" / "x.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_sweep_refuses_a_used_directory_without_resume(finished, capsys):
@@ -137,13 +160,17 @@ def test_interrupted_sweep_resumes_to_every_configuration_once(tmp_path, monkeyp
 
     monkeypatch.setattr(sweep_module, "run_block", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        sweep(suite, out, progress=False)
+        sweep(suite, out, progress=Progress(io.StringIO()))
     monkeypatch.setattr(sweep_module, "run_block", real)
     assert len(read_results(out)) == 5
     with open(out / RESULTS, "a") as results:
         results.write('{"key": "torn by a ki')  # a line cut short by a kill
-    stats = sweep(suite, out, resume=True, progress=False)
+    log = io.StringIO()
+    stats = sweep(suite, out, resume=True, progress=Progress(log))
     assert (stats.ran, stats.skipped) == (7, 5)
+    lines = log.getvalue().splitlines()  # off a terminal: one line per finished run
+    assert [line.split("]")[0] for line in lines] == [f"pevmsim: tiny [{k}/12"
+                                                     for k in range(6, 13)]
     keys = [row["key"] for row in read_results(out)]
     assert sorted(keys) == sorted(c.key for c in suite.configs)
 

@@ -59,4 +59,4 @@ def test_random_block_block_stm_equals_serial(accounts, ops, threads, lazy, wait
                        deep_check=True)
     assert report.summary["mismatches"] == []
     assert report.result.diff == report.serial.diff
-    assert report.summary["speedup"] <= report.summary["speedup_bound"] + 1e-9
+    assert report.summary["virtual_speedup"] <= report.summary["virtual_speedup_bound"] + 1e-9

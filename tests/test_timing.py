@@ -64,7 +64,7 @@ def hot_receiver_block(hot: int, independent: int):
 @pytest.mark.parametrize("threads, makespan", [(1, 30), (4, 8), (8, 4), (32, 1)])
 def test_independent_transactions_take_ceil_n_over_t(unit, threads, makespan):
     report = run_block(independent_transfers(), "block-stm", threads, unit)
-    assert report.summary["parallel_time"] == makespan
+    assert report.summary["virtual_makespan_s"] == makespan
     assert report.summary["executions"] == 30
 
 
@@ -73,9 +73,9 @@ def test_a_full_dependency_chain_has_no_speedup(unit, threads):
     # One sender: each transaction needs its predecessor's nonce. Each waits for it
     # (suspended at t=0 at no cost), then runs: 20 transactions take 20.
     report = run_block(one_sender_chain(), "block-stm", threads, unit)
-    assert report.summary["parallel_time"] == 20
-    assert report.summary["speedup"] == 1.0
-    assert report.summary["speedup_bound"] == 1.0
+    assert report.summary["virtual_makespan_s"] == 20
+    assert report.summary["virtual_speedup"] == 1.0
+    assert report.summary["virtual_speedup_bound"] == 1.0
 
 
 def test_a_suspended_transaction_resumes_when_its_blocker_finishes(unit):
@@ -90,7 +90,7 @@ def test_a_suspended_transaction_resumes_when_its_blocker_finishes(unit):
     assert events == [("suspended", 1, 0.0, 0.0), ("execution", 0, 0.0, 1.0),
                       ("validation", 0, 1.0, 1.0), ("re-execution", 1, 1.0, 2.0),
                       ("validation", 1, 2.0, 2.0)]  # in the order they end
-    assert report.summary["parallel_time"] == 2 and report.summary["suspensions"] == 1
+    assert report.summary["virtual_makespan_s"] == 2 and report.summary["suspensions"] == 1
 
 
 def test_one_hot_key_bounds_the_oracle_at_the_chain_length(unit):
@@ -98,8 +98,8 @@ def test_one_hot_key_bounds_the_oracle_at_the_chain_length(unit):
     # workers: the bound is max(10, 30 / 4) = 10 and the oracle reaches it.
     block = hot_receiver_block(10, 20)
     oracle = run_block(block, "oracle", 4, unit, lazy_beneficiary=True).summary
-    assert oracle["speedup_bound"] == 3.0 and oracle["parallel_time"] == 10
-    assert oracle["speedup"] == 3.0
+    assert oracle["virtual_speedup_bound"] == 3.0 and oracle["virtual_makespan_s"] == 10
+    assert oracle["virtual_speedup"] == 3.0
 
 
 # -- the scheduler's invariants under random schedules ---------------------------------
@@ -148,17 +148,17 @@ def _finish(s, task, rng, calm):
 def test_threads_one_costs_every_strategy_at_most_ten_percent():
     block = ERC20Workload(accounts=1000).block(60, seed=7)
     for name in STRATEGIES:
-        speedup = run_block(block, name, 1).summary["speedup"]
+        speedup = run_block(block, name, 1).summary["virtual_speedup"]
         assert 0.9 <= speedup <= 1.0 + 1e-12, (name, speedup)
-    assert run_block(block, "serial", 1).summary["speedup"] == 1.0
+    assert run_block(block, "serial", 1).summary["virtual_speedup"] == 1.0
 
 
 def test_disk_tier_rewards_parallel_loading():
     block = ERC20Workload(accounts=1000).block(60, seed=7)
     memory = run_block(block, "block-stm", 16, "gas").summary
     disk = run_block(block, "block-stm", 16, "gas-disk").summary
-    assert disk["speedup"] > memory["speedup"]
-    assert disk["serial_time"] > memory["serial_time"]
+    assert disk["virtual_speedup"] > memory["virtual_speedup"]
+    assert disk["virtual_serial_time_s"] > memory["virtual_serial_time_s"]
 
 
 def test_a_reexecution_finds_its_state_warm():

@@ -36,10 +36,12 @@ Helpers that keep workloads short:
 
 from __future__ import annotations
 
+import inspect
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import ClassVar
 
 import eth_abi
@@ -47,15 +49,17 @@ from eth._utils.address import generate_contract_address
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.atomic import AtomicDB
 from eth.vm.message import Message
+from eth.abc import SignedTransactionAPI
 from eth.vm.forks.cancun import CancunVM
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils import function_signature_to_4byte_selector
 
 from simulator.block import Block, HeaderContext
+from simulator.failures import FailureKind, classify
 from simulator.params import Param
 
-from .vyper_build import Artifact, compile_file
+from .vyper_build import Artifact, compile_file, find_contract
 
 
 class WorkloadError(Exception):
@@ -98,7 +102,8 @@ class BlockSource(ABC):
 
     @abstractmethod
     def block(self, n: int, seed: int = 0) -> Block:
-        """A block of n transactions, deterministic for `seed`."""
+        """A block of n transactions, deterministic for `seed` (`--txs all` passes a
+        recorded source's `size()`)."""
 
     def size(self) -> int | None:
         """A recorded block's transaction count; None for a source that makes blocks
@@ -138,15 +143,25 @@ class Workload(BlockSource):
         """Fund accounts and deploy contracts (the pre-state)."""
 
     @abstractmethod
-    def transactions(self, chain: "BlockBuilder", n: int) -> list:
-        """Exactly n signed transactions for the block, from chain.rng."""
+    def transactions(self, chain: "BlockBuilder", n: int):
+        """Exactly n signed transactions for the block (a list, or any iterable such
+        as a generator), from chain.rng."""
 
     def block(self, n: int, seed: int = 0) -> Block:
         """Set up a fresh pre-state and make the block of n transactions; any failure
-        is a WorkloadError naming this workload and the phase that failed."""
-        chain = BlockBuilder(seed)
+        is a WorkloadError naming this workload and the phase that failed.
+        `transactions` may return any iterable (a generator too) of signed
+        transactions; bare contract names in `chain.deploy` are looked up next to the
+        workload's own file first."""
+        chain = BlockBuilder(seed, contracts_dir=Path(inspect.getfile(type(self))).parent)
         self._run("setup", self.setup, chain)
-        transactions = self._run("transactions", self.transactions, chain, n)
+        transactions = self._run("transactions", lambda: list(self.transactions(chain, n)))
+        for index, transaction in enumerate(transactions):
+            if not isinstance(transaction, SignedTransactionAPI):
+                raise WorkloadError(
+                    f"workload {self.name}: transactions() item {index} is a "
+                    f"{type(transaction).__name__}, not a signed transaction (make them "
+                    "with chain.call_tx, chain.transfer or chain.create_tx)")
         if len(transactions) != n:
             raise WorkloadError(f"workload {self.name}: transactions() made "
                                 f"{len(transactions)} transactions, asked for {n}")
@@ -158,6 +173,20 @@ class Workload(BlockSource):
         except Exception as exc:
             cause = str(exc) if isinstance(exc, WorkloadError) else f"{type(exc).__name__}: {exc}"
             raise WorkloadError(f"workload {self.name}: {phase} failed: {cause}") from exc
+
+
+def workload_labels(source: BlockSource) -> dict:
+    """`source.labels()`, checked: a failure or a non-dict is a WorkloadError naming it.
+    Call it after `block()`, which sets up what the labels name."""
+    try:
+        labels = source.labels()
+    except Exception as exc:
+        raise WorkloadError(f"workload {source.name}: labels() failed: "
+                            f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(labels, dict):
+        raise WorkloadError(f"workload {source.name}: labels() returned a "
+                            f"{type(labels).__name__}, not a dict of location -> name")
+    return labels
 
 
 @dataclass(frozen=True)
@@ -174,21 +203,28 @@ def _abi_type(item: dict) -> str:
     return item["type"]
 
 
+def _plain(value):
+    """An Account or Contract as its address; anything else as it is."""
+    return value.address if isinstance(value, (Account, Contract)) else value
+
+
 def _word(key) -> bytes:
     """A HashMap key as the 32-byte word Vyper hashes (addresses left-padded)."""
-    if isinstance(key, Account):
-        key = key.address
+    key = _plain(key)
     if isinstance(key, bytes):
         return key.rjust(32, b"\0")
     return int(key).to_bytes(32, "big")
 
 
 class Contract:
-    """A deployed contract: address, ABI (calldata, return types) and storage layout."""
+    """A deployed contract: address, ABI (calldata, return types) and storage layout.
+    Arguments of type address may be given as an Account or a Contract."""
 
-    def __init__(self, address: bytes, abi, layout: dict | None = None) -> None:
+    def __init__(self, address: bytes, abi, layout: dict | None = None,
+                 name: str = "contract") -> None:
         self.address = address
         self.layout = layout or {}
+        self.name = name
         self._functions = {}
         for item in abi:
             if item.get("type") == "function":
@@ -200,12 +236,20 @@ class Contract:
         try:
             return self._functions[(function, count)]
         except KeyError:
-            raise WorkloadError(f"contract has no function {function} with {count} args")
+            known = ", ".join(f"{f}({','.join(types)})"
+                              for (f, _), (types, _) in sorted(self._functions.items()))
+            raise WorkloadError(f"{self.name} has no function {function} taking {count} "
+                                f"arguments; it has: {known or 'no functions'}") from None
 
     def calldata(self, function: str, *args) -> bytes:
         types, _ = self._function(function, len(args))
-        selector = function_signature_to_4byte_selector(f"{function}({','.join(types)})")
-        return selector + eth_abi.encode(types, list(args))
+        signature = f"{function}({','.join(types)})"
+        try:
+            encoded = eth_abi.encode(types, [_plain(arg) for arg in args])
+        except Exception as exc:  # eth_abi's encoding errors name the value and type
+            raise WorkloadError(f"{self.name}.{signature} cannot take {args!r}: "
+                                f"{type(exc).__name__}: {exc}") from None
+        return function_signature_to_4byte_selector(signature) + encoded
 
     def slot(self, variable: str, *keys) -> int:
         """The storage slot of a variable, or of a HashMap entry (one key per level):
@@ -229,8 +273,9 @@ class BlockBuilder:
     coinbase = bytes.fromhex("c0ffee0000000000000000000000000000c0ffee")
     default_balance = 10**26
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, contracts_dir: Path | None = None) -> None:
         self.rng = random.Random(seed)
+        self.contracts_dir = contracts_dir  # where bare contract names are looked up first
         self.db = AtomicDB()
         self.header = HeaderContext(
             coinbase=self.coinbase, number=1, timestamp=1_700_000_000,
@@ -260,14 +305,16 @@ class BlockBuilder:
 
     def deploy(self, contract, *args, deployer: Account | None = None, value: int = 0,
                gas: int = 10_000_000) -> Contract:
-        """Deploy Vyper source (a .vy path, or a bare name next to this module), an
-        Artifact, or raw init bytecode (bytes), running its constructor in py-evm."""
+        """Deploy Vyper source (a .vy path; a bare name is NAME.vy next to the
+        workload's file, else a built-in contract), an Artifact, or raw init bytecode
+        (bytes), running its constructor in py-evm with `gas`."""
         if isinstance(contract, bytes):
             artifact = Artifact("bytecode", contract, ())
         elif isinstance(contract, Artifact):
             artifact = contract
         else:
-            artifact = compile_file(contract)
+            artifact = compile_file(find_contract(
+                contract, () if self.contracts_dir is None else (self.contracts_dir,)))
         types = []
         for item in artifact.abi:
             if item.get("type") == "constructor":
@@ -275,13 +322,15 @@ class BlockBuilder:
         data = artifact.bytecode + (eth_abi.encode(types, list(args)) if types else b"")
         deployer = deployer or self._deployer
         address = generate_contract_address(deployer.address, self._nonce(deployer))
-        self.execute(self._sign(deployer, None, value, data, gas))
-        return Contract(address, artifact.abi, artifact.layout)
+        self.execute(self._sign(deployer, None, value, data, gas),
+                     f"deploying {artifact.name}")
+        return Contract(address, artifact.abi, artifact.layout, artifact.name)
 
     def call(self, sender: Account, contract: Contract, function: str, *args,
              value: int = 0, gas: int = 1_000_000) -> None:
-        """A set-up call, executed now; it must succeed."""
-        self.execute(self.call_tx(sender, contract, function, *args, value=value, gas=gas))
+        """A set-up call with `gas`, executed now; it must succeed."""
+        self.execute(self.call_tx(sender, contract, function, *args, value=value, gas=gas),
+                     f"set-up call {function}")
 
     def set_storage(self, contract: Contract, variable: str, *keys, value: int) -> None:
         """Write a storage variable straight into the pre-state (like a genesis alloc):
@@ -289,11 +338,20 @@ class BlockBuilder:
         so keep the contract's invariants (e.g. totalSupply) yourself."""
         self._state.set_storage(contract.address, contract.slot(variable, *keys), value)
 
-    def execute(self, transaction) -> None:
+    def execute(self, transaction, what: str = "set-up transaction") -> None:
+        """Apply a signed transaction to the pre-state now; it must succeed (a revert
+        is a WorkloadError with its decoded reason)."""
         self._state.lock_changes()
         computation = self._state.apply_transaction(transaction)
-        if computation.is_error:
-            raise WorkloadError(f"set-up transaction failed: {computation.error!r}")
+        failure = classify(computation)
+        if failure is None:
+            return
+        if failure.kind is FailureKind.REVERTED:
+            raise WorkloadError(f"{what} reverted: {failure.reason}")
+        if failure.kind is FailureKind.OUT_OF_GAS:
+            raise WorkloadError(f"{what} ran out of gas (gas limit {transaction.gas:,}; "
+                                "pass a larger gas=)")
+        raise WorkloadError(f"{what} failed: {failure.reason}")
 
     # -- block transactions ------------------------------------------------------------
     def pick(self, items, hot_ratio: float):
@@ -325,9 +383,11 @@ class BlockBuilder:
             raise WorkloadError(f"all mix weights are zero: {weights}")
         return self.rng.choices(keys, [weights[key] for key in keys])[0]
 
-    def transfer(self, sender: Account, to: bytes, value: int, gas: int = 21_000,
+    def transfer(self, sender: Account, to, value: int, gas: int = 21_000,
                  access_list=()):
-        return self._sign(sender, to, value, b"", gas, access_list)
+        """A signed ETH transfer to an address, Account or Contract (paying a contract
+        runs its code: give it the gas that needs)."""
+        return self._sign(sender, _plain(to), value, b"", gas, access_list)
 
     def call_tx(self, sender: Account, contract: Contract, function: str, *args,
                 value: int = 0, gas: int = 300_000, access_list=()):

@@ -185,8 +185,8 @@ def _load_block(number: int, txs: int | None, store: BlockStore) -> MainnetBlock
 
 class MainnetWorkload(BlockSource):
     name = "mainnet"
-    description = ("a real Ethereum mainnet block with its pre-state (txs: its first N, "
-                   "or all)")
+    description = ("a real Ethereum mainnet block with its pre-state (--txs N: its first N, "
+                   "--txs all: every one)")
     params = (Param("block", 17034869, "block number (see mainnet_blocks/blocks, or dir)",
                     int, min=0),
               Param("dir", "", "a block directory written by `pevmsim fetch` "

@@ -3,7 +3,8 @@
 A workload spec is one of:
 
     "amm"                          a built-in workload (BUILTINS)
-    "path/to/file.py:ClassName"    a Workload subclass in a Python file (file plug-in)
+    "path/to/file.py:ClassName"    a Workload subclass in a Python file (file plug-in;
+                                   its folder is importable, as for a script)
     "voting"                       a name that an installed package registers in the
                                    entry-point group "pevmsim.workloads", e.g. in its
                                    pyproject.toml:
@@ -65,6 +66,9 @@ def _load_file(spec: str) -> type:
     path = Path(path_text)
     if not path.is_file():
         raise WorkloadError(f"workload plug-in {spec}: file {path} not found")
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:  # like running a script: its siblings are importable
+        sys.path.insert(0, folder)
     module_name = f"pevmsim_plugin_{path.stem}"
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(module_spec)
@@ -78,8 +82,11 @@ def _load_file(spec: str) -> type:
     try:
         return getattr(module, class_name)
     except AttributeError:
-        raise WorkloadError(f"workload plug-in {spec}: {path} has no class "
-                            f"{class_name}") from None
+        defined = sorted(name for name, value in vars(module).items()
+                         if inspect.isclass(value) and issubclass(value, BlockSource)
+                         and value.__module__ == module_name)
+        raise WorkloadError(f"workload plug-in {spec}: {path} has no class {class_name}; "
+                            f"its workload classes: {', '.join(defined) or 'none'}") from None
 
 
 def _entry_points() -> dict:
@@ -124,13 +131,45 @@ def build_block(spec: str, n: int, seed: int = 0, params: dict | None = None,
     return block
 
 
-def list_workloads(specs=()) -> list:
-    """Every built-in and installed workload, plus the file plug-ins in `specs`:
-    dicts with name, description, params (Param.describe()), source and spec."""
-    found = [(name, cls, "builtin") for name, cls in BUILTINS.items()]
-    found += [(name, _check(_load_entry_point(entry), name), "entry-point")
-              for name, entry in sorted(_entry_points().items())]
-    found += [(spec, load_workload(spec), "file") for spec in specs]
+def list_workloads(specs=(), only: bool = False) -> list:
+    """Every built-in and installed workload, plus the file plug-ins in `specs` (with
+    `only`: just the workloads `specs` name, of any kind): dicts with name,
+    description, params (Param.describe()), source and spec."""
+    found = [] if only else [(name, cls, "builtin") for name, cls in BUILTINS.items()]
+    if not only:
+        found += [(name, _check(_load_entry_point(entry), name), "entry-point")
+                  for name, entry in sorted(_entry_points().items())]
+    for spec in specs:
+        if only or _is_file_spec(spec):
+            source = ("builtin" if spec in BUILTINS else "file" if _is_file_spec(spec)
+                      else "entry-point")
+            found.append((spec, load_workload(spec), source))
     return [{"name": cls.name, "spec": spec, "description": cls.description,
              "params": [param.describe() for param in cls.params], "source": source}
             for spec, cls, source in found]
+
+
+def _bounds(param: dict) -> str:
+    low, high = param["min"], param["max"]
+    if low is not None and high is not None:
+        return f"{low:g}..{high:g}"
+    if low is not None:
+        return f">= {low:g}"
+    return f"<= {high:g}" if high is not None else ""
+
+
+def format_listing(listing: list) -> str:
+    """`pevmsim workloads`: each workload, then its parameters as aligned columns
+    (name, type, default, bounds, help)."""
+    rows = [[p["name"], p["type"], repr(p["default"]), _bounds(p), p["help"]]
+            for item in listing for p in item["params"]]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
+    names = max(len(item["spec"]) for item in listing)
+    lines = []
+    for item in listing:
+        lines.append(f"{item['spec']:{names}}  {item['description']}")
+        for p in item["params"]:
+            cells = [p["name"], p["type"], repr(p["default"]), _bounds(p)]
+            lines.append("    " + "  ".join(f"{cell:{width}}" for cell, width
+                                            in zip(cells, widths)) + "  " + p["help"])
+    return "\n".join(lines)

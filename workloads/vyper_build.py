@@ -1,8 +1,11 @@
 """Compile Vyper contracts with the `vyper` package, caching the artifacts.
 
-Artifacts (init bytecode, ABI and storage layout) are cached on disk, keyed by the SHA-256 of the
-source and the compiler version, in $PEVMSIM_CACHE_DIR (default ~/.cache/pevmsim), so a
-run compiles each contract at most once per machine.
+Artifacts (init bytecode, ABI and storage layout) are cached on disk in
+$PEVMSIM_CACHE_DIR (default ~/.cache/pevmsim), so a run compiles each contract at most
+once per machine. The cache key is the compiler version and the compiler's integrity
+sum, a hash over the contract's source and every module it imports (`import lib`,
+`from . import lib`, resolved next to the importing file): editing an imported module
+recompiles every contract that uses it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,32 @@ from functools import lru_cache
 from pathlib import Path
 
 import vyper
+from vyper.compiler import compile_from_file_input
+from vyper.compiler.input_bundle import FileInput, FilesystemInputBundle
+from vyper.compiler.phases import CompilerData
+from vyper.exceptions import VyperException
 
 CONTRACTS_DIR = Path(__file__).parent
+OUTPUTS = ["bytecode", "abi", "layout"]
+
+
+class ContractNotFound(FileNotFoundError):
+    """A contract name or path that names no .vy file (the message lists the places)."""
+
+
+class CompileError(ValueError):
+    """Vyper refused a contract: one line with the file, line and column, and the
+    compiler's message (Vyper's own is several lines with a source excerpt)."""
+
+
+def _compile_error(exc: VyperException, path) -> CompileError:
+    node = exc.annotations[0] if exc.annotations else exc
+    where = ":".join(str(part) for part in (getattr(node, "lineno", None),
+                                            getattr(node, "col_offset", None))
+                     if part is not None)
+    hint = f" ({exc.hint})" if exc.hint else ""
+    return CompileError(f"compiling {path}{':' + where if where else ''}: "
+                        f"{type(exc).__name__}: {exc.message}{hint}")
 
 
 @dataclass(frozen=True)
@@ -33,32 +60,84 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PEVMSIM_CACHE_DIR", default))
 
 
-def _key(source: str) -> str:
-    return hashlib.sha256(f"vyper {vyper.__version__}\n{source}".encode()).hexdigest()
+def find_contract(contract, search_dirs=()) -> Path:
+    """The .vy file a deploy names: a bare name is NAME.vy in `search_dirs` (a plug-in's
+    folder) or else among the built-in contracts; a relative path is tried in
+    `search_dirs` first, then from the working directory."""
+    path = Path(contract)
+    if not path.suffix:
+        candidates = [Path(d) / f"{path}.vy" for d in (*search_dirs, CONTRACTS_DIR)]
+    elif path.is_absolute():
+        candidates = [path]
+    else:
+        candidates = [Path(d) / path for d in search_dirs] + [path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ContractNotFound(f"contract {contract} not found; looked for "
+                           f"{', '.join(map(str, candidates))}")
+
+
+def _compile(data: CompilerData) -> Artifact:
+    """The artifact of a parsed compilation, from the disk cache when its integrity
+    sum (source and imports) was compiled before."""
+    key = hashlib.sha256(f"vyper {vyper.__version__}\n{data.integrity_sum}".encode())
+    path = cache_dir() / f"{key.hexdigest()}.json"
+    try:
+        cached = json.loads(path.read_text())
+        cached["layout"]  # entries cached before layouts were kept are recompiled
+    except (OSError, ValueError, KeyError):
+        out = compile_from_file_input(data.file_input, input_bundle=data.input_bundle,
+                                      output_formats=OUTPUTS)
+        cached = {"bytecode": out["bytecode"], "abi": out["abi"],
+                  "layout": out["layout"].get("storage_layout", {})}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cached))
+        tmp.replace(path)
+    return Artifact(name=Path(data.file_input.path).stem,
+                    bytecode=bytes.fromhex(cached["bytecode"].removeprefix("0x")),
+                    abi=tuple(cached["abi"]), layout=cached["layout"])
+
+
+def _parse(source: str, path: Path, resolved: Path) -> CompilerData:
+    return CompilerData(FileInput(source_id=0, contents=source, path=path,
+                                  resolved_path=resolved),
+                        FilesystemInputBundle([resolved.parent]))
 
 
 @lru_cache(maxsize=None)
 def compile_source(source: str, name: str = "contract") -> Artifact:
-    path = cache_dir() / f"{_key(source)}.json"
+    """Compile Vyper source text (its imports resolve from the working directory)."""
     try:
-        data = json.loads(path.read_text())
-        data["layout"]  # entries cached before layouts were kept are recompiled
-    except (OSError, ValueError, KeyError):
-        out = vyper.compile_code(source, contract_path=f"{name}.vy",
-                                 output_formats=["bytecode", "abi", "layout"])
-        data = {"bytecode": out["bytecode"], "abi": out["abi"],
-                "layout": out["layout"].get("storage_layout", {})}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(path)
-    return Artifact(name=name, bytecode=bytes.fromhex(data["bytecode"].removeprefix("0x")),
-                    abi=tuple(data["abi"]), layout=data["layout"])
+        return _compile(_parse(source, Path(f"{name}.vy"), Path.cwd() / f"{name}.vy"))
+    except VyperException as exc:
+        raise _compile_error(exc, f"{name}.vy") from None
+
+
+def _stamps(paths) -> tuple:
+    return tuple((path, hashlib.sha256(path.read_bytes()).digest()) for path in paths)
+
+
+_compiled: dict = {}  # resolved path -> ((file, SHA-256) of it and its imports, Artifact)
 
 
 def compile_file(path) -> Artifact:
-    """Compile a .vy file; a bare name means workloads/NAME.vy."""
-    path = Path(path)
-    if not path.suffix:
-        path = CONTRACTS_DIR / f"{path}.vy"
-    return compile_source(path.read_text(), path.stem)
+    """Compile a .vy file (a bare name: a built-in contract, workloads/NAME.vy), its
+    imports resolved next to it. Within a process a file whose content and imports'
+    contents are unchanged reuses its artifact without parsing it again."""
+    path = find_contract(path).resolve()
+    known = _compiled.get(path)
+    try:
+        if known is not None and _stamps(p for p, _ in known[0]) == known[0]:
+            return known[1]
+    except OSError:  # an imported file went away: recompile, which reports it
+        pass
+    data = _parse(path.read_text(), path, path)
+    try:
+        artifact = _compile(data)
+        imported = [Path(i.resolved_path) for i in data.resolved_imports.compiler_inputs]
+    except VyperException as exc:
+        raise _compile_error(exc, exc.resolved_path or path) from None
+    _compiled[path] = (_stamps([path] + [p for p in imported if p.is_file()]), artifact)
+    return artifact

@@ -35,7 +35,7 @@ def block_sections(d: Data, charts: Charts) -> list:
     if len(settings) < 2:
         return []
     names = _block_names(settings)
-    focus = {s: d.mean(s, d.focus_strategy, d.focus_threads, "speedup") for s in settings}
+    focus = {s: d.mean(s, d.focus_strategy, d.focus_threads, "virtual_speedup") for s in settings}
     ranked = sorted((s for s in settings if focus[s] is not None),
                     key=lambda s: (focus[s], names[s]))
     values = [focus[s] for s in ranked]
@@ -49,8 +49,8 @@ def block_sections(d: Data, charts: Charts) -> list:
              ("table", ["block", "txs", "Mgas", "dependency bound"] + d.strategies
               + ["executions per tx", "real header"],
               [[names[s], str(s[2]), f"{_first(d, s, 'gas_used') / 1e6:.1f}",
-                _num(d.mean(s, d.focus_strategy, d.focus_threads, "speedup_bound"))]
-               + [_num(d.mean(s, strategy, d.focus_threads, "speedup"))
+                _num(d.mean(s, d.focus_strategy, d.focus_threads, "virtual_speedup_bound"))]
+               + [_num(d.mean(s, strategy, d.focus_threads, "virtual_speedup"))
                   for strategy in d.strategies]
                + [_num(d.mean(s, d.focus_strategy, d.focus_threads, "executions_per_tx")),
                   _header(d, s)] for s in settings]),
@@ -66,9 +66,9 @@ def block_sections(d: Data, charts: Charts) -> list:
                                f"bound {_num(d.mean(s, d.focus_strategy, d.focus_threads, 'speedup_bound'))}x"
                                + ("" if conflicts else "; no conflicts.")))
             if conflicts:
-                parts.append(("table", ["name", "location", "aborts", "suspensions"],
+                parts.append(("table", ["name", "location", "re-executions", "suspensions"],
                               [[e["label"] or "-", _shorten(e["location"]),
-                                str(e["aborts"]), str(e["suspensions"])]
+                                str(e["reexecutions"]), str(e["suspensions"])]
                                for e in conflicts]))
     return parts
 
@@ -96,22 +96,22 @@ def _header(d: Data, setting) -> str:
 
 def _distribution_chart(d: Data, charts: Charts, settings: list) -> str:
     figure, (histogram, cdf) = plt.subplots(1, 2, figsize=(11, 4.2))
-    focus = [v for v in (d.mean(s, d.focus_strategy, d.focus_threads, "speedup")
+    focus = [v for v in (d.mean(s, d.focus_strategy, d.focus_threads, "virtual_speedup")
                          for s in settings) if v is not None]
     histogram.hist(focus, bins=min(max(len(focus) // 3, 5), 30),
                    color=d.strategy_colour(d.focus_strategy), edgecolor="white")
     histogram.yaxis.set_major_locator(MaxNLocator(integer=True))
     histogram.set(title=f"{d.focus_strategy} at {d.focus_threads} threads",
                   xlabel="speedup over serial (x, virtual time)", ylabel="blocks")
-    series = [(strategy, "speedup", d.strategy_colour(strategy), "-")
+    series = [(strategy, "virtual_speedup", d.strategy_colour(strategy), "-")
               for strategy in d.strategies]
-    series.append((d.focus_strategy, "speedup_bound", "black", ":"))
+    series.append((d.focus_strategy, "virtual_speedup_bound", "black", ":"))
     for strategy, key, colour, style in series:
         values = sorted(v for v in (d.mean(s, strategy, d.focus_threads, key)
                                     for s in settings) if v is not None)
         shares = [i / len(values) for i in range(len(values) + 1)]
         cdf.step(values[:1] + values, shares, where="post", color=colour, ls=style,
-                 label="dependency bound" if key == "speedup_bound" else strategy)
+                 label="dependency bound" if key == "virtual_speedup_bound" else strategy)
     cdf.set(title=f"Cumulative distribution over {len(settings)} blocks",
             xlabel="speedup over serial (x)", ylabel="share of blocks at or below",
             ylim=(0, 1.02))

@@ -12,7 +12,7 @@ Charts (DIR/charts/NAME.png and .svg):
     speedup       per setting: every strategy, the ideal line and the dependency bound
     throughput    tx/s and Mgas/s (virtual time) vs contention at the focus threads
     executions    executions per tx vs threads, and the causes of wasted executions
-    conflicts     the storage slots and accounts behind the most aborts / suspensions
+    conflicts     the storage slots and accounts behind the most re-executions / suspensions
     storage_tiers with settings run under both `gas` (state in memory) and `gas-disk`
                   (state on an SSD): the focus strategy's speedup under each tier
     timeline_W    per workload W: the schedule of one run and executions per tx index
@@ -96,7 +96,7 @@ def summary(d: "Data", out: Path) -> str:
     """The headline figures: the focus strategy at low and high contention, and the
     range of every other strategy, at the focus thread count."""
     def values(strategy, settings):
-        return [v for v in (d.mean(s, strategy, d.focus_threads, "speedup")
+        return [v for v in (d.mean(s, strategy, d.focus_threads, "virtual_speedup")
                             for s in settings) if v is not None]
 
     def span(numbers):
@@ -149,7 +149,7 @@ class Data:
             self.groups[self.setting(row)].append(row)
         self.workloads = list(dict.fromkeys(s[0] for s in self.groups))
         self.labels = self._labels()
-        bound = {s: self.mean(s, self.focus_strategy, self.focus_threads, "speedup_bound")
+        bound = {s: self.mean(s, self.focus_strategy, self.focus_threads, "virtual_speedup_bound")
                  or 0.0 for s in self.groups}
         # low contention first: the highest dependency bound
         self.settings = sorted(self.groups, key=lambda s: (self.workloads.index(s[0]),
@@ -192,12 +192,12 @@ class Data:
                                                      self.focus_threads):
                 continue
             for item in row["conflicts"]:
-                entry = totals.setdefault(item["location"], {**item, "aborts": 0,
+                entry = totals.setdefault(item["location"], {**item, "reexecutions": 0,
                                                              "suspensions": 0})
-                entry["aborts"] += item["aborts"]
+                entry["reexecutions"] += item["reexecutions"]
                 entry["suspensions"] += item["suspensions"]
-        return sorted(totals.values(), key=lambda e: (-(e["aborts"] + e["suspensions"]),
-                                                      e["location"]))
+        return sorted(totals.values(),
+                      key=lambda e: (-(e["reexecutions"] + e["suspensions"]), e["location"]))
 
     def workload_colour(self, setting) -> tuple:
         """Colour by workload; line style by step up in contention."""
@@ -268,9 +268,9 @@ class Charts:
         figure, ax = plt.subplots(figsize=(7.5, 4.8))
         for setting in d.settings:
             colour, style = d.workload_colour(setting)
-            x, y = d.series(setting, d.focus_strategy, "speedup")
+            x, y = d.series(setting, d.focus_strategy, "virtual_speedup")
             ax.plot(x, y, marker="o", ms=4, color=colour, ls=style, label=d.labels[setting])
-        top = max((row["speedup"] for row in d.ok), default=1.0)
+        top = max((row["virtual_speedup"] for row in d.ok), default=1.0)
         self._ideal(ax)
         ax.set_ylim(0, max(top * 1.15, 2))
         self._threads_axis(ax)
@@ -286,13 +286,13 @@ class Charts:
         rows = -(-count // columns)
         figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows),
                                     sharex=True, sharey=True, squeeze=False)
-        top = max(max(r["speedup"], r["speedup_bound"]) for r in d.ok)
+        top = max(max(r["virtual_speedup"], r["virtual_speedup_bound"]) for r in d.ok)
         for ax, setting in zip(axes.flat, d.settings):
             for strategy in d.strategies:
-                x, y = d.series(setting, strategy, "speedup")
+                x, y = d.series(setting, strategy, "virtual_speedup")
                 ax.plot(x, y, marker="o", ms=3, color=d.strategy_colour(strategy),
                         label=strategy)
-            x, y = d.series(setting, d.focus_strategy, "speedup_bound")
+            x, y = d.series(setting, d.focus_strategy, "virtual_speedup_bound")
             ax.plot(x, y, color="black", ls=":", lw=1.5, label="dependency bound")
             self._ideal(ax)
             ax.set_title(d.labels[setting], fontsize=8)
@@ -306,14 +306,14 @@ class Charts:
             ax.set_ylabel("speedup (x)")
         self._title_and_legend(figure, axes.flat[0], "Speedup vs threads per workload "
                                f"and strategy ({d.suite} suite, virtual time)")
-        self.save(figure, "speedup")
+        self.save(figure, "virtual_speedup")
 
     def throughput(self) -> None:
         d = self.data
         figure, axes = plt.subplots(2, len(d.workloads), squeeze=False,
                                     figsize=(max(3.6 * len(d.workloads), 6), 6.0))
-        metrics = (("throughput_tps", 1.0, "throughput (tx/s)"),
-                   ("throughput_gas_per_s", 1e-6, "throughput (Mgas/s)"))
+        metrics = (("virtual_throughput_tps", 1.0, "throughput (tx/s)"),
+                   ("virtual_throughput_gas_per_s", 1e-6, "throughput (Mgas/s)"))
         for column, workload in enumerate(d.workloads):
             settings = [s for s in d.settings if s[0] == workload]
             ticks = [d.labels[s].removeprefix(workload).strip(" ()") or workload
@@ -365,7 +365,7 @@ class Charts:
                     txs = setting[2]
                     if key == "other":
                         parts = [d.mean(setting, strategy, d.focus_threads, k)
-                                 for k in ("aborts", "validation_failures", "suspensions")]
+                                 for k in ("reexecutions", "validation_failures", "suspensions")]
                         value = (None if parts[0] is None
                                  else max(parts[0] - parts[1] - parts[2], 0))
                     else:
@@ -403,20 +403,20 @@ class Charts:
         for setting in d.settings:
             for entry in d.conflicts(setting)[:4]:
                 items.append((d.labels[setting], entry))
-        items.sort(key=lambda item: -(item[1]["aborts"] + item[1]["suspensions"]))
+        items.sort(key=lambda item: -(item[1]["reexecutions"] + item[1]["suspensions"]))
         items = items[:14][::-1]
         figure, ax = plt.subplots(figsize=(9, 0.35 * len(items) + 1.4))
         names = [f"{label}: {entry['label'] or _shorten(entry['location'])}"
                  for label, entry in items]
-        aborts = [entry["aborts"] for _, entry in items]
+        aborts = [entry["reexecutions"] for _, entry in items]
         suspensions = [entry["suspensions"] for _, entry in items]
         ax.barh(names, aborts, color=KIND_COLOURS["re-execution"],
-                label="aborts (failed validation)")
+                label="re-executions (failed validation)")
         ax.barh(names, suspensions, left=aborts, color=KIND_COLOURS["suspended"],
                 label="suspensions (ESTIMATE read)")
         ax.tick_params(axis="y", labelsize=7)
         ax.set(title=f"Hottest locations: {d.focus_strategy} at {d.focus_threads} threads",
-               xlabel="aborts + suspensions caused (summed over seeds)")
+               xlabel="re-executions + suspensions caused (summed over seeds)")
         ax.legend(fontsize=7, frameon=False, loc="lower right")
         if not items:
             ax.text(0.5, 0.5, "no conflicts", transform=ax.transAxes, ha="center")
@@ -428,7 +428,7 @@ class Charts:
         for memory, disk in d.tier_pairs():
             colour, _ = d.workload_colour(memory)
             for setting, style in ((memory, "-"), (disk, "--")):
-                x, y = d.series(setting, d.focus_strategy, "speedup")
+                x, y = d.series(setting, d.focus_strategy, "virtual_speedup")
                 name = d.labels[memory].split(" (")[0]
                 params = ", ".join(f"{k}={v}" for k, v in memory[1] if k != "cost_model")
                 ax.plot(x, y, marker="o", ms=4, color=colour, ls=style,
@@ -512,8 +512,8 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
     parts += [("h", 2, "Speedup"), ("img", "overview", "speedup overview"),
               ("table", ["setting", "txs", "dependency bound"] + d.strategies,
                [[d.labels[s], str(s[2]), _num(d.mean(s, d.focus_strategy, d.focus_threads,
-                                                     "speedup_bound"))]
-                + [_num(d.mean(s, strategy, d.focus_threads, "speedup"))
+                                                     "virtual_speedup_bound"))]
+                + [_num(d.mean(s, strategy, d.focus_threads, "virtual_speedup"))
                    for strategy in d.strategies] for s in d.settings]),
               ("p", f"Speedup at {d.focus_threads} threads (x, mean over seeds). The "
                     "dependency bound is the best any scheduler could do on this block "
@@ -539,8 +539,8 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
         top = d.conflicts(setting)[:5]
         if top:
             parts += [("h", 3, d.labels[setting]),
-                      ("table", ["name", "location", "aborts", "suspensions"],
-                       [[e["label"] or "-", _shorten(e["location"]), str(e["aborts"]),
+                      ("table", ["name", "location", "re-executions", "suspensions"],
+                       [[e["label"] or "-", _shorten(e["location"]), str(e["reexecutions"]),
                          str(e["suspensions"])] for e in top])]
 
     parts.append(("h", 2, "Schedule timelines"))

@@ -19,22 +19,20 @@ configurations whose key is already in results.jsonl (a torn last line is droppe
 from __future__ import annotations
 
 import json
-import os
-import platform
 import re
-import subprocess
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-from tqdm import tqdm
-
-from workloads.api import WorkloadError
+from workloads.api import WorkloadError, workload_labels
 
 from ..cost_model import COST_MODELS
+from ..environment import environment as host_environment
+from ..failures import failure_warning
+from ..progress import Progress
 from ..runner import run_block
 from ..serial import InvalidBlock, execute_serial
+from ..summary import head
 from .suite import Suite
 
 RESULTS = "results.jsonl"
@@ -56,7 +54,10 @@ class SweepStats:
     mismatches: int = 0
 
 
-def sweep(suite: Suite, out: Path, resume: bool = False, progress: bool = True) -> SweepStats:
+def sweep(suite: Suite, out: Path, resume: bool = False,
+          progress: Progress | None = None) -> SweepStats:
+    """Run the suite's unfinished configurations into `out`; `progress` defaults to
+    a bar on a terminal stderr and a line per run otherwise."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results = out / RESULTS
@@ -71,27 +72,28 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: bool = True) 
     stats = SweepStats(skipped=sum(c.key in finished for c in suite.configs))
     pending = [(block, [c for c in configs if c.key not in finished])
                for block, configs in suite.blocks.items()]
-    with open(results, "a") as sink, tqdm(total=len(suite.configs), initial=stats.skipped,
-                                          desc=suite.name, unit="run", dynamic_ncols=True,
-                                          disable=not progress) as bar:
+    progress = progress or Progress()
+    with open(results, "a") as sink, progress.runs(suite.name, len(suite.configs),
+                                                   stats.skipped) as done:
         for block, configs in pending:
             if not configs:
                 continue
-            bar.set_postfix_str(f"building {block.describe()}")
             workload = suite.workload_classes[block.workload](**block.param_dict)
             try:
                 built = workload.block(block.txs, seed=block.seed)
+                labels = workload_labels(workload)
             except WorkloadError as exc:
                 raise SweepError(f"{suite.path}: {block.describe()}: {exc}") from None
-            labels = workload.labels()
             started = time.perf_counter()
             try:
                 serial = (execute_serial(built)[0], time.perf_counter() - started)
             except InvalidBlock as exc:  # the workload made an invalid transaction
                 raise SweepError(f"{suite.path}: {block.describe()}: workload "
                                  f"{workload.name}: {exc}") from None
+            warning = failure_warning(serial[0].failures)
+            if warning:
+                progress.warn(f"{block.describe()}: {warning}")
             for config in configs:
-                bar.set_postfix_str(config.describe())
                 row, report = _run(config, built, labels, serial, suite.name)
                 if (report is not None and config.strategy == suite.focus_strategy
                         and config.threads == suite.focus_threads):
@@ -100,23 +102,24 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: bool = True) 
                 sink.flush()
                 stats.ran += 1
                 stats.mismatches += not row["matches_serial"]
-                bar.update(1)
+                done(config.describe()
+                     + ("" if row["matches_serial"] else ": DOES NOT MATCH SERIAL"))
     return stats
 
 
 def _run(config, block, labels, serial, suite_name: str) -> tuple:
     """One configuration -> (its results row, its RunReport or None if it failed)."""
-    head = {"suite": suite_name, "key": config.key, "workload": config.block.workload,
-            "params": config.block.param_dict, "seed": config.block.seed}
+    first = {"suite": suite_name, "key": config.key,
+             **head(config.block.workload, config.block.param_dict, config.block.seed)}
     try:
         report = run_block(block, config.strategy, config.threads, config.cost_model,
                            config.lazy_beneficiary, labels=labels, serial=serial)
     except InvalidBlock as exc:  # a strategy bug: recorded, and flagged by the report
-        return {**head, "txs": config.block.txs, "strategy": config.strategy,
+        return {**first, "txs": config.block.txs, "strategy": config.strategy,
                 "threads": config.threads, "cost_model": config.cost_model,
                 "lazy_beneficiary": config.lazy_beneficiary, "matches_serial": False,
                 "mismatches": [str(exc)], "error": str(exc)}, None
-    return {**head, **report.summary}, report
+    return {**first, **report.summary}, report
 
 
 def timeline_path(out: Path, workload: str) -> Path:
@@ -128,7 +131,7 @@ def save_timeline(out: Path, config, report) -> None:
     the one kept so far (ties keep the earlier run, so the choice is deterministic)."""
     path = timeline_path(out, config.block.workload)
     summary = report.summary
-    score = summary["aborts"] + summary["suspensions"]
+    score = summary["reexecutions"] + summary["suspensions"]
     if path.exists() and json.loads(path.read_text())["score"] >= score:
         return
     events = report.metrics.events
@@ -137,7 +140,7 @@ def save_timeline(out: Path, config, report) -> None:
     for _, kind, tx, *_ in events:
         if kind in EXECUTION_KINDS:
             executions[tx] += 1
-    makespan = summary["parallel_time"]
+    makespan = summary["virtual_makespan_s"]
     if len(events) <= MAX_EVENTS:
         spans = sorted((w, kinds.index(k), start, end) for w, k, _, _, start, end in events)
     else:
@@ -214,13 +217,7 @@ def write_json(path: Path, payload, compact: bool = False) -> None:
 def environment(suite: Suite) -> dict:
     models = sorted({c.cost_model for c in suite.configs})
     return {
-        "pevmsim": _version("pevmsim"),
-        "git_commit": _git_commit(),
-        "py_evm": _version("py-evm"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
+        **host_environment(),
         "cost_models": {name: COST_MODELS[name]().constants() for name in models},
         "suite": {"name": suite.name, "path": str(suite.path),
                   "description": suite.description,
@@ -229,34 +226,3 @@ def environment(suite: Suite) -> dict:
                   "configurations": len(suite.configs), "blocks": len(suite.blocks),
                   "content": suite.text},
     }
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _git_commit() -> str | None:
-    """HEAD of the source tree, with '-dirty' when it has uncommitted changes."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True,
-                                capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, check=True, capture_output=True,
-                               text=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("-dirty" if dirty else "")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

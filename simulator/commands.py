@@ -1,0 +1,187 @@
+"""`pevmsim run` and `pevmsim compare`: one block, its strategies x thread counts x
+repeats, a table or a summary, JSON and CSV rows.
+
+Order of work, so that mistakes cost nothing: every option and output path is checked
+first; then the block is built and executed serially (the check every run is held
+to), which is where a plug-in's mistakes surface; only then do the strategies run.
+Progress goes to stderr (simulator/progress.py), results to stdout.
+
+Exit codes: 0 when every run matches serial (and a recorded block its real header),
+usage.EXIT_MISMATCH (3) when one does not, 2 for bad input (`pevmsim: error: ...`,
+one line).
+"""
+
+from __future__ import annotations
+
+import time
+
+from .cli import strategy_options
+from .environment import environment
+from .exports import ExportError, check_outputs, export, to_stdout
+from .failures import failure_warning
+from .progress import Progress
+from .summary import head
+from .usage import EXIT_MISMATCH, UsageError
+
+
+def parse_settings(workload_class, settings) -> dict:
+    from .params import split_setting
+
+    params = {p.name: p for p in workload_class.params}
+    values = {}
+    for setting in settings:
+        try:
+            key, text = split_setting(setting, "--set")
+        except ValueError as exc:
+            raise UsageError(str(exc))
+        if key in values:
+            raise UsageError(f"--set {key} given twice")
+        if key not in params:
+            raise UsageError(f"unknown parameter {key!r} for workload {workload_class.name}; "
+                             f"valid: {', '.join(params) or 'none'}")
+        try:
+            values[key] = params[key].parse(text)
+        except ValueError as exc:
+            raise UsageError(f"--set {exc}")
+    return values
+
+
+def prepare(args, progress: Progress) -> tuple:
+    """(workload, params, block, labels, (SerialResult, serial wall s)) for the block
+    options: the block built, labelled and executed serially, or a UsageError."""
+    from workloads.api import WorkloadError, block_size, workload_labels
+    from workloads.registry import load_workload
+
+    from .serial import InvalidBlock, execute_serial
+
+    try:
+        workload_class = load_workload(args.workload)
+    except WorkloadError as exc:
+        raise UsageError(str(exc))
+    workload = workload_class(**parse_settings(workload_class, args.set))
+    started = time.perf_counter()
+    try:
+        with progress.stage(f"building the {workload.name} block", log=False):
+            block = workload.block(block_size(workload, args.txs), seed=args.seed)
+            labels = workload_labels(workload)
+    except WorkloadError as exc:
+        raise UsageError(str(exc))
+    built = time.perf_counter()
+    try:
+        with progress.stage("serial py-evm (the check)", len(block), log=False) as bar:
+            serial_result, _ = execute_serial(block, bar, steps=args.deep_check)
+    except InvalidBlock as exc:
+        raise UsageError(f"workload {workload.name}: {exc}")
+    done = time.perf_counter()
+    progress.line(f"built the {workload.name} block ({len(block)} txs) in "
+                  f"{built - started:.1f} s, executed it serially in {done - built:.1f} s")
+    warning = failure_warning(serial_result.failures)
+    if warning:
+        progress.warn(f"workload {workload.name}: {warning}")
+    return workload, dict(workload.values), block, labels, (serial_result, done - built)
+
+
+def format_summary(s: dict) -> str:
+    """One run, readable: what ran, whether it matches serial, the virtual figures,
+    the work done, and the real (host) time it took."""
+    verdict = "yes" if s["matches_serial"] else "NO: " + "; ".join(s["mismatches"])
+    failed = (f"{s['failed_txs']} failed ({s['reverted_txs']} reverted, "
+              f"{s['out_of_gas_txs']} out of gas)" if s["failed_txs"] else "none failed")
+    spread = (f", {s['repeats']} repeats: {s['virtual_speedup_min']:.2f}x-"
+              f"{s['virtual_speedup_max']:.2f}x" if s["repeats"] > 1 else "")
+    return "\n".join([
+        f"workload        {s['workload']} {s['params']}  ({s['txs']} txs, {s['gas_used']:,} gas)",
+        f"transactions    {failed}",
+        f"strategy        {s['strategy']} on {s['threads']} virtual workers "
+        f"({s['backend']} backend), "
+        f"{s['cost_model']} cost model"
+        + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary"),
+        f"matches serial  {verdict}",
+        *([f"real header     {_header_verdict(s['header_check'])}"]
+          if s.get("header_check") else []),
+        f"speedup         {s['virtual_speedup']:.2f}x virtual{spread}  "
+        f"(dependency bound {s['virtual_speedup_bound']:.2f}x)",
+        f"virtual time    parallel {s['virtual_makespan_s'] * 1e3:.3f} ms, "
+        f"serial {s['virtual_serial_time_s'] * 1e3:.3f} ms",
+        f"throughput      {s['virtual_throughput_tps']:,.0f} tx/s, "
+        f"{s['virtual_throughput_gas_per_s'] / 1e6:,.1f} Mgas/s (virtual)",
+        f"executions      {s['executions']} ({s['executions_per_tx']:.2f} per tx): "
+        f"{s['reexecutions']} re-executions, {s['suspensions']} suspensions, "
+        f"{s['invalid_executions']} rejected by py-evm on stale reads (e.g. a nonce not "
+        "yet written)",
+        f"validations     {s['validations']} ({s['validation_failures']} failed), "
+        f"worker utilization {s['utilization']:.0%}",
+        f"host time       simulation {s['wall_time_s']:.2f} s, serial py-evm "
+        f"{s['serial_wall_time_s']:.2f} s (real seconds of this Python tool, not a speedup)",
+    ])
+
+
+def run_command(args, strategies: list) -> int:
+    """run (one strategy) and compare (several): the rows, printed and exported."""
+    from .compare import compare, format_table
+    from .serial import InvalidBlock
+
+    try:
+        check_outputs(args.json, args.csv)
+    except ExportError as exc:
+        raise UsageError(str(exc))
+    if args.repeat > 1 and args.cost_model != "measured":
+        raise UsageError(f"--repeat {args.repeat} needs --cost-model measured: the "
+                         f"{args.cost_model} cost model gives the same figures every time")
+    options = strategy_options(strategies, args.strategy_options)
+    cold_load = cold_load_seconds(args)
+    progress = Progress()
+    workload, params, block, labels, serial = prepare(args, progress)
+    try:
+        summaries = compare(block, strategies, args.threads, args.cost_model,
+                            args.lazy_beneficiary, args.backend, labels=labels,
+                            strategy_options=options, repeat=args.repeat, serial=serial,
+                            progress=progress, deep_check=args.deep_check,
+                            cold_load=cold_load)
+    except InvalidBlock as exc:
+        raise UsageError(f"workload {workload.name}: {exc}")
+    rows = [{**head(workload.name, params, args.seed), **summary,
+             "environment": environment()} for summary in summaries]
+    single = args.command == "run" and len(rows) == 1
+    export(args.json, args.csv, rows[0] if single else rows, rows)
+    if not to_stdout(args.json, args.csv):
+        if single:
+            print(format_summary(rows[0]))
+        else:
+            first = rows[0]
+            failed = (f", {first['failed_txs']} failed: {first['reverted_txs']} reverted, "
+                      f"{first['out_of_gas_txs']} out of gas" if first["failed_txs"] else "")
+            print(f"{workload.name} {params} ({len(block)} txs{failed}), "
+                  f"{args.cost_model} cost model"
+                  + ("" if args.lazy_beneficiary else ", no lazy beneficiary")
+                  + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
+                     else ""))
+            print(format_table(rows))
+        for flag, path in (("JSON", args.json), ("CSV", args.csv)):
+            if path is not None:
+                print(f"{flag} written to {path}")
+    return 0 if all(row["matches_serial"] and header_ok(row) for row in rows) \
+        else EXIT_MISMATCH
+
+
+def cold_load_seconds(args) -> float | None:
+    """--cold-load-us in seconds (a UsageError for a bad value or model)."""
+    if args.cold_load_us is None:
+        return None
+    if not args.cold_load_us >= 0:
+        raise UsageError("--cold-load-us must be a number >= 0")
+    if args.cost_model == "measured":
+        raise UsageError("--cold-load-us applies to the gas cost models, not measured")
+    return args.cold_load_us * 1e-6
+
+
+def _header_verdict(check: dict) -> str:
+    names = {"gas_used": "gasUsed", "receipts_root": "receiptsRoot"}
+    return ", ".join(f"{names[key]} " + {True: "matches", False: "DIFFERS",
+                                         None: "not checkable before Byzantium"}[value]
+                     for key, value in check.items())
+
+
+def header_ok(summary: dict) -> bool:
+    """No check of a recorded block against its real header failed."""
+    return False not in (summary.get("header_check") or {}).values()

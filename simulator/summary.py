@@ -1,0 +1,170 @@
+"""The shape of a result row: the one place that names the keys of `pevmsim run --json`,
+`compare --json`, the sweep's results.jsonl and every `--csv`.
+
+Naming rules: a figure of the simulation (virtual workers in virtual time under the
+cost model) starts with `virtual_`; a duration ends in its unit (`_s`); a count of
+transactions ends in `_txs`; real host time is `wall_time_s`. A re-execution (an
+execution of a transaction beyond its first) is called that everywhere.
+
+Invariants: `run_summary` returns exactly the keys of SUMMARY_FIELDS, in that order;
+a row is HEAD_FIELDS (who asked) followed by the summary; CSV columns come from the
+rows in order of first appearance, so the same rows give the same columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from .failures import failure_counts
+
+HEAD_FIELDS = {  # prepended by the command: what was run
+    "workload": "workload name",
+    "params": "workload parameters (CSV: one param.NAME column each)",
+    "seed": "workload seed",
+}
+
+SUMMARY_FIELDS = {
+    "txs": "transactions in the block",
+    "gas_used": "gas used by the block",
+    "failed_txs": "transactions whose receipt has status 0 (serial execution)",
+    "reverted_txs": "of which reverted",
+    "out_of_gas_txs": "of which ran out of gas",
+    "strategy": "parallel execution strategy",
+    "threads": "virtual workers",
+    "backend": "execution backend",
+    "cost_model": "cost model: gas (state in memory), gas-disk (state on SSD), measured",
+    "cost_model_constants": "the cost model's constants, seconds (JSON only)",
+    "lazy_beneficiary": "coinbase credited as a commutative delta",
+    "deep_check": "each transaction's writes were also compared with serial's",
+    "repeats": "runs of this configuration (--repeat); figures are the median run's",
+    "matches_serial": "post-state, receipts and gas equal stock serial py-evm's",
+    "mismatches": "what differs from serial (empty when matching)",
+    "header_check": "recorded blocks: gas and receipts root equal the real header's "
+                    "(null for generated blocks)",
+    "state_root": "post-state root of the parallel run",
+    "serial_state_root": "post-state root of serial py-evm",
+    "virtual_serial_time_s": "a plain sequential EVM executing the block in order",
+    "virtual_makespan_s": "the parallel run's makespan on the virtual workers",
+    "virtual_speedup": "virtual_serial_time_s / virtual_makespan_s",
+    "virtual_speedup_min": "lowest virtual speedup over the repeats",
+    "virtual_speedup_max": "highest virtual speedup over the repeats",
+    "virtual_speedup_bound": "serial time / dependency bound: no schedule does better",
+    "virtual_throughput_tps": "transactions per virtual second",
+    "virtual_throughput_gas_per_s": "gas per virtual second",
+    "executions": "transaction executions, first ones and re-executions",
+    "executions_per_tx": "executions / txs",
+    "reexecutions": "executions beyond one per transaction",
+    "suspensions": "executions stopped by an ESTIMATE and resumed later",
+    "invalid_executions": "executions py-evm rejected because they read stale state "
+                          "(e.g. a nonce not yet written); retried later",
+    "validations": "read-set validations",
+    "validation_failures": "validations that found a changed read",
+    "utilization": "busy share of the virtual workers' time",
+    "conflicts": "locations causing the most re-executions and suspensions (JSON only): "
+                 "location, label, reexecutions, suspensions",
+    "wall_time_s": "host seconds this simulation took (Python; not a speedup figure)",
+    "serial_wall_time_s": "host seconds stock serial py-evm took on the block",
+}
+
+JSON_ONLY = {"conflicts", "environment", "cost_model_constants"}  # nested: kept out of CSV
+
+
+def head(workload: str, params: dict, seed: int) -> dict:
+    """The HEAD_FIELDS of a row."""
+    return {"workload": workload, "params": params, "seed": seed}
+
+
+def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model: str,
+                cost_model_constants: dict, lazy_beneficiary: bool, deep_check: bool,
+                result, serial_result, problems: list, header_check, metrics,
+                serial_time: float, makespan: float, bound: float, conflicts: list,
+                wall: float, serial_wall: float) -> dict:
+    """One run's summary (the keys of SUMMARY_FIELDS)."""
+    n = len(block)
+    speedup = serial_time / makespan if makespan else 1.0
+    summary = {
+        "txs": n,
+        "gas_used": result.gas_used,
+        **failure_counts(serial_result.failures),
+        "strategy": strategy,
+        "threads": threads,
+        "backend": backend,
+        "cost_model": cost_model,
+        "cost_model_constants": cost_model_constants,
+        "lazy_beneficiary": lazy_beneficiary,
+        "deep_check": deep_check,
+        "repeats": 1,
+        "matches_serial": not problems,
+        "mismatches": problems,
+        "header_check": header_check,
+        "state_root": "0x" + result.state_root.hex(),
+        "serial_state_root": "0x" + serial_result.state_root.hex(),
+        "virtual_serial_time_s": serial_time,
+        "virtual_makespan_s": makespan,
+        "virtual_speedup": speedup,
+        "virtual_speedup_min": speedup,
+        "virtual_speedup_max": speedup,
+        "virtual_speedup_bound": serial_time / bound if bound else 1.0,
+        "virtual_throughput_tps": n / makespan if makespan else 0.0,
+        "virtual_throughput_gas_per_s": result.gas_used / makespan if makespan else 0.0,
+        "executions": metrics.executions,
+        "executions_per_tx": metrics.executions / n if n else 0.0,
+        "reexecutions": metrics.executions - n,
+        "suspensions": metrics.suspensions,
+        "invalid_executions": metrics.invalid_executions,
+        "validations": metrics.validations,
+        "validation_failures": metrics.validation_failures,
+        "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
+        "conflicts": [{"location": c["location"], "label": c["label"],
+                       "reexecutions": c["aborts"], "suspensions": c["suspensions"]}
+                      for c in conflicts],
+        "wall_time_s": wall,
+        "serial_wall_time_s": serial_wall,
+    }
+    assert list(summary) == list(SUMMARY_FIELDS)
+    return summary
+
+
+def median_of_repeats(summaries: list) -> dict:
+    """Repeated runs of one configuration as one summary: the run with the median
+    virtual speedup (the lower median for an even count; ties keep run order), the
+    speedups' min and max over all runs, and matching serial only if every run did."""
+    ordered = sorted(summaries, key=lambda s: s["virtual_speedup"])
+    speedups = [s["virtual_speedup"] for s in summaries]
+    problems = [p for s in summaries for p in s["mismatches"]]
+    return {**ordered[(len(ordered) - 1) // 2], "repeats": len(summaries),
+            "virtual_speedup_min": min(speedups), "virtual_speedup_max": max(speedups),
+            "matches_serial": not problems, "mismatches": problems}
+
+
+def csv_columns(rows: list) -> list:
+    columns: dict = {}
+    for row in rows:
+        for key, value in row.items():
+            if key in JSON_ONLY:
+                continue
+            if key == "params":
+                columns.update((f"param.{name}", None) for name in value)
+            else:
+                columns[key] = None
+    return list(columns)
+
+
+def csv_cell(value):
+    if isinstance(value, (list, tuple)):
+        return "; ".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def write_csv(handle, rows: list) -> None:
+    """Rows as CSV: one column per scalar key and per workload parameter."""
+    writer = csv.DictWriter(handle, csv_columns(rows), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        flat = {key: csv_cell(value) for key, value in row.items()
+                if key not in JSON_ONLY and key != "params"}
+        flat.update((f"param.{name}", value) for name, value in row.get("params", {}).items())
+        writer.writerow(flat)

@@ -1,0 +1,14 @@
+"""How a command ends: the exception for bad input and the documented exit codes.
+
+A UsageError is printed as one line, `pevmsim: error: <message>`, with EXIT_USAGE;
+every command module raises this one class (so `python -m simulator.cli` and the
+installed `pevmsim` catch the same exception).
+"""
+
+EXIT_USAGE = 2  # bad input
+EXIT_MISMATCH = 3  # a run whose result differs from serial execution
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit code 2."""
