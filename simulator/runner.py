@@ -15,30 +15,13 @@ from dataclasses import dataclass
 
 from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
-from .locations import BALANCE, CODE, NONCE
+from .insight import analyse
 from .metrics import Metrics, dependency_bound
 from .outcome import BlockResult, assemble, mismatches
+from .preimages import recording
 from .serial import InvalidBlock, execute_serial
 from .strategies import STRATEGIES
 from .versioned_state import ExecutionEnv, PreState
-
-
-def _short(address: bytes) -> str:
-    return f"0x{address.hex()[:4]}..{address.hex()[-4:]}"
-
-
-def default_labels(block, pre_state: PreState) -> dict:
-    """Names every block has: its senders' ETH balances and nonces, the ETH balances of
-    the contracts it calls, the coinbase's balance."""
-    labels = {}
-    for transaction in block.transactions:
-        if transaction.to and pre_state.value((CODE, transaction.to)):
-            labels[(BALANCE, transaction.to)] = f"ETH balance of contract {_short(transaction.to)}"
-    for sender in set(block.senders):
-        labels[(BALANCE, sender)] = f"ETH balance of sender {_short(sender)} (gas, value)"
-        labels[(NONCE, sender)] = f"nonce of sender {_short(sender)}"
-    labels[(BALANCE, block.context.coinbase)] = "coinbase balance (fees)"
-    return labels
 
 
 @dataclass
@@ -47,6 +30,7 @@ class RunReport:
     result: BlockResult  # the parallel result
     serial: BlockResult  # the stock py-evm serial result
     metrics: Metrics
+    incarnations: list  # each transaction's final incarnation
 
     @property
     def matches_serial(self) -> bool:
@@ -76,8 +60,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     model = COST_MODELS[cost_model]()
     metrics = Metrics()
     env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary)
-    runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
-    with bar(f"{strategy} on {threads} workers") as parallel_bar:
+    with recording() as preimages, bar(f"{strategy} on {threads} workers") as parallel_bar:
+        runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
         makespan = BACKENDS[backend]().run(runner, threads, metrics, parallel_bar)
     final = runner.final_incarnations()
     for index, incarnation in enumerate(final):
@@ -118,9 +102,9 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
         "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
-        "conflicts": metrics.conflicts({**default_labels(block, env.pre_state),
-                                        **(labels or {})}),
+        **analyse(block, env.pre_state, final, costs, threads, factor, metrics, preimages,
+                  labels),
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
     }
-    return RunReport(summary, result, serial_result, metrics)
+    return RunReport(summary, result, serial_result, metrics, final)

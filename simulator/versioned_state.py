@@ -38,6 +38,7 @@ from eth_hash.auto import keccak
 
 from .locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
 from .mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
+from .preimages import with_preimages
 
 
 _checkpoints = itertools.count(1)
@@ -308,9 +309,11 @@ def _no_system_contracts(state) -> None:
 
 @lru_cache(maxsize=None)
 def versioned_state_class(state_class: type, lazy_beneficiary: bool) -> type:
-    """The fork's State with the versioned account database plugged in."""
+    """The fork's State with the versioned account database plugged in (and SHA3
+    preimages recorded, see preimages.py)."""
     attrs = {
         "account_db_class": VersionedAccountDB,
+        "computation_class": with_preimages(state_class.computation_class),
         "set_system_contracts": _no_system_contracts,
     }
     if lazy_beneficiary:

@@ -53,6 +53,7 @@ from eth_utils import function_signature_to_4byte_selector
 
 from simulator.block import Block, HeaderContext
 from simulator.params import Param
+from simulator.storage_names import ContractSource
 
 from .vyper_build import Artifact, compile_file
 
@@ -212,6 +213,7 @@ class BlockBuilder:
             self.db, self.header.execution_context(), BLANK_ROOT_HASH)
         self._nonces: dict = {}
         self._accounts = 0
+        self._contracts: dict = {}  # address -> ContractSource, for naming slots
         self._state.set_balance(self.coinbase, 1)
         self._deployer = self.accounts(1)[0]
 
@@ -229,9 +231,11 @@ class BlockBuilder:
         return made
 
     def deploy(self, contract, *args, deployer: Account | None = None, value: int = 0,
-               gas: int = 10_000_000) -> Contract:
+               gas: int = 10_000_000, name: str | None = None) -> Contract:
         """Deploy Vyper source (a .vy path, or a bare name next to this module), an
-        Artifact, or raw init bytecode (bytes), running its constructor in py-evm."""
+        Artifact, or raw init bytecode (bytes), running its constructor in py-evm.
+        Source is remembered by `name` (default: the source file's name) so that
+        conflict tables name its storage slots (`Token0.balanceOf[0x69d8..07de]`)."""
         if isinstance(contract, bytes):
             artifact = Artifact("bytecode", contract, ())
         elif isinstance(contract, Artifact):
@@ -246,6 +250,9 @@ class BlockBuilder:
         deployer = deployer or self._deployer
         address = generate_contract_address(deployer.address, self._nonce(deployer))
         self.execute(self._sign(deployer, None, value, data, gas))
+        if artifact.layout:
+            self._contracts[address] = ContractSource(name or artifact.name, artifact.layout,
+                                                      artifact.types)
         return Contract(address, artifact.abi, artifact.layout)
 
     def call(self, sender: Account, contract: Contract, function: str, *args,
@@ -332,7 +339,7 @@ class BlockBuilder:
         header = HeaderContext(**{**self.header.__dict__,
                                   "gas_limit": max(self.header.gas_limit, gas)})
         return Block(self.vm_class, header.execution_context(), self.db,
-                     self._state.state_root, transactions)
+                     self._state.state_root, transactions, self._contracts)
 
 
 

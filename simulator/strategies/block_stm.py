@@ -85,11 +85,11 @@ class BlockSTM(Strategy):
             if incarnation.blocked_on is None:
                 break
             if self.abort_on_estimate:
-                metrics.abort_locations[incarnation.blocked_location] += 1
+                metrics.aborted(task.tx, incarnation.blocked_location)
                 self._running[worker] = ABORTED
                 return self.cost_model.execution(incarnation), "aborted"
             metrics.suspensions += 1
-            metrics.suspension_locations[incarnation.blocked_location] += 1
+            metrics.suspended(task.tx, incarnation.blocked_location)
             if self.scheduler.add_dependency(task.tx, incarnation.blocked_on):
                 self._running[worker] = None
                 return self.cost_model.execution(incarnation), "suspended"
@@ -112,7 +112,7 @@ class BlockSTM(Strategy):
         if previous is None or not self.scheduler.add_dependency(tx, previous):
             return False
         self.metrics.suspensions += 1
-        self.metrics.suspension_locations[(NONCE, self.env.block.senders[tx])] += 1
+        self.metrics.suspended(tx, (NONCE, self.env.block.senders[tx]))
         return True
 
     def finish(self, worker: int, task: Task) -> Task | None:
@@ -130,7 +130,7 @@ class BlockSTM(Strategy):
             task.tx, task.incarnation)
         if aborted:
             self.metrics.validation_failures += 1
-            self.metrics.abort_locations[result] += 1
+            self.metrics.aborted(task.tx, result)
             self.mv.convert_writes_to_estimates(task.tx)
         return self.scheduler.finish_validation(task.tx, aborted)
 

@@ -125,6 +125,31 @@ class _Plan(Strategy):
         return []
 
 
+def job_duration(cost: float, mode: str, kind: str, reexecution_factor: float) -> float:
+    """A job's duration under a plan's mode, from its transaction's execution cost."""
+    if mode == "single":
+        return cost
+    return (reexecution_factor if kind == EXECUTION else 1 - reexecution_factor) * cost
+
+
+def best_plan(dependencies, costs, threads: int, reexecution_factor: float) -> tuple:
+    """(dry-run makespan, (priority, mode)) of the best list schedule of a dependency
+    graph on `threads` workers: what the oracle reaches, without executing anything."""
+    modes = MODES if reexecution_factor < 1 else MODES[:1]
+    best = None
+    for plan in ((priority, mode) for priority in PRIORITIES for mode in modes):
+        schedule = ListSchedule(dependencies, costs, *plan)
+        durations = partial(_planned, costs, plan[1], reexecution_factor)
+        makespan = SimulatedBackend().run(_Plan(schedule, durations), threads, Metrics())
+        if best is None or makespan < best[0]:
+            best = (makespan, plan)
+    return best
+
+
+def _planned(costs, mode: str, reexecution_factor: float, task: Task) -> float:
+    return job_duration(costs[task.tx], mode, task.kind, reexecution_factor)
+
+
 class Oracle(SpeculativeStrategy):
     name = "oracle"
     description = "upper bound: the true dependency graph list-scheduled on N workers"
@@ -146,22 +171,12 @@ class Oracle(SpeculativeStrategy):
         """A job's duration; an execution's from its incarnation when it ran for real."""
         cost = (self.costs[task.tx] if incarnation is None
                 else self.cost_model.execution(incarnation))
-        if mode == "single":
-            return cost
-        share = self.reexecution_factor if task.kind == EXECUTION else 1 - self.reexecution_factor
-        return share * cost
+        return job_duration(cost, mode, task.kind, self.reexecution_factor)
 
     def prepare(self, threads: int) -> None:
         """Pick the plan with the shortest dry-run makespan on `threads` workers."""
-        modes = MODES if self.reexecution_factor < 1 else MODES[:1]
-        best = None
-        for plan in ((priority, mode) for priority in PRIORITIES for mode in modes):
-            schedule = ListSchedule(self.dependencies, self.costs, *plan)
-            durations = partial(self._duration, plan[1])
-            makespan = SimulatedBackend().run(_Plan(schedule, durations), threads, Metrics())
-            if best is None or makespan < best[0]:
-                best = (makespan, plan)
-        self.plan = best[1]
+        self.plan = best_plan(self.dependencies, self.costs, threads,
+                              self.reexecution_factor)[1]
         self.schedule = ListSchedule(self.dependencies, self.costs, *self.plan)
 
     def done(self) -> bool:

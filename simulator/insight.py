@@ -1,0 +1,99 @@
+"""Conflict insight of one run: named conflicts, what-if bounds, re-executed transactions.
+
+`analyse(...)` turns a finished run (its block, final incarnations, costs and metrics,
+the preimages recorded while it ran, the workload's labels) into the parts of
+`pevmsim run --json` that explain it:
+
+    conflicts   the locations behind the most aborts and suspensions, each with its
+                `name` derived from the block (naming.py), never a raw hash, and its
+                `label`: the workload's hand-written label if any, else the name
+    whatif      the oracle's speedup (next to the run's dependency bound), and for the top
+                locations ranked by what removing their conflicts would gain, the bound
+                without their conflicts, with their writes as deltas, and the oracle
+                without their conflicts (whatif.py)
+    reexecuted  the transactions executed most, each with the locations that aborted or
+                suspended its executions
+
+`dependency_edges` gives the graph itself, each edge with the location that induced it,
+for drawing (graph_plot.py).
+
+Invariant: everything here is derived after the run from what it recorded; it never
+changes the run's result or its figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .locations import describe
+from .metrics import dependency_bound
+from .mv_memory import version_writers
+from .naming import LocationNamer
+from .strategies.oracle import best_plan
+from .strategies.prepass import true_dependencies
+from .whatif import what_if
+
+TOP_TRANSACTIONS = 10
+
+
+def analyse(block, pre_state, incarnations, costs, threads: int, reexecution_factor: float,
+            metrics, preimages: dict, labels: dict | None = None) -> dict:
+    namer = LocationNamer(block, pre_state, incarnations, preimages, labels)
+    serial_time = sum(costs)
+
+    def makespan(graph) -> float:
+        return dependency_bound(graph, costs, threads, reexecution_factor)
+
+    real_oracle = best_plan(true_dependencies(incarnations), costs, threads,
+                            reexecution_factor)[0]
+
+    def oracle(graph) -> float:
+        # The real schedule stays valid when edges go, so the better of the two is
+        # reachable (greedy list scheduling alone can get worse on fewer edges).
+        planned = best_plan(true_dependencies(graph), costs, threads, reexecution_factor)[0]
+        return min(planned, real_oracle)
+
+    conflicts = sorted(metrics.conflict_locations(),
+                       key=lambda location: (-metrics.abort_locations[location]
+                                             - metrics.suspension_locations[location],
+                                             repr(location)))
+    analysed = what_if(incarnations, serial_time, makespan, conflicts, oracle=oracle)
+    names = namer.names(set(conflicts) | {w.location for w in analysed})
+    return {
+        "conflicts": metrics.conflicts(labels or {}, names=namer.derived_names(conflicts)),
+        "whatif": {
+            "oracle_speedup": serial_time / real_oracle if real_oracle else 1.0,
+            "locations": [{
+                "name": names[w.location], "location": describe(w.location),
+                "edges": w.edges,
+                "conflicts": (metrics.abort_locations[w.location]
+                              + metrics.suspension_locations[w.location]),
+                "bound_if_removed": w.removed, "bound_as_deltas": w.delta,
+                "oracle_if_removed": w.oracle_removed,
+            } for w in analysed],
+        },
+        "reexecuted": _reexecuted(metrics, len(block), namer),
+    }
+
+
+def _reexecuted(metrics, size: int, namer) -> list:
+    executions = metrics.executions_per_tx(size)
+    ranked = sorted((tx for tx in range(size) if executions[tx] > 1),
+                    key=lambda tx: (-executions[tx], tx))[:TOP_TRANSACTIONS]
+    return [{"tx": tx, "executions": executions[tx],
+             "forced_by": [{"name": namer.name(location), "count": count}
+                           for location, count in sorted(
+                               metrics.tx_conflicts.get(tx, Counter()).items(),
+                               key=lambda kv: (-kv[1], repr(kv[0])))]}
+            for tx in ranked]
+
+
+def dependency_edges(incarnations) -> dict:
+    """(writer, reader) -> the locations whose reads make `reader` depend on `writer`,
+    in a fixed order."""
+    edges: dict = {}
+    for reader, incarnation in enumerate(incarnations):
+        for location, version in incarnation.reads.items():
+            for writer in version_writers(version):
+                edges.setdefault((writer, reader), []).append(location)
+    return {edge: sorted(locations, key=repr) for edge, locations in sorted(edges.items())}
