@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_strategy_option_argument(compare)
     add_execution_arguments(compare)
 
+    from .explain import add_explain_command  # its own module: explain.py
+
+    add_explain_command(commands)
+
     workloads = commands.add_parser("workloads", help="list workloads and their parameters")
     workloads.add_argument("--json", action="store_true", help="print JSON")
     add_harness_commands(commands)
@@ -317,7 +321,13 @@ def command_bench(args) -> int:
     return command_report(argparse.Namespace(dir=out)) or code
 
 
-COMMANDS = {"run": command_run, "compare": command_compare,
+def command_explain(args) -> int:
+    from .explain import command_explain as explain
+
+    return explain(args)
+
+
+COMMANDS = {"run": command_run, "compare": command_compare, "explain": command_explain,
             "workloads": command_workloads, "sweep": command_sweep,
             "report": command_report, "bench": command_bench}
 

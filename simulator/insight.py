@@ -1,8 +1,7 @@
 """Conflict insight of one run: named conflicts, what-if bounds, re-executed transactions.
 
-`analyse(...)` turns a finished run (its block, final incarnations, costs and metrics,
-the preimages recorded while it ran, the workload's labels) into the parts of
-`pevmsim run --json` that explain it:
+`analyse(...)` turns a finished run (its final incarnations, costs and metrics, and a
+LocationNamer of its block) into the parts of `pevmsim run --json` that explain it:
 
     conflicts   the locations behind the most aborts and suspensions, each with its
                 `name` derived from the block (naming.py), never a raw hash, and its
@@ -14,9 +13,6 @@ the preimages recorded while it ran, the workload's labels) into the parts of
     reexecuted  the transactions executed most, each with the locations that aborted or
                 suspended its executions
 
-`dependency_edges` gives the graph itself, each edge with the location that induced it,
-for drawing (graph_plot.py).
-
 Invariant: everything here is derived after the run from what it recorded; it never
 changes the run's result or its figures.
 """
@@ -27,7 +23,6 @@ from collections import Counter
 
 from .locations import describe
 from .metrics import dependency_bound
-from .mv_memory import version_writers
 from .naming import LocationNamer
 from .strategies.oracle import best_plan
 from .strategies.prepass import true_dependencies
@@ -36,9 +31,8 @@ from .whatif import what_if
 TOP_TRANSACTIONS = 10
 
 
-def analyse(block, pre_state, incarnations, costs, threads: int, reexecution_factor: float,
-            metrics, preimages: dict, labels: dict | None = None) -> dict:
-    namer = LocationNamer(block, pre_state, incarnations, preimages, labels)
+def analyse(incarnations, costs, threads: int, reexecution_factor: float, metrics,
+            namer: LocationNamer) -> dict:
     serial_time = sum(costs)
 
     def makespan(graph) -> float:
@@ -58,21 +52,23 @@ def analyse(block, pre_state, incarnations, costs, threads: int, reexecution_fac
                                              - metrics.suspension_locations[location],
                                              repr(location)))
     analysed = what_if(incarnations, serial_time, makespan, conflicts, oracle=oracle)
-    names = namer.names(set(conflicts) | {w.location for w in analysed})
     return {
-        "conflicts": metrics.conflicts(labels or {}, names=namer.derived_names(conflicts)),
+        "conflicts": metrics.conflicts(namer.labels, names=namer.derived_names(conflicts)),
         "whatif": {
             "oracle_speedup": serial_time / real_oracle if real_oracle else 1.0,
             "locations": [{
-                "name": names[w.location], "location": describe(w.location),
+                "name": namer.group_name(w.locations),
+                "names": [namer.name(location) for location in w.locations],
+                "location": " + ".join(describe(location) for location in w.locations),
                 "edges": w.edges,
-                "conflicts": (metrics.abort_locations[w.location]
-                              + metrics.suspension_locations[w.location]),
+                "conflicts": sum(metrics.abort_locations[location]
+                                 + metrics.suspension_locations[location]
+                                 for location in w.locations),
                 "bound_if_removed": w.removed, "bound_as_deltas": w.delta,
                 "oracle_if_removed": w.oracle_removed,
             } for w in analysed],
         },
-        "reexecuted": _reexecuted(metrics, len(block), namer),
+        "reexecuted": _reexecuted(metrics, len(incarnations), namer),
     }
 
 
@@ -86,14 +82,3 @@ def _reexecuted(metrics, size: int, namer) -> list:
                                metrics.tx_conflicts.get(tx, Counter()).items(),
                                key=lambda kv: (-kv[1], repr(kv[0])))]}
             for tx in ranked]
-
-
-def dependency_edges(incarnations) -> dict:
-    """(writer, reader) -> the locations whose reads make `reader` depend on `writer`,
-    in a fixed order."""
-    edges: dict = {}
-    for reader, incarnation in enumerate(incarnations):
-        for location, version in incarnation.reads.items():
-            for writer in version_writers(version):
-                edges.setdefault((writer, reader), []).append(location)
-    return {edge: sorted(locations, key=repr) for edge, locations in sorted(edges.items())}

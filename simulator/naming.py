@@ -18,6 +18,8 @@ from __future__ import annotations
 from .locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
 from .storage_names import SlotNamer, erc20_balance_maps, short_hex, slot_text
 
+GROUP_NAMES = 2  # a group's name lists at most this many names
+
 
 class LocationNamer:
     def __init__(self, block, pre_state, incarnations, preimages: dict,
@@ -59,6 +61,18 @@ class LocationNamer:
         if address not in self.senders and self.pre_state.value((CODE, address)):
             return f"contract {short_hex(address)}"
         return short_hex(address)
+
+    def group_name(self, locations) -> str:
+        """A name for several locations: one sender's balance and nonce read as its
+        transactions' gas payments, value and nonce."""
+        if (len(locations) == 2 and {kind for kind, *_ in locations} == {BALANCE, NONCE}
+                and locations[0][1] == locations[1][1] and locations[0][1] in self.senders):
+            return (f"transactions of sender {self._account(locations[0][1])} "
+                    "(gas payments, value, nonce)")
+        names = [self.name(location) for location in locations]
+        if len(names) <= GROUP_NAMES:
+            return " + ".join(names)
+        return " + ".join(names[:GROUP_NAMES - 1]) + f" + {len(names) - GROUP_NAMES + 1} more"
 
     def names(self, locations) -> dict:
         return {location: self.name(location) for location in locations}

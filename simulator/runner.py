@@ -17,6 +17,7 @@ from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
 from .insight import analyse
 from .metrics import Metrics, dependency_bound
+from .naming import LocationNamer
 from .outcome import BlockResult, assemble, mismatches
 from .preimages import recording
 from .serial import InvalidBlock, execute_serial
@@ -31,6 +32,7 @@ class RunReport:
     serial: BlockResult  # the stock py-evm serial result
     metrics: Metrics
     incarnations: list  # each transaction's final incarnation
+    namer: LocationNamer  # names the block's locations (hand labels first)
 
     @property
     def matches_serial(self) -> bool:
@@ -70,6 +72,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     result = assemble(block, final, intermediate_roots)
     wall = time.perf_counter() - started
 
+    namer = LocationNamer(block, env.pre_state, final, preimages, labels)
     costs = [model.execution(incarnation) for incarnation in final]
     serial_time = sum(costs)
     factor = getattr(runner, "reexecution_factor", model.REEXECUTION_FACTOR)
@@ -102,9 +105,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
         "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
-        **analyse(block, env.pre_state, final, costs, threads, factor, metrics, preimages,
-                  labels),
+        **analyse(final, costs, threads, factor, metrics, namer),
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
     }
-    return RunReport(summary, result, serial_result, metrics, final)
+    return RunReport(summary, result, serial_result, metrics, final, namer)

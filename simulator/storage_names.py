@@ -63,21 +63,22 @@ def slot_text(slot: int) -> str:
     return str(slot) if slot < SMALL_SLOT else short_hex(slot.to_bytes(32, "big"))
 
 
-def word_text(word: bytes) -> str:
-    """A 32-byte word of unknown type: small numbers in decimal, addresses shortened."""
+def word_text(word: bytes, contracts: dict) -> str:
+    """A 32-byte word of unknown type: small numbers in decimal, addresses by their
+    contract's name (`contracts`: address -> name) or shortened."""
     value = int.from_bytes(word, "big")
     if value < 2**64:
         return str(value)
     if value < 2**160:
-        return short_hex(word[12:])
+        return contracts.get(word[12:]) or short_hex(word[12:])
     return short_hex(word)
 
 
-def key_text(word: bytes, key_type: str) -> str:
-    """A HashMap key as its Vyper type reads."""
+def key_text(word: bytes, key_type: str, contracts: dict) -> str:
+    """A HashMap key as its Vyper type reads (addresses as in word_text)."""
     value = int.from_bytes(word, "big")
     if key_type == "address":
-        return short_hex(word[12:])
+        return contracts.get(word[12:]) or short_hex(word[12:])
     if key_type == "bool":
         return str(bool(value))
     if key_type.startswith("uint"):
@@ -86,7 +87,7 @@ def key_text(word: bytes, key_type: str) -> str:
         return str(value - 2**256 if value >= 2**255 else value)
     if key_type.startswith(("String", "Bytes[")):
         return f"keccak {short_hex(word)}"  # Vyper hashes bytestring keys first
-    return word_text(word)
+    return word_text(word, contracts)
 
 
 def descend(text: str, tree: dict | None, offset: int) -> tuple:
@@ -170,7 +171,7 @@ class SlotNamer:
             hashmap = parent[1]
             if offset >= hashmap["value"]["n_slots"]:
                 continue
-            entry = f"{parent[0]}[{key_text(preimage[32:], hashmap['key'])}]"
+            entry = f"{parent[0]}[{key_text(preimage[32:], hashmap['key'], self.contract_names)}]"
             text, reached = descend(entry, hashmap["value"], offset)
             if text is not None:
                 return text, reached
@@ -201,7 +202,7 @@ class SlotNamer:
                     continue
                 if base.startswith("slot "):
                     base = f"mapping at {base} "
-                return f"{base}[{word_text(key)}]{suffix}"
+                return f"{base}[{word_text(key, self.contract_names)}]{suffix}"
         return None
 
 
