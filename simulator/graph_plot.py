@@ -1,11 +1,13 @@
 """A picture of a small block's dependency graph (`pevmsim explain --graph PATH.png`).
 
-Each transaction is a node labelled by its index, placed in the column of its depth
+Each transaction with a dependency or a dependent is a node labelled by its index (the
+independent ones are only counted), placed in the column of its depth
 (the longest chain of dependencies before it: every node of a column could run at
 once) and ordered by index within it; its colour says how often the run executed it.
 An arrow goes from each transaction to every transaction that read its writes,
-coloured by the location that induced it: the locations inducing the most edges get a
-colour and a name in the legend, the rest are grey.
+coloured by the location that induced it (the one inducing the most edges, when
+several did): the locations inducing the most edges get a colour and a name in the
+legend, the rest are grey.
 
 Invariant: the picture is drawn from the final incarnations' read sets alone (the same
 graph the dependency bound uses); blocks above MAX_TXS transactions are refused, since
@@ -13,6 +15,8 @@ their picture would not be readable.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib
 
@@ -51,8 +55,10 @@ def draw(incarnations, name, executions: list, path, title: str) -> None:
     depth = [0] * size
     for writer, reader in sorted(edges, key=lambda edge: edge[1]):
         depth[reader] = max(depth[reader], depth[writer] + 1)
+    linked = {tx for edge in edges for tx in edge}
+    isolated = [tx for tx in range(size) if tx not in linked]
     columns: dict = {}
-    for tx in range(size):
+    for tx in sorted(linked):
         columns.setdefault(depth[tx], []).append(tx)
     position = {tx: (column, -row) for column, members in columns.items()
                 for row, tx in enumerate(members)}
@@ -70,9 +76,10 @@ def draw(incarnations, name, executions: list, path, title: str) -> None:
         shade = 0.15 + 0.75 * (executions[tx] - 1) / max(most - 1, 1)
         ax.scatter([x], [y], s=260, color=cmap(shade), edgecolor="black", lw=0.5, zorder=2)
         ax.annotate(str(tx), (x, y), ha="center", va="center", fontsize=6, zorder=3)
+    shown = set(edges.values())  # an edge takes the colour of its first location
     handles = [Line2D([], [], color=colours[location], lw=2, label=name(location))
-               for location in ranked[:COLOURED]]
-    if len(ranked) > COLOURED:
+               for location in ranked[:COLOURED] if colours[location] in shown]
+    if OTHER in shown:
         handles.append(Line2D([], [], color=OTHER, lw=2, label="other locations"))
     if handles:
         ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1),
@@ -83,8 +90,10 @@ def draw(incarnations, name, executions: list, path, title: str) -> None:
     ax.set_xticks(range(len(columns)))
     ax.set_xlabel("depth: the longest chain of dependencies before a transaction "
                   "(a column could run at once)")
-    ax.set_title(f"{title}\nnode: transaction index, darker red = executed more often "
-                 f"(up to {most}x)", fontsize=9)
+    independent = (f"; {len(isolated)} independent transactions not drawn"
+                   if isolated else "")
+    ax.set_title("\n".join(textwrap.wrap(title, 110)) + "\nnode: transaction index, darker "
+                 f"red = executed more often (up to {most}x){independent}", fontsize=9)
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     figure.tight_layout()
