@@ -128,7 +128,8 @@ class SlotNamer:
         self.contract_names = {address: source.name if counts[source.name] == 1
                                else f"{source.name}@{short_hex(address)}"
                                for address, source in contracts.items()}
-        self._variables = {address: _variables(source) for address, source in contracts.items()}
+        self._variables = {address: _variables(source, self.contract_names[address])
+                           for address, source in contracts.items()}
         self._cache: dict = {}
 
     def contract(self, address: bytes) -> str | None:
@@ -143,7 +144,7 @@ class SlotNamer:
     def _name(self, address: bytes, slot: int) -> str | None:
         if address in self._variables:
             path = self._source_path(self._variables[address], slot, 0)
-            return None if path is None else f"{self.contract_names[address]}.{path[0]}"
+            return None if path is None else path[0]
         balance_map = self.balance_maps.get(address)
         path = self._raw_path(slot, balance_map, 0)
         if path is None:
@@ -206,20 +207,20 @@ class SlotNamer:
         return None
 
 
-def _variables(source: ContractSource) -> list:
-    """(name, first slot, n_slots, type tree or None) of every storage variable, with
-    imported modules' variables as `module.name`."""
+def _variables(source: ContractSource, contract: str) -> list:
+    """(`contract.name`, first slot, n_slots, type tree or None) of every storage
+    variable, with imported modules' variables as `contract.module.name`."""
     found = []
 
     def walk(layout: dict, prefix: str) -> None:
         for name, entry in layout.items():
             if "slot" in entry:
-                tree = source.types.get(name) if not prefix else None
+                tree = source.types.get(name) if prefix == f"{contract}." else None
                 found.append((prefix + name, entry["slot"], entry["n_slots"], tree))
             else:
                 walk(entry, f"{prefix}{name}.")
 
-    walk(source.layout, "")
+    walk(source.layout, f"{contract}.")
     return found
 
 
