@@ -13,6 +13,7 @@ from __future__ import annotations
 from .cli import (UsageError, add_block_arguments, add_execution_arguments,
                   add_strategy_option_argument, make_block, progress_bar, strategy_options,
                   write_json, _choice)
+from .naming import abbreviate
 from .strategies import STRATEGIES
 
 
@@ -78,7 +79,7 @@ def format_explanation(s: dict) -> str:
     ]
     for rank, entry in enumerate(whatif["locations"], start=1):
         lines.append(
-            f"  {rank:>2}  {_cut(entry['name'], 58):<58} {entry['edges']:>5} "
+            f"  {rank:>2}  {abbreviate(entry['name'], 58):<58} {entry['edges']:>5} "
             f"{entry['conflicts']:>9}  "
             f"{_gain(s['speedup_bound'], entry['bound_if_removed']):>16} "
             f"{entry['bound_as_deltas']:>8.2f}x {entry['oracle_if_removed']:>16.2f}x")
@@ -101,7 +102,3 @@ def format_explanation(s: dict) -> str:
 
 def _gain(bound: float, what_if: float) -> str:
     return f"{bound:.2f}x -> {what_if:.2f}x"
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 2] + ".."

@@ -21,6 +21,11 @@ from .storage_names import SlotNamer, erc20_balance_maps, short_hex, slot_text
 GROUP_NAMES = 2  # a group's name lists at most this many names
 
 
+def abbreviate(name: str, width: int) -> str:
+    """A name cut to `width` characters for a table or chart label."""
+    return name if len(name) <= width else name[:width - 2] + ".."
+
+
 class LocationNamer:
     def __init__(self, block, pre_state, incarnations, preimages: dict,
                  labels: dict | None = None) -> None:
