@@ -199,12 +199,17 @@ def progress_bar(description: str, total: int):
     return tqdm(total=total, desc=description, unit="tx", leave=False, disable=None)
 
 
-def command_run(args) -> int:
+def run_workload(args, check_block=None) -> tuple:
+    """Build the block of the block options and run it under --strategy, checked
+    against serial: (block, RunReport, the `run --json` summary). `check_block(block)`
+    may reject the block (UsageError) before it runs."""
     from .runner import run_block
     from .serial import InvalidBlock
 
     options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
     workload, params, block = make_block(args)
+    if check_block is not None:
+        check_block(block)
     try:
         report = run_block(block, args.strategy, args.threads, args.cost_model,
                            args.lazy_beneficiary, args.backend, labels=workload.labels(),
@@ -213,6 +218,11 @@ def command_run(args) -> int:
         raise UsageError(f"workload {workload.name}: {exc}")
     summary = {"workload": workload.name, "params": params, "seed": args.seed,
                **report.summary}
+    return block, report, summary
+
+
+def command_run(args) -> int:
+    _, _, summary = run_workload(args)
     if args.json:
         write_json(args.json, summary)
     if args.json != "-":

@@ -10,9 +10,8 @@ dependency graph (graph_plot.py); `--json PATH` writes what `run --json` writes.
 
 from __future__ import annotations
 
-from .cli import (UsageError, add_block_arguments, add_execution_arguments,
-                  add_strategy_option_argument, make_block, progress_bar, strategy_options,
-                  write_json, _choice)
+from .cli import (UsageError, _choice, add_block_arguments, add_execution_arguments,
+                  add_strategy_option_argument, run_workload, write_json)
 from .naming import abbreviate
 from .strategies import STRATEGIES
 
@@ -31,29 +30,22 @@ def add_explain_command(commands) -> None:
 
 def command_explain(args) -> int:
     from .graph_plot import MAX_TXS, draw
-    from .runner import run_block
-    from .serial import InvalidBlock
 
     if args.graph and not args.graph.endswith(".png"):
         raise UsageError(f"--graph writes a PNG file; got {args.graph!r}")
-    options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
-    workload, params, block = make_block(args)
-    if args.graph and len(block) > MAX_TXS:
-        raise UsageError(f"--graph draws blocks of at most {MAX_TXS} transactions; "
-                         f"this one has {len(block)}")
-    try:
-        report = run_block(block, args.strategy, args.threads, args.cost_model,
-                           args.lazy_beneficiary, args.backend, labels=workload.labels(),
-                           progress=progress_bar, strategy_options=options)
-    except InvalidBlock as exc:
-        raise UsageError(f"workload {workload.name}: {exc}")
-    summary = {"workload": workload.name, "params": params, "seed": args.seed,
-               **report.summary}
+
+    def check_block(block) -> None:
+        if args.graph and len(block) > MAX_TXS:
+            raise UsageError(f"--graph draws blocks of at most {MAX_TXS} transactions; "
+                             f"this one has {len(block)}")
+
+    block, report, summary = run_workload(args, check_block)
     if args.graph:
         try:
             draw(report.incarnations, report.namer.name,
                  report.metrics.executions_per_tx(len(block)), args.graph,
-                 f"{workload.name} {params}: dependency graph of {len(block)} transactions")
+                 f"{summary['workload']} {summary['params']}: dependency graph of "
+                 f"{len(block)} transactions")
         except OSError as exc:
             raise UsageError(f"cannot write {args.graph}: {exc.strerror}")
     if args.json:

@@ -10,8 +10,8 @@ several did): the locations inducing the most edges get a colour and a name in t
 legend, the rest are grey.
 
 Invariant: the picture is drawn from the final incarnations' read sets alone (the same
-graph the dependency bound uses); blocks above MAX_TXS transactions are refused, since
-their picture would not be readable.
+graph the dependency bound uses). MAX_TXS is the largest block whose picture stays
+readable; `pevmsim explain --graph` refuses larger ones.
 """
 
 from __future__ import annotations
@@ -33,17 +33,10 @@ PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 OTHER = "#b0b0b0"
 
 
-class GraphTooLarge(ValueError):
-    """The block has more transactions than a readable picture holds."""
-
-
 def draw(incarnations, name, executions: list, path, title: str) -> None:
     """Write the dependency graph of `incarnations` to `path` (PNG); `name(location)`
     names a location, `executions[tx]` is how often the run executed tx."""
     size = len(incarnations)
-    if size > MAX_TXS:
-        raise GraphTooLarge(f"--graph draws blocks of at most {MAX_TXS} transactions; "
-                            f"this one has {size}")
     by_location = induced_edges(incarnations)
     ranked = sorted(by_location, key=lambda location: (-len(by_location[location]),
                                                        repr(location)))
