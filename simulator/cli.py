@@ -199,7 +199,7 @@ def progress_bar(description: str, total: int):
     return tqdm(total=total, desc=description, unit="tx", leave=False, disable=None)
 
 
-def run_workload(args, check_block=None) -> tuple:
+def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
     """Build the block of the block options and run it under --strategy, checked
     against serial: (block, RunReport, the `run --json` summary). `check_block(block)`
     may reject the block (UsageError) before it runs."""
@@ -213,7 +213,8 @@ def run_workload(args, check_block=None) -> tuple:
     try:
         report = run_block(block, args.strategy, args.threads, args.cost_model,
                            args.lazy_beneficiary, args.backend, labels=workload.labels(),
-                           progress=progress_bar, strategy_options=options)
+                           progress=progress_bar, strategy_options=options,
+                           oracle_what_if=oracle_what_if)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     summary = {"workload": workload.name, "params": params, "seed": args.seed,

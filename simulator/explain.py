@@ -5,7 +5,8 @@ prints its conflict insight (insight.py): the top locations ranked by the depend
 bound without their conflicts, with the bound if their writes were deltas and the
 oracle without their conflicts; the hottest locations of the run; the transactions
 executed most and what forced their re-executions. `--graph PATH.png` draws the block's
-dependency graph (graph_plot.py); `--json PATH` writes what `run --json` writes.
+dependency graph (graph_plot.py); `--json PATH` writes what `run --json` writes, plus
+each location's `oracle_if_removed`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def command_explain(args) -> int:
             raise UsageError(f"--graph draws blocks of at most {MAX_TXS} transactions; "
                              f"this one has {len(block)}")
 
-    block, report, summary = run_workload(args, check_block)
+    block, report, summary = run_workload(args, check_block, oracle_what_if=True)
     if args.graph:
         try:
             draw(report.incarnations, report.namer.name,

@@ -8,8 +8,8 @@ LocationNamer of its block) into the parts of `pevmsim run --json` that explain 
                 `label`: the workload's hand-written label if any, else the name
     whatif      the oracle's speedup (next to the run's dependency bound), and for the top
                 locations ranked by what removing their conflicts would gain, the bound
-                without their conflicts, with their writes as deltas, and the oracle
-                without their conflicts (whatif.py)
+                without their conflicts and with their writes as deltas (whatif.py);
+                with `oracle_what_if`, also the oracle without their conflicts
     reexecuted  the transactions executed most, each with the locations that aborted or
                 suspended its executions
 
@@ -32,7 +32,9 @@ TOP_TRANSACTIONS = 10
 
 
 def analyse(incarnations, costs, threads: int, reexecution_factor: float, metrics,
-            namer: LocationNamer) -> dict:
+            namer: LocationNamer, oracle_what_if: bool = False) -> dict:
+    """The insight parts of a run's summary; `oracle_what_if` adds each location's
+    `oracle_if_removed` (about ten oracle plannings: `pevmsim explain` asks for it)."""
     serial_time = sum(costs)
 
     def makespan(graph) -> float:
@@ -51,7 +53,8 @@ def analyse(incarnations, costs, threads: int, reexecution_factor: float, metric
                        key=lambda location: (-metrics.abort_locations[location]
                                              - metrics.suspension_locations[location],
                                              repr(location)))
-    analysed = what_if(incarnations, serial_time, makespan, conflicts, oracle=oracle)
+    analysed = what_if(incarnations, serial_time, makespan, conflicts,
+                       oracle=oracle if oracle_what_if else None)
     return {
         "conflicts": metrics.conflicts(namer.labels, names=namer.derived_names(conflicts)),
         "whatif": {
@@ -65,7 +68,7 @@ def analyse(incarnations, costs, threads: int, reexecution_factor: float, metric
                                  + metrics.suspension_locations[location]
                                  for location in w.locations),
                 "bound_if_removed": w.removed, "bound_as_deltas": w.delta,
-                "oracle_if_removed": w.oracle_removed,
+                **({"oracle_if_removed": w.oracle_removed} if oracle_what_if else {}),
             } for w in analysed],
         },
         "reexecuted": _reexecuted(metrics, len(incarnations), namer),

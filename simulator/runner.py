@@ -31,7 +31,7 @@ class RunReport:
     result: BlockResult  # the parallel result
     serial: BlockResult  # the stock py-evm serial result
     metrics: Metrics
-    incarnations: list  # each transaction's final incarnation
+    incarnations: list  # each transaction's final incarnation, in block order
     namer: LocationNamer  # names the block's locations (hand labels first)
 
     @property
@@ -42,12 +42,13 @@ class RunReport:
 def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: str = "gas",
               lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
               serial=None, intermediate_roots: bool = False, progress=None,
-              strategy_options=None) -> RunReport:
+              strategy_options=None, oracle_what_if: bool = False) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
     `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
     `intermediate_roots` keeps the state root after each transaction; `progress`, a
     factory (description, total) -> context manager with update(k), shows progress;
-    `strategy_options` are keyword arguments of the strategy (its `options`)."""
+    `strategy_options` are keyword arguments of the strategy (its `options`);
+    `oracle_what_if` adds the oracle to the what-if analysis (insight.py)."""
     def bar(description):
         return progress(description, len(block)) if progress else nullcontext()
 
@@ -105,7 +106,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
         "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
-        **analyse(final, costs, threads, factor, metrics, namer),
+        **analyse(final, costs, threads, factor, metrics, namer, oracle_what_if),
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
     }

@@ -154,7 +154,7 @@ def test_what_if_as_deltas_keeps_a_pure_reader_waiting():
 ])
 def test_what_if_bounds_never_below_the_real_bound(workload, params):
     block = build_block(workload, 50, seed=3, params=params)
-    summary = run_block(block, "block-stm", 8).summary
+    summary = run_block(block, "block-stm", 8, oracle_what_if=True).summary
     whatif = summary["whatif"]
     assert whatif["locations"]
     for entry in whatif["locations"]:

@@ -485,8 +485,7 @@ def whatif_section(d: Data, charts: Charts) -> list:
             bars.append((f"   if no conflict on {abbreviate(entry['name'], 60)}",
                          entry["bound_if_removed"], PALETTE[0], entry["bound_as_deltas"]))
             table.append([d.labels[setting], entry["name"], _num(row["speedup_bound"]),
-                          _num(entry["bound_if_removed"]), _num(entry["bound_as_deltas"]),
-                          _num(entry["oracle_if_removed"])])
+                          _num(entry["bound_if_removed"]), _num(entry["bound_as_deltas"])])
     figure, ax = plt.subplots(figsize=(10, 0.3 * len(bars) + 1.4))
     positions = range(len(bars))[::-1]
     ax.barh(positions, [bound for _, bound, _, _ in bars],
@@ -513,8 +512,7 @@ def whatif_section(d: Data, charts: Charts) -> list:
               "(bars) and with their writes as commutative deltas (diamonds). Locations "
               "that induce the same dependencies are one entry."),
         ("img", "whatif", "what-if bounds"),
-        ("table", ["setting", "location", "bound", "if removed", "as deltas",
-                   "oracle if removed"], table)]
+        ("table", ["setting", "location", "bound", "if removed", "as deltas"], table)]
 
 
 def _shorten(location: str) -> str:
