@@ -11,6 +11,8 @@ each location's `oracle_if_removed`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .cli import (UsageError, _choice, add_block_arguments, add_execution_arguments,
                   add_strategy_option_argument, run_workload, write_json)
 from .naming import abbreviate
@@ -34,6 +36,8 @@ def command_explain(args) -> int:
 
     if args.graph and not args.graph.endswith(".png"):
         raise UsageError(f"--graph writes a PNG file; got {args.graph!r}")
+    if args.graph and not Path(args.graph).resolve().parent.is_dir():
+        raise UsageError(f"--graph {args.graph}: no such directory")
 
     def check_block(block) -> None:
         if args.graph and len(block) > MAX_TXS:

@@ -79,8 +79,5 @@ class LocationNamer:
             return " + ".join(names)
         return " + ".join(names[:GROUP_NAMES - 1]) + f" + {len(names) - GROUP_NAMES + 1} more"
 
-    def names(self, locations) -> dict:
-        return {location: self.name(location) for location in locations}
-
     def derived_names(self, locations) -> dict:
         return {location: self.derived(location) for location in locations}

@@ -121,7 +121,6 @@ class SlotNamer:
     def __init__(self, contracts: dict, preimages: dict, balance_maps: dict) -> None:
         self.preimages = preimages
         self.balance_maps = balance_maps  # sourceless ERC-20 address -> balance map slot
-        self.sources = contracts
         counts: dict = {}
         for source in contracts.values():
             counts[source.name] = counts.get(source.name, 0) + 1

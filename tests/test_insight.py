@@ -277,6 +277,7 @@ def test_explain_prints_the_ranking_and_draws_the_graph(tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--graph", "out.svg"], "--graph writes a PNG file"),
     (["--txs", "150", "--graph", "g.png"], "--graph draws blocks of at most"),
+    (["--graph", "/no/such/dir/g.png"], "no such directory"),
 ])
 def test_explain_bad_input_is_one_line(argv, message, capsys):
     base = ["explain", "--workload", "transfer", "--txs", "5"]
