@@ -80,6 +80,8 @@ def format_explanation(s: dict) -> str:
             f"{entry['conflicts']:>9}  "
             f"{_gain(s['speedup_bound'], entry['bound_if_removed']):>16} "
             f"{entry['bound_as_deltas']:>8.2f}x {entry['oracle_if_removed']:>16.2f}x")
+        if len(entry["names"]) > 2:  # a group named in part: list its members
+            lines.append(f"      = {abbreviate(', '.join(entry['names']), 110)}")
     if not whatif["locations"]:
         lines.append("  (no dependencies: nothing to fix)")
     lines += ["", f"Hot locations under {s['strategy']} (aborts + suspensions):"]
