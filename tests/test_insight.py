@@ -284,3 +284,12 @@ def test_explain_bad_input_is_one_line(argv, message, capsys):
     assert main(base + argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_mainnet_usdt_balance_map_is_named_from_real_transfers():
+    block = build_block("mainnet", 134, params={"block": 12522062})
+    summary = run_block(block, "block-stm", 16).summary
+    assert summary["matches_serial"]
+    names = [entry["name"] for entry in summary["conflicts"]]
+    assert names[0].startswith("ERC-20 0xdac1..1ec7 balanceOf[0x")  # USDT, no source
+    assert not any(RAW_HASH.search(name) for name in names)
