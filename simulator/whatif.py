@@ -28,7 +28,6 @@ that induce the most edges plus the run's conflict locations; they are ranked by
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, replace
 from enum import Enum
 

@@ -14,7 +14,6 @@ from eth_hash.auto import keccak
 
 from simulator.cli import main
 from simulator.locations import STORAGE
-from simulator.metrics import dependency_bound
 from simulator.cost_model import GasCostModel
 from simulator.preimages import recording
 from simulator.runner import run_block
