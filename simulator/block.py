@@ -5,7 +5,9 @@ number, timestamp, gas limit, base fee, prev randao, ancestor hashes for BLOCKHA
 HeaderContext makes one), the
 pre-state (a state trie in a py-evm database at `pre_state_root`) and the ordered signed
 transactions. Senders are recovered once, when the block is built, and cached on the
-transaction objects that every (re-)execution then reuses.
+transaction objects that every (re-)execution then reuses. `contracts` maps the address
+of each contract deployed from source to its `ContractSource` (storage_names.py), what
+names its storage slots; blocks without source have none.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class HeaderContext:
 
 class Block:
     def __init__(self, vm_class, context: ExecutionContext, db, pre_state_root: bytes,
-                 transactions) -> None:
+                 transactions, contracts: dict | None = None) -> None:
         self.vm_class = vm_class
         self.context = context
         self.db = db
@@ -54,6 +56,7 @@ class Block:
         self.transactions = tuple(transactions)
         # Recover every sender once; py-evm caches it on the transaction object.
         self.senders = tuple(tx.sender for tx in self.transactions)
+        self.contracts = dict(contracts or {})
 
     def __len__(self) -> int:
         return len(self.transactions)

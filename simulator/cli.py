@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_strategy_option_argument(compare)
     add_execution_arguments(compare)
 
+    from .explain import add_explain_command  # its own module: explain.py
+
+    add_explain_command(commands)
+
     workloads = commands.add_parser("workloads", help="list workloads and their parameters")
     workloads.add_argument("specs", nargs="*", metavar="WORKLOAD",
                            help="list only these (names or FILE.py:CLASS plug-ins)")
@@ -280,7 +284,13 @@ def command_fetch(args) -> int:
         raise UsageError(str(exc))
 
 
-COMMANDS = {"run": command_run, "compare": command_compare,
+def command_explain(args) -> int:
+    from .explain import command_explain as explain
+
+    return explain(args)
+
+
+COMMANDS = {"run": command_run, "compare": command_compare, "explain": command_explain,
             "workloads": command_workloads, "sweep": command_sweep,
             "report": command_report, "bench": command_bench, "fetch": command_fetch}
 

@@ -164,6 +164,34 @@ def run_command(args, strategies: list) -> int:
         else EXIT_MISMATCH
 
 
+def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
+    """One strategy (--strategy) at one thread count on the block of the block options,
+    checked against serial: (block, RunReport, its row). `check_block(block)` may
+    reject the block (UsageError) before it runs; `oracle_what_if` as in run_block."""
+    from .runner import run_block
+    from .serial import InvalidBlock
+
+    if len(args.threads) > 1 or args.repeat > 1:
+        raise UsageError(f"pevmsim {args.command} runs one configuration: give one "
+                         "--threads count and no --repeat")
+    options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
+    cold_load = cold_load_seconds(args)
+    workload, params, block, labels, serial = prepare(args, Progress())
+    if check_block is not None:
+        check_block(block)
+    try:
+        report = run_block(block, args.strategy, args.threads[0], args.cost_model,
+                           args.lazy_beneficiary, args.backend, labels=labels,
+                           serial=serial, strategy_options=options,
+                           deep_check=args.deep_check, cold_load=cold_load,
+                           oracle_what_if=oracle_what_if)
+    except InvalidBlock as exc:
+        raise UsageError(f"workload {workload.name}: {exc}")
+    row = {**head(workload.name, params, args.seed), **report.summary,
+           "environment": environment()}
+    return block, report, row
+
+
 def cold_load_seconds(args) -> float | None:
     """--cold-load-us in seconds (a UsageError for a bad value or model)."""
     if args.cold_load_us is None:

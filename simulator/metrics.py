@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from .locations import describe
 from .mv_memory import version_writers
 
+# The event kinds that are an execution of a transaction in py-evm.
+EXECUTION_KINDS = ("execution", "re-execution", "suspended", "aborted", "invalid")
+
 
 @dataclass
 class Metrics:
@@ -37,20 +40,47 @@ class Metrics:
     events: list = field(default_factory=list)
     abort_locations: Counter = field(default_factory=Counter)
     suspension_locations: Counter = field(default_factory=Counter)
+    # tx -> Counter of the locations that aborted or suspended its executions
+    tx_conflicts: dict = field(default_factory=dict)
+
+    def aborted(self, tx: int, location) -> None:
+        """An execution of `tx` was aborted (stale read, or an ESTIMATE) at `location`."""
+        self.abort_locations[location] += 1
+        self.tx_conflicts.setdefault(tx, Counter())[location] += 1
+
+    def suspended(self, tx: int, location) -> None:
+        """An execution of `tx` was suspended on an ESTIMATE at `location`."""
+        self.suspension_locations[location] += 1
+        self.tx_conflicts.setdefault(tx, Counter())[location] += 1
 
     def event(self, worker: int, kind: str, tx: int, incarnation: int,
               start: float, end: float) -> None:
         self.events.append((worker, kind, tx, incarnation, start, end))
         self.busy_time += end - start
 
-    def conflicts(self, labels: dict, limit: int = 10) -> list:
-        """The locations that caused the most aborts and suspensions."""
+    def executions_per_tx(self, size: int) -> list:
+        """How many times each of the block's `size` transactions was executed."""
+        executions = [0] * size
+        for _, kind, tx, *_ in self.events:
+            if kind in EXECUTION_KINDS:
+                executions[tx] += 1
+        return executions
+
+    def conflict_locations(self) -> list:
+        """Every location that aborted or suspended an execution, in a fixed order."""
+        return sorted(set(self.abort_locations) | set(self.suspension_locations), key=repr)
+
+    def conflicts(self, labels: dict, limit: int = 10, names: dict | None = None) -> list:
+        """The locations that caused the most aborts and suspensions; `label` is the
+        hand-written label if any, else the derived name from `names`."""
         total = self.abort_locations + self.suspension_locations
         rows = []
+        names = names or {}
         for location, count in sorted(total.items(), key=lambda kv: (-kv[1], repr(kv[0])))[:limit]:
             rows.append({
                 "location": describe(location),
-                "label": labels.get(location, ""),
+                "name": names.get(location, ""),
+                "label": labels.get(location) or names.get(location, ""),
                 "aborts": self.abort_locations[location],
                 "suspensions": self.suspension_locations[location],
             })

@@ -17,31 +17,15 @@ from dataclasses import dataclass
 
 from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
-from .locations import BALANCE, CODE, NONCE
+from .insight import analyse
 from .metrics import Metrics, dependency_bound
+from .naming import LocationNamer
 from .outcome import BlockResult, assemble, mismatches, step_mismatches
+from .preimages import recording
 from .serial import InvalidBlock, execute_serial
 from .strategies import STRATEGIES
 from .summary import run_summary
 from .versioned_state import ExecutionEnv, PreState
-
-
-def _short(address: bytes) -> str:
-    return f"0x{address.hex()[:4]}..{address.hex()[-4:]}"
-
-
-def default_labels(block, pre_state: PreState) -> dict:
-    """Names every block has: its senders' ETH balances and nonces, the ETH balances of
-    the contracts it calls, the coinbase's balance."""
-    labels = {}
-    for transaction in block.transactions:
-        if transaction.to and pre_state.value((CODE, transaction.to)):
-            labels[(BALANCE, transaction.to)] = f"ETH balance of contract {_short(transaction.to)}"
-    for sender in set(block.senders):
-        labels[(BALANCE, sender)] = f"ETH balance of sender {_short(sender)} (gas, value)"
-        labels[(NONCE, sender)] = f"nonce of sender {_short(sender)}"
-    labels[(BALANCE, block.context.coinbase)] = "coinbase balance (fees)"
-    return labels
 
 
 @dataclass
@@ -51,6 +35,7 @@ class RunReport:
     serial: BlockResult  # the stock py-evm serial result
     metrics: Metrics
     incarnations: list  # each transaction's final incarnation, in block order
+    namer: LocationNamer  # names the block's locations (hand labels first)
 
     @property
     def matches_serial(self) -> bool:
@@ -61,7 +46,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
               lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
               serial=None, intermediate_roots: bool = False, progress=None,
               strategy_options=None, deep_check: bool = False,
-              cold_load: float | None = None) -> RunReport:
+              cold_load: float | None = None, oracle_what_if: bool = False) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
     `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
     `intermediate_roots` keeps the state root after each transaction; `progress`, a
@@ -69,7 +54,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     `strategy_options` are keyword arguments of the strategy (its `options`);
     `deep_check` compares every transaction's writes with serial's (the serial run
     passed in must then have been made with steps); `cold_load` (seconds) overrides
-    the cost model's COLD_LOAD (the storage tier's latency)."""
+    the cost model's COLD_LOAD (the storage tier's latency); `oracle_what_if` adds
+    the oracle to the what-if analysis (insight.py)."""
     def bar(description):
         return progress(description, len(block)) if progress else nullcontext()
 
@@ -84,8 +70,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     model = COST_MODELS[cost_model](cold_load)
     metrics = Metrics()
     env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary)
-    runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
-    with bar(f"{strategy} on {threads} workers") as parallel_bar:
+    with recording() as preimages, bar(f"{strategy} on {threads} workers") as parallel_bar:
+        runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
         makespan = BACKENDS[backend]().run(runner, threads, metrics, parallel_bar)
     final = runner.final_incarnations()
     for index, incarnation in enumerate(final):
@@ -94,6 +80,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     result = assemble(block, final, intermediate_roots)
     wall = time.perf_counter() - started
 
+    namer = LocationNamer(block, env.pre_state, final, preimages, labels)
     serial_time = sum(model.serial_costs(final))
     # No schedule beats the dependency bound, nor need any be slower than running the
     # block sequentially (the oracle and pevm fall back to that).
@@ -111,7 +98,6 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         serial_result=serial_result, problems=problems,
         header_check=block.header_check(result), metrics=metrics,
         serial_time=serial_time, makespan=makespan, bound=bound,
-        conflicts=metrics.conflicts({**default_labels(block, env.pre_state),
-                                     **(labels or {})}),
+        insight=analyse(final, model, threads, metrics, namer, oracle_what_if),
         wall=wall, serial_wall=serial_wall)
-    return RunReport(summary, result, serial_result, metrics, final)
+    return RunReport(summary, result, serial_result, metrics, final, namer)

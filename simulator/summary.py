@@ -62,12 +62,18 @@ SUMMARY_FIELDS = {
     "validation_failures": "validations that found a changed read",
     "utilization": "busy share of the virtual workers' time",
     "conflicts": "locations causing the most re-executions and suspensions (JSON only): "
-                 "location, label, reexecutions, suspensions",
+                 "location, name (derived from the contract's source or layout), label "
+                 "(the workload's hand label, else the name), reexecutions, suspensions",
+    "whatif": "the oracle's speedup, and the top locations ranked by what removing "
+              "their conflicts would gain: the dependency bound without them and with "
+              "their writes as deltas (JSON only; insight.py)",
+    "reexecuted": "the transactions executed most and the locations that forced each "
+                  "re-execution (JSON only)",
     "wall_time_s": "host seconds this simulation took (Python; not a speedup figure)",
     "serial_wall_time_s": "host seconds stock serial py-evm took on the block",
 }
 
-JSON_ONLY = {"conflicts", "environment", "cost_model_constants"}  # nested: kept out of CSV
+JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants"}  # nested: kept out of CSV
 
 
 def head(workload: str, params: dict, seed: int) -> dict:
@@ -78,7 +84,7 @@ def head(workload: str, params: dict, seed: int) -> dict:
 def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model: str,
                 cost_model_constants: dict, lazy_beneficiary: bool, deep_check: bool,
                 result, serial_result, problems: list, header_check, metrics,
-                serial_time: float, makespan: float, bound: float, conflicts: list,
+                serial_time: float, makespan: float, bound: float, insight: dict,
                 wall: float, serial_wall: float) -> dict:
     """One run's summary (the keys of SUMMARY_FIELDS)."""
     n = len(block)
@@ -116,9 +122,11 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
         "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
-        "conflicts": [{"location": c["location"], "label": c["label"],
+        "conflicts": [{"location": c["location"], "name": c["name"], "label": c["label"],
                        "reexecutions": c["aborts"], "suspensions": c["suspensions"]}
-                      for c in conflicts],
+                      for c in insight["conflicts"]],
+        "whatif": insight["whatif"],
+        "reexecuted": insight["reexecuted"],
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
     }

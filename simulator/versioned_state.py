@@ -49,6 +49,7 @@ from eth_hash.auto import keccak
 from . import debug, pyevm_boundary
 from .locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
 from .mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
+from .preimages import with_preimages
 
 pyevm_boundary.install()
 
@@ -353,9 +354,11 @@ def _gas_noting(computation_class: type) -> type:
 
 @lru_cache(maxsize=None)
 def versioned_state_class(state_class: type, lazy_beneficiary: bool) -> type:
-    """The fork's State with the versioned account database plugged in."""
+    """The fork's State with the versioned account database plugged in (and SHA3
+    preimages recorded, see preimages.py)."""
     attrs = {
         "account_db_class": VersionedAccountDB,
+        "computation_class": with_preimages(state_class.computation_class),
         "set_system_contracts": _no_system_contracts,
         "computation_class": _gas_noting(state_class.computation_class),
     }

@@ -186,6 +186,28 @@ def test_report_writes_charts_and_documents(finished):
     assert "<img" in (out / "report.html").read_text()
 
 
+def test_report_has_the_what_if_chart(finished, tmp_path):
+    _, out = finished
+    report(out)
+    assert (out / "charts" / "whatif.png").exists()
+    markdown = (out / "report.md").read_text()
+    assert "charts/whatif.png" in markdown
+    erc20_hot = [row for row in read_results(out) if row["params"].get("hot_ratio") == 0.8
+                 and (row["strategy"], row["threads"]) == ("block-stm", 4)]
+    top = erc20_hot[0]["whatif"]["locations"][0]
+    assert any(line.startswith(f"| erc20 (hot_ratio=0.8) | {top['name']} | ")
+               and f"| {top['bound_if_removed']:.2f} |" in line
+               for line in markdown.splitlines())
+    old = tmp_path / "old"  # results swept before what-if existed
+    old.mkdir()
+    (old / "meta.json").write_text((out / "meta.json").read_text())
+    rows = [{k: v for k, v in row.items() if k != "whatif"} for row in read_results(out)]
+    (old / RESULTS).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    report(old)
+    assert "hold no what-if data" in (old / "report.md").read_text()
+    assert not (old / "charts" / "whatif.png").exists()
+
+
 def test_report_flags_runs_that_do_not_match_serial(finished, tmp_path):
     _, out = finished
     copy = tmp_path / "copy"

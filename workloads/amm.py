@@ -36,7 +36,8 @@ class Exchange:
         self.pairs = []
         self.providers = traders[:PROVIDERS]
         for token0, token1 in token_pairs:
-            pair = chain.deploy("amm_pair", token0.address, token1.address)
+            pair = chain.deploy("amm_pair", token0.address, token1.address,
+                                name=f"Pair{len(self.pairs)}")
             for token in (token0, token1):
                 approve_all(chain, token, traders, pair.address)
             for provider in self.providers:

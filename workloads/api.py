@@ -58,6 +58,7 @@ from eth_utils import function_signature_to_4byte_selector
 from simulator.block import Block, HeaderContext
 from simulator.failures import FailureKind, classify
 from simulator.params import Param
+from simulator.storage_names import ContractSource
 
 from .vyper_build import Artifact, compile_file, find_contract
 
@@ -287,6 +288,7 @@ class BlockBuilder:
             self.db, self.header.execution_context(), BLANK_ROOT_HASH)
         self._nonces: dict = {}
         self._accounts = 0
+        self._contracts: dict = {}  # address -> ContractSource, for naming slots
         self._state.set_balance(self.coinbase, 1)
         self._deployer = self.accounts(1)[0]
 
@@ -304,10 +306,12 @@ class BlockBuilder:
         return made
 
     def deploy(self, contract, *args, deployer: Account | None = None, value: int = 0,
-               gas: int = 10_000_000) -> Contract:
+               gas: int = 10_000_000, name: str | None = None) -> Contract:
         """Deploy Vyper source (a .vy path; a bare name is NAME.vy next to the
         workload's file, else a built-in contract), an Artifact, or raw init bytecode
-        (bytes), running its constructor in py-evm with `gas`."""
+        (bytes), running its constructor in py-evm with `gas`. Source is remembered by
+        `name` (default: the source file's name) so that conflict tables name its
+        storage slots (`Token0.balanceOf[0x69d8..07de]`)."""
         if isinstance(contract, bytes):
             artifact = Artifact("bytecode", contract, ())
         elif isinstance(contract, Artifact):
@@ -324,6 +328,9 @@ class BlockBuilder:
         address = generate_contract_address(deployer.address, self._nonce(deployer))
         self.execute(self._sign(deployer, None, value, data, gas),
                      f"deploying {artifact.name}")
+        if artifact.layout:
+            self._contracts[address] = ContractSource(name or artifact.name, artifact.layout,
+                                                      artifact.types)
         return Contract(address, artifact.abi, artifact.layout, artifact.name)
 
     def call(self, sender: Account, contract: Contract, function: str, *args,
@@ -422,7 +429,7 @@ class BlockBuilder:
         header = HeaderContext(**{**self.header.__dict__,
                                   "gas_limit": max(self.header.gas_limit, gas)})
         return Block(self.vm_class, header.execution_context(), self.db,
-                     self._state.state_root, transactions)
+                     self._state.state_root, transactions, self._contracts)
 
 
 

@@ -47,7 +47,8 @@ class DefiWorkload(Workload):
         self.users = chain.accounts(self.users)
         self.tokens = [deploy_token(chain, index, self.users) for index in range(TOKENS)]
         self.exchange = Exchange(chain, list(zip(self.tokens, self.tokens[1:])), self.users)
-        self.pool = chain.deploy("lending_pool", self.tokens[0].address)
+        self.pool = chain.deploy("lending_pool", self.tokens[0].address,
+                                 name="LendingPool")
         approve_all(chain, self.tokens[0], self.users, self.pool.address)
         self.borrowers = self.users[:BORROWERS]
         for borrower in self.borrowers:

@@ -22,7 +22,7 @@ MAX_UINT = 2**256 - 1
 
 def deploy_token(chain: BlockBuilder, index: int, holders, balance: int = BALANCE) -> Contract:
     """Deploy erc20.vy as Token<index> and give each holder `balance` in the pre-state."""
-    token = chain.deploy("erc20", f"Token{index}", f"TK{index}", 0)
+    token = chain.deploy("erc20", f"Token{index}", f"TK{index}", 0, name=f"Token{index}")
     for holder in holders:
         chain.set_storage(token, "balanceOf", holder, value=balance)
     chain.set_storage(token, "totalSupply", value=balance * len(holders))

@@ -47,7 +47,7 @@ class NFTWorkload(Workload):
     def setup(self, chain: BlockBuilder) -> None:
         self.collectors = chain.accounts(self.holders)
         self.creators = chain.accounts(self.collections)
-        self.market = chain.deploy("nft_market")
+        self.market = chain.deploy("nft_market", name="NFTMarket")
         self.nfts = []
         # The generator's view of the chain as the block goes, per collection: the
         # token count, unlisted token ids (transferable or listable), listed ids and
@@ -56,7 +56,8 @@ class NFTWorkload(Workload):
         self.price, self.owner = {}, {}
         receivers = [holder for holder in self.collectors for _ in range(TOKENS_PER_HOLDER)]
         for index, creator in enumerate(self.creators):
-            nft = chain.deploy("nft", f"Collection{index}", ROYALTY_BPS, deployer=creator)
+            nft = chain.deploy("nft", f"Collection{index}", ROYALTY_BPS, deployer=creator,
+                               name=f"Collection{index}")
             for start in range(0, len(receivers), BATCH):
                 chain.call(creator, nft, "mint_batch",
                            [holder.address for holder in receivers[start:start + BATCH]],

@@ -42,7 +42,7 @@ class SupplyChainWorkload(Workload):
 
     def setup(self, chain: BlockBuilder) -> None:
         self.members = chain.accounts(self.parties)
-        self.registry = chain.deploy("supply_chain")
+        self.registry = chain.deploy("supply_chain", name="SupplyChain")
         for start in range(0, self.parties, BATCH):
             chain.call(chain._deployer, self.registry, "register",
                        [party.address for party in self.members[start:start + BATCH]],

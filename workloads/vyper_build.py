@@ -6,6 +6,13 @@ once per machine. The cache key is the compiler version and the compiler's integ
 sum, a hash over the contract's source and every module it imports (`import lib`,
 `from . import lib`, resolved next to the importing file): editing an imported module
 recompiles every contract that uses it.
+
+Storage types (`Artifact.types`, what names a storage slot by its source, see
+simulator/storage_names.py) are JSON trees taken from the compiler's own type analysis,
+with Vyper's slot counts: {"kind": "hashmap", "key": "address", "value": T},
+{"kind": "dynarray" | "array", "element": T}, {"kind": "struct", "name": "Listing",
+"members": [[name, T], ...]}, or {"kind": "value", "name": "uint256"}; each also has
+"n_slots". Variables of imported modules keep the layout's nesting and have no types.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from vyper.compiler import compile_from_file_input
 from vyper.compiler.input_bundle import FileInput, FilesystemInputBundle
 from vyper.compiler.phases import CompilerData
 from vyper.exceptions import VyperException
+from vyper.semantics.types import DArrayT, HashMapT, SArrayT, StructT
 
 CONTRACTS_DIR = Path(__file__).parent
 OUTPUTS = ["bytecode", "abi", "layout"]
@@ -53,6 +61,8 @@ class Artifact:
     abi: tuple
     # Storage variable name -> {"type", "n_slots", "slot"} (Vyper's "layout" output).
     layout: dict = field(default_factory=dict, compare=False)
+    # Storage variable name -> its storage type tree (see the module docstring).
+    types: dict = field(default_factory=dict, compare=False)
 
 
 def cache_dir() -> Path:
@@ -85,19 +95,40 @@ def _compile(data: CompilerData) -> Artifact:
     path = cache_dir() / f"{key.hexdigest()}.json"
     try:
         cached = json.loads(path.read_text())
-        cached["layout"]  # entries cached before layouts were kept are recompiled
+        cached["types"]  # entries cached before storage types were kept are recompiled
     except (OSError, ValueError, KeyError):
         out = compile_from_file_input(data.file_input, input_bundle=data.input_bundle,
                                       output_formats=OUTPUTS)
-        cached = {"bytecode": out["bytecode"], "abi": out["abi"],
-                  "layout": out["layout"].get("storage_layout", {})}
+        layout = out["layout"].get("storage_layout", {})
+        variables = data.annotated_vyper_module._metadata["type"].variables
+        cached = {"bytecode": out["bytecode"], "abi": out["abi"], "layout": layout,
+                  "types": {variable: storage_type(variables[variable].typ)
+                            for variable, entry in layout.items() if "slot" in entry}}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(cached))
         tmp.replace(path)
     return Artifact(name=Path(data.file_input.path).stem,
                     bytecode=bytes.fromhex(cached["bytecode"].removeprefix("0x")),
-                    abi=tuple(cached["abi"]), layout=cached["layout"])
+                    abi=tuple(cached["abi"]), layout=cached["layout"],
+                    types=cached["types"])
+
+
+def storage_type(typ) -> dict:
+    """A Vyper type as the JSON tree described in the module docstring."""
+    tree = {"n_slots": typ.storage_size_in_words}
+    if isinstance(typ, HashMapT):
+        tree.update(kind="hashmap", key=str(typ.key_type), value=storage_type(typ.value_type))
+    elif isinstance(typ, (DArrayT, SArrayT)):
+        tree.update(kind="dynarray" if isinstance(typ, DArrayT) else "array",
+                    element=storage_type(typ.value_type))
+    elif isinstance(typ, StructT):
+        tree.update(kind="struct", name=typ._id,
+                    members=[[member, storage_type(member_type)]
+                             for member, member_type in typ.members.items()])
+    else:
+        tree.update(kind="value", name=str(typ))
+    return tree
 
 
 def _parse(source: str, path: Path, resolved: Path) -> CompilerData:

@@ -15,6 +15,7 @@ Charts (DIR/charts/NAME.png and .svg):
     conflicts     the storage slots and accounts behind the most re-executions / suspensions
     storage_tiers with settings run under both `gas` (state in memory) and `gas-disk`
                   (state on an SSD): the focus strategy's speedup under each tier
+    whatif        per setting, the dependency bound if its top locations did not conflict
     timeline_W    per workload W: the schedule of one run and executions per tx index
     block_speedups  with several recorded blocks: the speedup distribution over them
                   (block_study.py, with the per-block table and worst and best blocks)
@@ -37,6 +38,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
+from ..naming import abbreviate  # noqa: E402
 from .sweep import META, TIMELINES, read_results  # noqa: E402
 
 SETTING_FIELDS = ("txs", "cost_model", "lazy_beneficiary")
@@ -543,6 +545,7 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
                        [[e["label"] or "-", _shorten(e["location"]), str(e["reexecutions"]),
                          str(e["suspensions"])] for e in top])]
 
+    parts += whatif_section(d, charts)
     parts.append(("h", 2, "Schedule timelines"))
     for path in sorted((out / TIMELINES).glob("*.json")):
         timeline = json.loads(path.read_text())
@@ -583,6 +586,64 @@ def _method_sections() -> list:
                   "(Block-STM that holds a transaction until its hinted dependencies "
                   "have executed), and block-stm waits for the sender's previous "
                   "transaction on a nonce, as pevm, Bor and grevm do.")]
+
+
+WHATIF_TOP = 3  # locations per setting in the what-if chart
+
+
+def whatif_section(d: Data, charts: Charts) -> list:
+    """The what-if chart and table: for each setting, the dependency bound at the focus
+    threads and the bound if each of its top locations did not conflict (what-if data
+    of the focus run of the lowest seed; runs swept before what-if existed have none)."""
+    rows = {}
+    for setting in d.settings:
+        focus = sorted((row for row in d.groups[setting]
+                        if (row["strategy"], row["threads"]) == (d.focus_strategy,
+                                                                  d.focus_threads)
+                        and "whatif" in row), key=lambda row: row["seed"])
+        if focus:
+            rows[setting] = focus[0]
+    parts = [("h", 2, "What-if: what fixing a hot location would buy")]
+    if not rows:
+        return parts + [("p", "These results hold no what-if data; sweep them again "
+                              "with this version of pevmsim.")]
+    bars = []  # (label, bound, colour, delta or None), top to bottom
+    table = []
+    for setting, row in rows.items():
+        bars.append((f"{d.labels[setting]}: dependency bound", row["virtual_speedup_bound"],
+                     "#888888", None))
+        for entry in row["whatif"]["locations"][:WHATIF_TOP]:
+            bars.append((f"   if no conflict on {abbreviate(entry['name'], 60)}",
+                         entry["bound_if_removed"], PALETTE[0], entry["bound_as_deltas"]))
+            table.append([d.labels[setting], entry["name"], _num(row["virtual_speedup_bound"]),
+                          _num(entry["bound_if_removed"]), _num(entry["bound_as_deltas"])])
+    figure, ax = plt.subplots(figsize=(10, 0.3 * len(bars) + 1.4))
+    positions = range(len(bars))[::-1]
+    ax.barh(positions, [bound for _, bound, _, _ in bars],
+            color=[colour for *_, colour, _ in bars], height=0.7)
+    for position, (_, bound, _, _) in zip(positions, bars):
+        ax.annotate(f"{bound:.2f}x", (bound, position), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=7)
+    deltas = [(position, delta) for position, (*_, delta) in zip(positions, bars)
+              if delta is not None]
+    ax.scatter([delta for _, delta in deltas], [position for position, _ in deltas],
+               marker="D", s=18, color="black", zorder=3,
+               label="bound if its writes were commutative deltas")
+    ax.set_yticks(list(positions), [label for label, *_ in bars], fontsize=7)
+    ax.set_xlim(0, max(max(bound for _, bound, _, _ in bars),
+                       max((delta for _, delta in deltas), default=0)) * 1.12)
+    ax.set(title=f"What-if: the dependency bound at {d.focus_threads} threads if a hot "
+                 "location did not conflict", xlabel="speedup bound (x)")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    charts.save(figure, "whatif")
+    return parts + [
+        ("p", f"For each setting, the dependency bound at {d.focus_threads} threads (grey) "
+              f"and, for its top {WHATIF_TOP} locations ranked by what removing their "
+              "conflicts would gain, the bound without the dependencies they induce "
+              "(bars) and with their writes as commutative deltas (diamonds). Locations "
+              "that induce the same dependencies are one entry."),
+        ("img", "whatif", "what-if bounds"),
+        ("table", ["setting", "location", "bound", "if removed", "as deltas"], table)]
 
 
 def _shorten(location: str) -> str:

@@ -40,7 +40,6 @@ META = "meta.json"
 TIMELINES = "timelines"
 MAX_EVENTS = 3000  # a timeline keeps up to this many tasks exactly, else bins them
 TIMELINE_BINS = 1500  # time bins per worker of a binned timeline
-EXECUTION_KINDS = ("execution", "re-execution", "suspended", "invalid")
 
 
 class SweepError(Exception):
@@ -136,10 +135,7 @@ def save_timeline(out: Path, config, report) -> None:
         return
     events = report.metrics.events
     kinds = sorted({e[1] for e in events})
-    executions = [0] * summary["txs"]
-    for _, kind, tx, *_ in events:
-        if kind in EXECUTION_KINDS:
-            executions[tx] += 1
+    executions = report.metrics.executions_per_tx(summary["txs"])
     makespan = summary["virtual_makespan_s"]
     if len(events) <= MAX_EVENTS:
         spans = sorted((w, kinds.index(k), start, end) for w, k, _, _, start, end in events)

@@ -32,7 +32,7 @@ class SpeculativeStrategy(Strategy):
         metrics = self.metrics
         metrics.executions += 1
         if result.blocked_on is not None:
-            metrics.abort_locations[result.blocked_location] += 1
+            metrics.aborted(tx, result.blocked_location)
             return result, "aborted"
         if result.error is not None:
             metrics.invalid_executions += 1
@@ -47,5 +47,5 @@ class SpeculativeStrategy(Strategy):
         self.metrics.validations += 1
         if stale is not None:
             self.metrics.validation_failures += 1
-            self.metrics.abort_locations[stale] += 1
+            self.metrics.aborted(tx, stale)
         return stale, self.cost_model.validation(len(reads), seconds)

@@ -109,7 +109,7 @@ class BlockSTM(Strategy):
             task.tx, task.incarnation)
         if aborted:
             self.metrics.validation_failures += 1
-            self.metrics.abort_locations[result] += 1
+            self.metrics.aborted(task.tx, result)
             self.mv.convert_writes_to_estimates(task.tx)
         return self.scheduler.finish_validation(task.tx, aborted)
 
@@ -119,11 +119,11 @@ class BlockSTM(Strategy):
         scheduler.execution_ended(task.tx)
         if result.blocked_on is not None:
             if self.abort_on_estimate:
-                metrics.abort_locations[result.blocked_location] += 1
+                metrics.aborted(task.tx, result.blocked_location)
                 scheduler.abort_execution(task.tx, result.blocked_on)
                 return None
             metrics.suspensions += 1
-            metrics.suspension_locations[result.blocked_location] += 1
+            metrics.suspended(task.tx, result.blocked_location)
             if scheduler.add_dependency(task.tx, result.blocked_on):
                 return None
             return task  # the blocking transaction finished meanwhile: read again
@@ -131,7 +131,7 @@ class BlockSTM(Strategy):
             previous = self._sender_before(task.tx)
             if previous is not None and scheduler.add_dependency(task.tx, previous):
                 metrics.suspensions += 1
-                metrics.suspension_locations[(NONCE, self.env.block.senders[task.tx])] += 1
+                metrics.suspended(task.tx, (NONCE, self.env.block.senders[task.tx]))
                 return None
             metrics.invalid_executions += 1
         wrote_new = self.mv.record(task.tx, task.incarnation, result.writes, result.deltas)

@@ -82,7 +82,7 @@ class InOrderCommit(SpeculativeStrategy):
         if stale is None:
             stale, duration = self.validate(task.tx, result.reads)
         else:
-            self.metrics.abort_locations[stale] += 1
+            self.metrics.aborted(task.tx, stale)
             duration = 0.0  # known since the execution ended
         if stale is None:
             self._running[worker] = result

@@ -130,6 +130,35 @@ class _Plan(Strategy):
         return []
 
 
+def best_plan(dependencies, incarnations, cost_model, threads: int) -> tuple:
+    """(makespan, (priority, mode)) of the best plan for executing `incarnations` under
+    the dependency graph `dependencies` on `threads` workers: dry runs of every list
+    schedule, each under a fresh copy of `cost_model` (the same loads in the same order
+    as a real run makes), and the sequential plan. Nothing is executed."""
+    parts = cost_model.split(incarnations)
+    costs = [loads + rest for loads, rest in parts]
+    modes = MODES if any(loads for loads, _ in parts) else MODES[:1]
+    best = None
+    for plan in ((priority, mode) for priority in PRIORITIES for mode in modes):
+        schedule = ListSchedule(dependencies, costs, *plan)
+        planner = _Plan(schedule, partial(_planned, incarnations, cost_model.fresh()),
+                        cost_model)
+        makespan = SimulatedBackend().run(planner, threads, Metrics())
+        if best is None or makespan < best[0]:
+            best = (makespan, plan)
+    sequential = sum(cost_model.serial_costs(incarnations))
+    if sequential <= best[0]:
+        best = (sequential, ("index", SEQUENTIAL))
+    return best
+
+
+def _planned(incarnations, model, task: Task) -> float:
+    """A job's duration in a dry run under `model`."""
+    if task.kind == WARM_UP:
+        return model.preload(pre_state_reads(incarnations[task.tx]))
+    return model.execution(incarnations[task.tx])
+
+
 class Oracle(SpeculativeStrategy):
     name = "oracle"
     description = "upper bound: the true dependency graph list-scheduled on N workers"
@@ -138,34 +167,15 @@ class Oracle(SpeculativeStrategy):
         super().__init__(env, cost_model, metrics)
         self.prepass = serial_prepass(env)
         self.dependencies = true_dependencies(self.prepass)
-        self.parts = cost_model.split(self.prepass)  # (loads, rest) per transaction
-        self.costs = [loads + rest for loads, rest in self.parts]
+        self.costs = [loads + rest for loads, rest in cost_model.split(self.prepass)]
         self.plan = ("index", "single")
         self.schedule = ListSchedule(self.dependencies, self.costs, *self.plan)
         self._running: dict = {}
 
-    def _planned(self, model, task: Task) -> float:
-        """A job's duration in a dry run, under `model`, a fresh copy of the run's cost
-        model: the same loads in the same order as the real run will make."""
-        if task.kind == WARM_UP:
-            return model.preload(pre_state_reads(self.prepass[task.tx]))
-        return model.execution(self.prepass[task.tx])
-
     def prepare(self, threads: int) -> None:
         """Pick the plan with the shortest dry-run makespan on `threads` workers."""
-        modes = MODES if any(loads for loads, _ in self.parts) else MODES[:1]
-        best = None
-        for plan in ((priority, mode) for priority in PRIORITIES for mode in modes):
-            schedule = ListSchedule(self.dependencies, self.costs, *plan)
-            planner = _Plan(schedule, partial(self._planned, self.cost_model.fresh()),
-                            self.cost_model)
-            makespan = SimulatedBackend().run(planner, threads, Metrics())
-            if best is None or makespan < best[0]:
-                best = (makespan, plan)
-        if sum(self.cost_model.serial_costs(self.prepass)) <= best[0]:
-            best = (None, ("index", SEQUENTIAL))
-            self.shared_queue = False
-        self.plan = best[1]
+        self.plan = best_plan(self.dependencies, self.prepass, self.cost_model, threads)[1]
+        self.shared_queue = not self.sequential
         self.schedule = ListSchedule(self.dependencies, self.costs, *self.plan)
 
     @property
