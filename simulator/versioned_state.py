@@ -358,9 +358,8 @@ def versioned_state_class(state_class: type, lazy_beneficiary: bool) -> type:
     preimages recorded, see preimages.py)."""
     attrs = {
         "account_db_class": VersionedAccountDB,
-        "computation_class": with_preimages(state_class.computation_class),
+        "computation_class": _gas_noting(with_preimages(state_class.computation_class)),
         "set_system_contracts": _no_system_contracts,
-        "computation_class": _gas_noting(state_class.computation_class),
     }
     if lazy_beneficiary:
         attrs["delta_balance"] = _lazy_delta_balance
