@@ -63,7 +63,7 @@ def block_sections(d: Data, charts: Charts) -> list:
         for s in chosen:
             conflicts = d.conflicts(s)[:TOP_CONFLICTS]
             parts.append(("p", f"Block {names[s]} ({s[2]} txs): {focus[s]:.2f}x, dependency "
-                               f"bound {_num(d.mean(s, d.focus_strategy, d.focus_threads, 'speedup_bound'))}x"
+                               f"bound {_num(d.mean(s, d.focus_strategy, d.focus_threads, 'virtual_speedup_bound'))}x"
                                + ("" if conflicts else "; no conflicts.")))
             if conflicts:
                 parts.append(("table", ["name", "location", "re-executions", "suspensions"],
