@@ -46,9 +46,10 @@ def parse_settings(workload_class, settings) -> dict:
     return values
 
 
-def prepare(args, progress: Progress) -> tuple:
+def prepare(args, progress: Progress, check_block=None) -> tuple:
     """(workload, params, block, labels, (SerialResult, serial wall s)) for the block
-    options: the block built, labelled and executed serially, or a UsageError."""
+    options: the block built, labelled and executed serially, or a UsageError (also
+    one that `check_block(block)` raises, before anything is printed)."""
     from workloads.api import WorkloadError, block_size, workload_labels
     from workloads.registry import load_workload
 
@@ -66,6 +67,8 @@ def prepare(args, progress: Progress) -> tuple:
             labels = workload_labels(workload)
     except WorkloadError as exc:
         raise UsageError(str(exc))
+    if check_block is not None:
+        check_block(block)
     built = time.perf_counter()
     try:
         with progress.stage("serial py-evm (the check)", len(block), log=False) as bar:
@@ -176,9 +179,7 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
                          "--threads count and no --repeat")
     options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
     cold_load = cold_load_seconds(args)
-    workload, params, block, labels, serial = prepare(args, Progress())
-    if check_block is not None:
-        check_block(block)
+    workload, params, block, labels, serial = prepare(args, Progress(), check_block)
     try:
         report = run_block(block, args.strategy, args.threads[0], args.cost_model,
                            args.lazy_beneficiary, args.backend, labels=labels,

@@ -126,8 +126,12 @@ def test_what_if_removing_the_only_conflict_gives_the_no_conflict_bound():
     turnout = (STORAGE, poll.address, poll.slot("turnout"))
     final = report.incarnations
     assert final[1].reads[turnout] is not None  # the second vote read the first's write
-    costs = [GasCostModel().execution(incarnation) for incarnation in final]
-    no_conflict = sum(costs) / max(max(costs), sum(costs) / 2)
+    model = GasCostModel()  # the bound without edges: max(longest, work / 2 threads)
+    parts = model.split(final)
+    serial = sum(model.serial_costs(final))
+    work = sum(loads + rest for loads, rest in parts) + len(parts) * model.SCHEDULE
+    longest = max(loads + rest for loads, rest in parts)
+    no_conflict = serial / min(max(longest, work / 2), serial)
     summary = report.summary
     assert summary["virtual_speedup_bound"] < no_conflict - 1e-9
     [best] = [w for w in summary["whatif"]["locations"] if w["names"] == ["voting.turnout"]]

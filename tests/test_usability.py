@@ -168,7 +168,7 @@ def test_bad_options(args, words):
 
 def test_txs_all_is_for_recorded_blocks():
     assert_usage_error(pevmsim("run", "--workload", "erc20", "--txs", "all"),
-                       "generates its blocks")
+                       "makes blocks of any size; 'all' needs a recorded block")
 
 
 def test_txs_all_takes_a_whole_mainnet_block(capsys):
