@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test bench microbench clean
+.PHONY: install test test-full bench microbench clean
 
 install: $(STAMP)
 
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(BIN)/python -m pytest
+
+# every ethereum/tests fixture under every strategy (make test runs a rotating subset)
+test-full: install
+	PEVMSIM_FULL_ORACLES=1 $(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/pevmsim sweep bench/suites/default.toml --out reports/default --resume

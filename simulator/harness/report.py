@@ -8,7 +8,8 @@ speedup any scheduler could reach), so no workload has to say which parameter is
 contention knob.
 
 Charts (DIR/charts/NAME.png and .svg):
-    overview      the focus strategy's speedup vs threads, one line per setting
+    overview      the focus strategy's speedup vs threads, one line per setting (but the
+                  SSD twins of the storage_tiers chart)
     speedup       per setting: every strategy, the ideal line and the dependency bound
     throughput    tx/s and Mgas/s (virtual time) vs contention at the focus threads
     executions    executions per tx vs threads, and the causes of wasted executions
@@ -268,11 +269,15 @@ class Charts:
     def overview(self) -> None:
         d = self.data
         figure, ax = plt.subplots(figsize=(7.5, 4.8))
-        for setting in d.settings:
+        # Blocks also run with state on SSD have the storage_tiers chart of their own.
+        disk = {twin for _, twin in d.tier_pairs()}
+        settings = [s for s in d.settings if s not in disk]
+        top = 1.0
+        for setting in settings:
             colour, style = d.workload_colour(setting)
             x, y = d.series(setting, d.focus_strategy, "virtual_speedup")
             ax.plot(x, y, marker="o", ms=4, color=colour, ls=style, label=d.labels[setting])
-        top = max((row["virtual_speedup"] for row in d.ok), default=1.0)
+            top = max([top, *y])
         self._ideal(ax)
         ax.set_ylim(0, max(top * 1.15, 2))
         self._threads_axis(ax)
@@ -427,14 +432,13 @@ class Charts:
     def storage_tiers(self) -> None:
         d = self.data
         figure, ax = plt.subplots(figsize=(7.5, 4.6))
-        for memory, disk in d.tier_pairs():
-            colour, _ = d.workload_colour(memory)
+        for index, (memory, disk) in enumerate(d.tier_pairs()):
+            name = re.sub(r"(, )?cost_model=gas(, )?", lambda m: ", " if m.group(1)
+                          and m.group(2) else "", d.labels[memory]).replace(" ()", "")
             for setting, style in ((memory, "-"), (disk, "--")):
                 x, y = d.series(setting, d.focus_strategy, "virtual_speedup")
-                name = d.labels[memory].split(" (")[0]
-                params = ", ".join(f"{k}={v}" for k, v in memory[1] if k != "cost_model")
-                ax.plot(x, y, marker="o", ms=4, color=colour, ls=style,
-                        label=f"{name} ({params}): {TIERS[setting[3]]}")
+                ax.plot(x, y, marker="o", ms=4, color=PALETTE[index % len(PALETTE)],
+                        ls=style, label=f"{name}: {TIERS[setting[3]]}")
         self._ideal(ax)
         self._threads_axis(ax)
         ax.set(title=f"{d.focus_strategy}: state in memory (solid) vs on SSD (dashed)",
