@@ -187,3 +187,13 @@ def test_cli_bad_strategy_options(argv, message, capsys):
     assert main(argv + ["--workload", "transfer", "--txs", "5"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("pevmsim: error:") and message in err and "\n" not in err
+
+
+@pytest.mark.parametrize("cascade", [0, 1])
+def test_sei_validation_passes_never_keep_a_stale_read(cascade):
+    # A block where, without the cascade, a transaction validated in the same pass as
+    # a lower one that then failed kept a stale read (sei.py, validateAll).
+    block = BUILTINS["erc20"](accounts=100).block(300, seed=0)
+    summary = run_block(block, "sei", 32, strategy_options={
+        "accuracy": 0.0, "cascade": cascade}).summary
+    assert summary["mismatches"] == []

@@ -27,6 +27,13 @@ Protocol:
      again: PENDING or ABORTED ones are to re-execute; EXECUTED and VALIDATED ones
      are re-validated as above; WAITING ones are to re-execute once all their
      conflicts are VALIDATED. Those to re-execute form the next round's batch.
+     pevmsim's one addition, for correctness: the pass also starts no later than just
+     above the lowest transaction whose writes changed since the previous pass began.
+     Validations of one pass run in parallel, so a transaction can pass before a lower
+     one fails and turns its writes into ESTIMATEs; if every transaction is VALIDATED
+     once that lower one re-executes, sei-cosmos's pass (from the first non-VALIDATED)
+     would not look at it again and could keep a stale read (with `cascade=0` pevmsim
+     found such a block; the cascade usually hides it).
   The first non-VALIDATED transaction always validates in the next round (everything
   below it is final), so the loop ends.
 - Validations are tasks on the same workers as executions (sei-cosmos runs them on
@@ -114,6 +121,7 @@ class Sei(SpeculativeStrategy):
         self.incarnation = [0] * self.size
         self.latest: list = [None] * self.size  # each one's latest complete execution
         self.finished = self.size == 0
+        self._changed = self.size  # the lowest tx whose writes changed since the last pass
         self._running: dict = {}  # worker -> execution result or validation verdict
         self._in_flight = 0
         self._start_round(list(range(self.size)))
@@ -193,6 +201,7 @@ class Sei(SpeculativeStrategy):
         else:
             if result != Status.VALIDATED:
                 self.mv.convert_writes_to_estimates(task.tx)  # invalidateTask
+                self._changed = min(self._changed, task.tx)
             self.status[task.tx] = result
             if self.phase == Phase.EXECUTE_ALL:
                 self._chain_busy = False
@@ -209,6 +218,7 @@ class Sei(SpeculativeStrategy):
             self.status[tx] = Status.ABORTED
         else:
             self.mv.record(tx, result.incarnation, result.writes, result.deltas)
+            self._changed = min(self._changed, tx)
             self.latest[tx] = result
             self.status[tx] = Status.EXECUTED
         if self.phase == Phase.SEQUENTIAL:  # everything below is final: so is this
@@ -235,7 +245,9 @@ class Sei(SpeculativeStrategy):
     def _end_phase(self) -> None:
         if self.phase == Phase.EXECUTE_ALL:  # then validateAll
             self.phase = Phase.VALIDATE_ALL
-            for tx in range(self._first_unvalidated(), self.size):
+            start = min(self._first_unvalidated(), self._changed + 1)
+            self._changed = self.size
+            for tx in range(start, self.size):
                 if self.status[tx] in (Status.EXECUTED, Status.VALIDATED):
                     self._validations.append(tx)
             if self._validations:
