@@ -40,6 +40,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 from ..naming import abbreviate  # noqa: E402
+from ..strategies import STRATEGIES  # noqa: E402
 from .sweep import META, TIMELINES, read_results  # noqa: E402
 
 SETTING_FIELDS = ("txs", "cost_model", "lazy_beneficiary")
@@ -145,7 +146,9 @@ class Data:
         self.rows = rows
         self.bad = [row for row in rows if not row["matches_serial"]]
         self.ok = [row for row in rows if "error" not in row]
-        self.strategies = list(dict.fromkeys(row["strategy"] for row in self.ok))
+        order = list(STRATEGIES)  # registry order, whatever order the rows finished in
+        self.strategies = sorted(dict.fromkeys(row["strategy"] for row in self.ok),
+                                 key=lambda s: (order.index(s) if s in order else len(order), s))
         self.threads = sorted({row["threads"] for row in self.ok})
         self.groups = defaultdict(list)  # setting -> rows
         for row in self.ok:
@@ -292,9 +295,10 @@ class Charts:
         columns = min(count, 3)
         rows = -(-count // columns)
         figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows),
-                                    sharex=True, sharey=True, squeeze=False)
-        top = max(max(r["virtual_speedup"], r["virtual_speedup_bound"]) for r in d.ok)
-        for ax, setting in zip(axes.flat, d.settings):
+                                    sharex=True, squeeze=False)
+        for ax, setting in zip(axes.flat, d.settings):  # each panel on its own scale
+            top = max(max(r["virtual_speedup"], r["virtual_speedup_bound"])
+                      for r in d.groups[setting])
             for strategy in d.strategies:
                 x, y = d.series(setting, strategy, "virtual_speedup")
                 ax.plot(x, y, marker="o", ms=3, color=d.strategy_colour(strategy),
@@ -313,7 +317,7 @@ class Charts:
             ax.set_ylabel("speedup (x)")
         self._title_and_legend(figure, axes.flat[0], "Speedup vs threads per workload "
                                f"and strategy ({d.suite} suite, virtual time)")
-        self.save(figure, "virtual_speedup")
+        self.save(figure, "speedup")
 
     def throughput(self) -> None:
         d = self.data
