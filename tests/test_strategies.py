@@ -133,7 +133,7 @@ def test_strategies_are_deterministic():
         assert first["virtual_makespan_s"] == second["virtual_makespan_s"], strategy
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     accounts=st.integers(2, 6),
     ops=st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 5), st.integers(0, 5)),
@@ -141,10 +141,17 @@ def test_strategies_are_deterministic():
     threads=st.sampled_from((1, 3, 8, 32)),
     lazy=st.booleans(),
     seed=st.integers(0, 3),
+    sei=st.fixed_dictionaries({"accuracy": st.sampled_from((0.0, 0.5, 1.0)),
+                               "rounds": st.sampled_from((0, 3)),
+                               "cascade": st.sampled_from((0, 1))}),
+    wait_for_sender=st.sampled_from((0, 1)),
 )
-def test_random_blocks_every_strategy(accounts, ops, threads, lazy, seed):
+def test_random_blocks_every_strategy(accounts, ops, threads, lazy, seed, sei,
+                                      wait_for_sender):
     block = build(accounts, ops, seed)
-    options = {**WRONG, "sei": {"accuracy": 0.5, "rounds": 3}}
+    options = {**WRONG, "sei": sei,
+               "dag": {**WRONG["dag"], "wait_for_sender": wait_for_sender},
+               "block-stm-abort": {"wait_for_sender": wait_for_sender}}
     summaries = compare(block, STRATEGIES, threads, lazy_beneficiary=lazy,
                         strategy_options=options)
     oracle = next(s for s in summaries if s["strategy"] == "oracle")
