@@ -24,9 +24,11 @@ serves one incarnation of one transaction:
   zero, as py-evm's locked changes over a fresh trie give;
 - journal checkpoints come from py-evm's own counter (pyevm_boundary.py).
 
-Invariants (asserted under PEVMSIM_DEBUG=1, see debug.py): a finished incarnation
-met no ESTIMATE; a write set holds no storage slot of an address wiped later in the
-same incarnation.
+Invariants: a finished incarnation met no ESTIMATE (one that did is discarded, see
+`unserved`); its whole read set is still current in the multi-version memory when it
+finishes, since an execution is atomic in virtual time (asserted under
+PEVMSIM_DEBUG=1, see debug.py); a write set holds no storage slot of an address wiped
+later in the same incarnation (a wipe removes them).
 
 Lazy beneficiary: with `lazy_beneficiary` on, the fee credit to the coinbase (and any
 other `delta_balance` on it) is recorded as a DELTA, which commutes, instead of a
