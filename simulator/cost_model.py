@@ -69,6 +69,7 @@ class CostModel(ABC):
 
     name: str
     SCHEDULE = 0.0
+    COLD_LOAD = 0.0  # the latency of one cold state load (the bound's, see metrics.py)
 
     @abstractmethod
     def execution(self, incarnation) -> float:

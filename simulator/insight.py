@@ -41,7 +41,8 @@ def analyse(incarnations, cost_model, threads: int, metrics, namer: LocationName
     parts = cost_model.split(incarnations)
 
     def makespan(graph) -> float:
-        return min(dependency_bound(graph, parts, threads, cost_model.SCHEDULE),
+        return min(dependency_bound(graph, parts, threads, cost_model.SCHEDULE,
+                                    cost_model.COLD_LOAD),
                    serial_time)
 
     real_oracle = best_plan(true_dependencies(incarnations), incarnations, cost_model,

@@ -87,16 +87,19 @@ class Metrics:
         return rows
 
 
-def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0) -> float:
+def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
+                     load_latency: float = 0.0) -> float:
     """The least makespan any schedule can reach on `threads` workers: max(critical
     path of the true dependency graph, total work / threads), each transaction executed
     exactly once at its cost under the run's cost model. `parts` is the cost model's
-    (loads, rest) per transaction: the cold loads depend on nothing and may run from
-    t = 0, the rest waits for the transactions whose writes it read. Total work also
-    counts one scheduling cost per transaction."""
+    (loads, rest) per transaction. Total work counts every load, every rest and one
+    scheduling cost per transaction. On the critical path a transaction's rest waits
+    for the transactions whose writes it read, and for its cold state, which depends on
+    nothing: any workers may load it from t = 0, in parallel, so it is ready after one
+    load (`load_latency`, at most its own loads)."""
     finish = []
     for incarnation, (loads, rest) in zip(incarnations, parts):
-        ready = loads
+        ready = min(loads, load_latency)
         for version in incarnation.reads.values():
             for writer in version_writers(version):
                 if finish[writer] > ready:

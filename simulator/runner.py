@@ -84,8 +84,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     serial_time = sum(model.serial_costs(final))
     # No schedule beats the dependency bound, nor need any be slower than running the
     # block sequentially (the oracle and pevm fall back to that).
-    bound = min(dependency_bound(final, model.split(final), threads, model.SCHEDULE),
-                serial_time)
+    bound = min(dependency_bound(final, model.split(final), threads, model.SCHEDULE,
+                                 model.COLD_LOAD), serial_time)
     problems = mismatches(result, serial_result)
     if deep_check:
         if serial_result.steps is None:

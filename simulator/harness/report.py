@@ -528,10 +528,10 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
               ("p", f"Speedup at {d.focus_threads} threads (x, mean over seeds). The "
                     "dependency bound is the best any scheduler could do on this block "
                     "under the same cost model: each transaction executed exactly once, "
-                    "after the transactions whose writes it reads, with its cold state "
-                    "loads free to run early, on this many workers (or sequentially, if "
-                    "that is faster); it ignores validation and re-execution costs, so "
-                    "it is optimistic."),
+                    "after the transactions whose writes it reads and no earlier than one "
+                    "cold load (any workers may load its state from the start), on this "
+                    "many workers (or sequentially, if that is faster); it ignores "
+                    "validation and re-execution costs, so it is optimistic."),
               ("img", "speedup", "speedup per setting"),
               ("h", 2, "Throughput vs contention"), ("img", "throughput", "throughput"),
               *_tier_sections(d),
