@@ -130,7 +130,7 @@ def test_what_if_removing_the_only_conflict_gives_the_no_conflict_bound():
     parts = model.split(final)
     serial = sum(model.serial_costs(final))
     work = sum(loads + rest for loads, rest in parts) + len(parts) * model.SCHEDULE
-    longest = max(loads + rest for loads, rest in parts)
+    longest = max(min(loads, model.COLD_LOAD) + rest for loads, rest in parts)
     no_conflict = serial / min(max(longest, work / 2), serial)
     summary = report.summary
     assert summary["virtual_speedup_bound"] < no_conflict - 1e-9
