@@ -85,9 +85,7 @@ class CostModel(ABC):
 
     def fresh(self) -> "CostModel":
         """A copy with the same constants and nothing loaded yet (for dry runs)."""
-        clone = copy.copy(self)
-        clone.loaded = set()
-        return clone
+        return copy.copy(self)
 
     @abstractmethod
     def sequential(self, incarnation) -> float:
@@ -148,6 +146,11 @@ class GasCostModel(CostModel):
                 cold += 1
         return cold
 
+    def fresh(self) -> "GasCostModel":
+        clone = copy.copy(self)
+        clone.loaded = set()
+        return clone
+
     def execution(self, incarnation) -> float:
         cold = self._load(self.loaded, pre_state_reads(incarnation))
         return self._evm(incarnation, cold) + self._multi_version(incarnation)
@@ -192,7 +195,6 @@ class MeasuredCostModel(CostModel):
     def __init__(self, cold_load: float | None = None) -> None:
         if cold_load is not None:
             raise ValueError("the measured cost model has no cold-load constant")
-        self.loaded: set = set()  # unused: CPU time includes the loads
 
     def execution(self, incarnation) -> float:
         return incarnation.cpu_time

@@ -88,24 +88,19 @@ def step_mismatches(block, incarnations, serial_steps, limit: int = 5) -> list:
     account_db = AccountDB(block.db, block.pre_state_root)
     problems = []
     for tx, (incarnation, expected) in enumerate(zip(incarnations, serial_steps)):
-        addresses = {location[1] for location in (*incarnation.writes, *incarnation.deltas)}
-        slots = {(loc[1], loc[2]) for loc in incarnation.writes if loc[0] == STORAGE}
+        written = (*incarnation.writes, *incarnation.deltas, *expected)
+        addresses = {location[1] for location in written}
+        slots = {(location[1], location[2]) for location in written
+                 if location[0] == STORAGE}
         before = location_values(account_db, addresses, slots)
         account_db.lock_changes()
         apply_incarnation(account_db, incarnation)
         after = location_values(account_db, addresses, slots)
-        serial_after = location_values(account_db, {loc[1] for loc in expected},
-                                       {(loc[1], loc[2]) for loc in expected
-                                        if loc[0] == STORAGE})
-        for location in sorted(set(after) | set(expected), key=repr):
-            if location in expected:
-                ok, wanted = serial_after[location] == expected[location], expected[location]
-            else:
-                ok, wanted = after[location] == before[location], before[location]
-            if not ok:
-                got = serial_after.get(location, after.get(location))
-                problems.append(f"tx {tx}: {describe(location)}: {got!r} != serial "
-                                f"{wanted!r} after this transaction")
+        for location in sorted(after, key=repr):
+            wanted = expected.get(location, before[location])
+            if after[location] != wanted:
+                problems.append(f"tx {tx}: {describe(location)}: {after[location]!r} != "
+                                f"serial {wanted!r} after this transaction")
                 if len(problems) >= limit:
                     return problems
     return problems

@@ -167,16 +167,14 @@ class Oracle(SpeculativeStrategy):
         super().__init__(env, cost_model, metrics)
         self.prepass = serial_prepass(env)
         self.dependencies = true_dependencies(self.prepass)
-        self.costs = [loads + rest for loads, rest in cost_model.split(self.prepass)]
-        self.plan = ("index", "single")
-        self.schedule = ListSchedule(self.dependencies, self.costs, *self.plan)
         self._running: dict = {}
 
     def prepare(self, threads: int) -> None:
         """Pick the plan with the shortest dry-run makespan on `threads` workers."""
         self.plan = best_plan(self.dependencies, self.prepass, self.cost_model, threads)[1]
         self.shared_queue = not self.sequential
-        self.schedule = ListSchedule(self.dependencies, self.costs, *self.plan)
+        costs = [loads + rest for loads, rest in self.cost_model.split(self.prepass)]
+        self.schedule = ListSchedule(self.dependencies, costs, *self.plan)
 
     @property
     def sequential(self) -> bool:

@@ -152,15 +152,13 @@ class Sei(SpeculativeStrategy):
     # -- handing out tasks -----------------------------------------------------------------
     def next_task(self) -> Task | None:
         if self._validations:
-            tx = self._validations.popleft()
+            kind, tx = VALIDATION, self._validations.popleft()
         elif self._executions and not (self.phase == Phase.SEQUENTIAL and self._in_flight):
-            tx = self._executions.popleft()
-            self._in_flight += 1
-            return Task(EXECUTION, tx, self.incarnation[tx])
+            kind, tx = EXECUTION, self._executions.popleft()
         else:
             return None
         self._in_flight += 1
-        return Task(VALIDATION, tx, self.incarnation[tx])
+        return Task(kind, tx, self.incarnation[tx])
 
     def start(self, worker: int, task: Task) -> tuple:
         if task.kind == EXECUTION:
