@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.abc import Strategy
+from simulator.abc import EventKind, Strategy, Task, TaskKind, completed
 from simulator.backends.simulated import SimulatedBackend
+from simulator.cost_model import GasCostModel
 from simulator.locations import BALANCE, STORAGE
 from simulator.metrics import Metrics
 from simulator.mv_memory import MVMemory
 from simulator.runner import run_block
-from simulator.scheduler import EXECUTION, Scheduler, Task
+from simulator.scheduler import Scheduler
 from simulator.serial import execute_serial
 from workloads.erc20 import ERC20Workload
 
@@ -94,7 +95,7 @@ class NullStrategy(Strategy):
     description = "no work"
 
     def __init__(self, n: int) -> None:
-        super().__init__(None, None, None)
+        super().__init__(None, GasCostModel(), None)
         self.n = n
         self.handed_out = 0
         self.finished = 0
@@ -103,10 +104,10 @@ class NullStrategy(Strategy):
         if self.handed_out == self.n:
             return None
         self.handed_out += 1
-        return Task(EXECUTION, self.handed_out - 1, 0)
+        return Task(TaskKind.EXECUTION, self.handed_out - 1, 0)
 
     def start(self, worker, task):
-        return 1e-6, "execution"
+        return completed(1e-6, EventKind.EXECUTION)
 
     def finish(self, worker, task):
         self.finished += 1
@@ -123,4 +124,4 @@ def test_simulator_cost_of_1000_tasks_on_8_workers(benchmark):
     def simulate():
         return SimulatedBackend().run(NullStrategy(1000), 8, Metrics())
 
-    assert benchmark(simulate) == pytest.approx(1000 / 8 * 1e-6)
+    assert benchmark(simulate) == pytest.approx(1000 / 8 * (1e-6 + GasCostModel.SCHEDULE))

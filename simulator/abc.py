@@ -1,19 +1,87 @@
 """The small interfaces that strategies, backends and cost models implement.
 
-A Strategy is bound to one block run. A backend drives it: it first calls `prepare`
-with the number of workers, then asks `next_task` for work whenever a worker is idle,
-calls `start` when the worker begins a task (the strategy executes it for real, against
-memory as it stands at that instant, and says how long it takes), and `finish` when the
-task's time is up (its effects become visible then; it may hand the same worker a
-follow-up task). The run ends when `done`.
+A Strategy is a state machine bound to one block run; a backend drives it and decides
+where executions happen. The backend first calls `prepare` with the number of workers,
+then asks `next_task` for work whenever a worker is idle and calls `start` when the
+worker begins a task. `start` is a generator (a `TaskRun`): it yields an `Execute`
+request whenever the task needs a transaction executed in py-evm, against the
+multi-version memory as it stands at that instant, receives the `Incarnation`, and
+finally returns (duration under the cost model, EventKind). Executing a request is a
+pure step: the simulated backend does it in-process, the processes backend in a
+worker process over a replica of the memory. Everything else a task does (validating
+read sets, bookkeeping) runs in the strategy. `finish` is called when the task's time
+is up: its effects become visible then, and it may hand the same worker a follow-up
+task. The run ends when `done`.
+
+Invariants: a Task names a transaction and the incarnation it concerns; a TaskRun
+yields only `Execute` requests, each for the task's own transaction (the processes
+backend checks this).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar, Generator
 
-from .scheduler import Task
+
+class TaskKind(StrEnum):
+    EXECUTION = "execution"
+    VALIDATION = "validation"
+    COMMIT = "commit"  # in-order strategies: validate, re-execute if stale, merge
+    WARM_UP = "warm-up"  # the oracle: load a transaction's state ahead of execution
+
+
+class EventKind(StrEnum):
+    """What a finished task turned out to be (timelines, metrics)."""
+    EXECUTION = "execution"  # a transaction's first incarnation, run to the end
+    RE_EXECUTION = "re-execution"
+    SUSPENDED = "suspended"  # stopped by an ESTIMATE, resumed later
+    ABORTED = "aborted"  # stopped by an ESTIMATE and abandoned, retried later
+    INVALID = "invalid"  # py-evm rejected it on stale reads
+    VALIDATION = "validation"
+    FAILED_VALIDATION = "failed-validation"
+    WARM_UP = "warm-up"
+
+
+# The event kinds that are an execution of a transaction in py-evm.
+EXECUTION_EVENTS = frozenset({EventKind.EXECUTION, EventKind.RE_EXECUTION,
+                              EventKind.SUSPENDED, EventKind.ABORTED, EventKind.INVALID})
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: TaskKind
+    tx: int
+    incarnation: int
+
+
+@dataclass(frozen=True)
+class Execute:
+    """A request: execute transaction `tx` as `incarnation` against the memory now."""
+    tx: int
+    incarnation: int
+
+
+TaskRun = Generator[Execute, object, tuple]  # receives Incarnations; returns
+# (duration in seconds under the run's cost model, EventKind)
+
+
+def completed(duration: float, kind: EventKind) -> TaskRun:
+    """A TaskRun that executes nothing."""
+    yield from ()
+    return duration, kind
+
+
+def run_inline(run: TaskRun, perform) -> tuple:
+    """Drive `run` to its end, performing each request with `perform(request)`."""
+    try:
+        request = next(run)
+        while True:
+            request = run.send(perform(request))
+    except StopIteration as stop:
+        return stop.value
 
 
 class Strategy(ABC):
@@ -36,8 +104,8 @@ class Strategy(ABC):
         """A task for an idle worker, or None when none is available now."""
 
     @abstractmethod
-    def start(self, worker: int, task: Task) -> tuple:
-        """Begin `task` on `worker`: returns (duration in seconds, event kind)."""
+    def start(self, worker: int, task: Task) -> TaskRun:
+        """Begin `task` on `worker` (see the module docstring)."""
 
     @abstractmethod
     def finish(self, worker: int, task: Task) -> Task | None:

@@ -2,12 +2,8 @@
 dependency bound.
 
 Events are (worker, kind, tx, incarnation, start, end) in virtual seconds, one per task,
-for timeline charts. Kinds: "execution" (a transaction's first incarnation),
-"re-execution", "suspended" (an execution stopped by an ESTIMATE), "aborted" (one
-stopped by an ESTIMATE and abandoned, retried later), "invalid" (py-evm rejected it, on
-stale reads), "validation" / "failed-validation" (in-order strategies: a commit that
-validated, or that re-executed, as "re-execution") and "warm-up" (the oracle loading a
-transaction's state).
+for timeline charts; kinds are abc.EventKind (a commit task of the in-order strategies
+is a "validation", or the "re-execution" it turned into).
 
 The dependency bound is the best makespan any scheduler could reach on N workers: each
 transaction's final incarnation depends on the lower transactions whose writes it
@@ -22,11 +18,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .abc import EXECUTION_EVENTS
 from .locations import describe
 from .mv_memory import version_writers
-
-# The event kinds that are an execution of a transaction in py-evm.
-EXECUTION_KINDS = ("execution", "re-execution", "suspended", "aborted", "invalid")
 
 
 @dataclass
@@ -62,7 +56,7 @@ class Metrics:
         """How many times each of the block's `size` transactions was executed."""
         executions = [0] * size
         for _, kind, tx, *_ in self.events:
-            if kind in EXECUTION_KINDS:
+            if kind in EXECUTION_EVENTS:
                 executions[tx] += 1
         return executions
 

@@ -39,24 +39,20 @@ operations are plain assignments here; their order is still the paper's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from enum import IntEnum
 
 from . import debug
-
-READY_TO_EXECUTE = 0
-EXECUTING = 1
-EXECUTED = 2
-ABORTING = 3
-
-EXECUTION = "execution"
-VALIDATION = "validation"
+from .abc import Task, TaskKind
 
 
-@dataclass(frozen=True)
-class Task:
-    kind: str  # EXECUTION or VALIDATION
-    tx: int
-    incarnation: int
+class TxStatus(IntEnum):
+    READY_TO_EXECUTE = 0
+    EXECUTING = 1
+    EXECUTED = 2
+    ABORTING = 3
+
+
+READY_TO_EXECUTE, EXECUTING, EXECUTED, ABORTING = TxStatus
 
 
 class Scheduler:
@@ -76,8 +72,8 @@ class Scheduler:
     # -- invariants (debug) ----------------------------------------------------------
     def check_invariants(self) -> None:
         debug.check(self.num_active_tasks >= 0, "negative active task count")
-        debug.check(all(status in (READY_TO_EXECUTE, EXECUTING, EXECUTED, ABORTING)
-                        for status in self.status), "unknown status")
+        debug.check(all(isinstance(status, TxStatus) for status in self.status),
+                    "unknown status")
         for tx in range(self.block_size):
             debug.check(self.incarnation[tx] >= self._seen_incarnations[tx],
                         lambda: f"tx {tx}: incarnation decreased")
@@ -121,7 +117,7 @@ class Scheduler:
     def _try_incarnate(self, tx: int) -> Task | None:
         if tx < self.block_size and self.status[tx] == READY_TO_EXECUTE:
             self.status[tx] = EXECUTING
-            return Task(EXECUTION, tx, self.incarnation[tx])
+            return Task(TaskKind.EXECUTION, tx, self.incarnation[tx])
         self.num_active_tasks -= 1
         return None
 
@@ -142,7 +138,7 @@ class Scheduler:
         tx = self.validation_idx
         self.validation_idx += 1
         if self.status[tx] == EXECUTED:
-            return Task(VALIDATION, tx, self.incarnation[tx])
+            return Task(TaskKind.VALIDATION, tx, self.incarnation[tx])
         self.num_active_tasks -= 1
         return None
 
@@ -223,7 +219,7 @@ class Scheduler:
             if wrote_new_location:
                 self._decrease_validation_idx(tx)
             else:
-                return Task(VALIDATION, tx, incarnation)
+                return Task(TaskKind.VALIDATION, tx, incarnation)
         self.num_active_tasks -= 1
         return None
 

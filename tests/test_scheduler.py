@@ -4,7 +4,8 @@ import pytest
 
 from simulator.locations import BALANCE, STORAGE
 from simulator.mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
-from simulator.scheduler import ABORTING, EXECUTED, EXECUTION, READY_TO_EXECUTE, VALIDATION, Scheduler, Task
+from simulator.abc import Task, TaskKind
+from simulator.scheduler import ABORTING, EXECUTED, READY_TO_EXECUTE, Scheduler
 
 A = (STORAGE, b"\x01" * 20, 0)
 B = (STORAGE, b"\x01" * 20, 1)
@@ -17,10 +18,10 @@ def drain_executions(scheduler, count):
 
 def test_tasks_come_in_order_and_validation_first():
     s = Scheduler(3)
-    assert drain_executions(s, 2) == [Task(EXECUTION, 0, 0), Task(EXECUTION, 1, 0)]
+    assert drain_executions(s, 2) == [Task(TaskKind.EXECUTION, 0, 0), Task(TaskKind.EXECUTION, 1, 0)]
     assert s.finish_execution(0, 0, wrote_new_location=True) is None
     # validation cursor (0) is below the execution cursor (2): validate first
-    assert s.next_task() == Task(VALIDATION, 0, 0)
+    assert s.next_task() == Task(TaskKind.VALIDATION, 0, 0)
 
 
 def test_estimate_suspends_and_resumes_as_next_incarnation():
@@ -34,7 +35,7 @@ def test_estimate_suspends_and_resumes_as_next_incarnation():
     assert s.status[2] == READY_TO_EXECUTE and s.incarnation[2] == 1
     assert s.execution_idx == 2  # cursor moved back to the resumed transaction
     tasks = [s.next_task() for _ in range(3)]
-    assert Task(EXECUTION, 2, 1) in tasks
+    assert Task(TaskKind.EXECUTION, 2, 1) in tasks
 
 
 def test_dependency_on_finished_transaction_is_refused():
@@ -52,13 +53,13 @@ def test_new_location_forces_revalidation_of_higher_transactions():
         s.finish_execution(tx, 0, True)
     for _ in range(4):
         task = s.next_task()
-        assert task.kind == VALIDATION
+        assert task.kind == TaskKind.VALIDATION
         s.finish_validation(task.tx, aborted=False)
     assert s.validation_idx == 4
     # tx 1 aborts and re-executes, writing a location it did not write before
     assert s.try_validation_abort(1, 0)
     follow_up = s.finish_validation(1, aborted=True)
-    assert follow_up == Task(EXECUTION, 1, 1)
+    assert follow_up == Task(TaskKind.EXECUTION, 1, 1)
     assert s.validation_idx == 2
     s.finish_execution(1, 1, wrote_new_location=True)
     assert s.validation_idx == 1  # 1, 2, 3 must all be validated again
@@ -73,7 +74,7 @@ def test_same_locations_only_revalidates_itself():
         s.finish_validation(s.next_task().tx, aborted=False)
     s.try_validation_abort(0, 0)
     s.finish_validation(0, aborted=True)
-    assert s.finish_execution(0, 1, wrote_new_location=False) == Task(VALIDATION, 0, 1)
+    assert s.finish_execution(0, 1, wrote_new_location=False) == Task(TaskKind.VALIDATION, 0, 1)
 
 
 def test_stale_validation_cannot_abort_a_newer_incarnation():

@@ -13,7 +13,8 @@ from test_random_blocks import OPS, build
 from simulator import debug
 from simulator.cost_model import COST_MODELS, CostModel, GasCostModel
 from simulator.runner import run_block
-from simulator.scheduler import EXECUTED, EXECUTION, VALIDATION, Scheduler
+from simulator.abc import TaskKind
+from simulator.scheduler import EXECUTED, Scheduler
 from simulator.strategies import STRATEGIES
 from workloads.api import BlockBuilder
 from workloads.erc20 import ERC20Workload
@@ -137,12 +138,12 @@ def _offer(s, in_flight) -> bool:
 
 def _finish(s, task, rng, calm):
     tx = task.tx
-    if task.kind == EXECUTION:
+    if task.kind == TaskKind.EXECUTION:
         lower = [other for other in range(tx) if s.status[other] != EXECUTED]
         if lower and not calm and rng.random() < 0.3 and s.add_dependency(tx, rng.choice(lower)):
             return None
         return s.finish_execution(tx, task.incarnation, rng.random() < 0.3)
-    assert task.kind == VALIDATION
+    assert task.kind == TaskKind.VALIDATION
     aborted = not calm and rng.random() < 0.3 and s.try_validation_abort(tx, task.incarnation)
     return s.finish_validation(tx, aborted)
 

@@ -2,8 +2,9 @@
 simulation).
 
 Each worker runs one task at a time. When a worker starts a task at virtual time t the
-strategy executes it for real, against memory as it stands at t, and the task ends at
-t + its cost-model duration, when its effects become visible. A task a worker takes
+strategy runs it, and every execution it requests is performed at once, for real, in
+this process, against memory as it stands at t; the task ends at t + its cost-model
+duration, when its effects become visible. A task a worker takes
 from the strategy's shared queue or cursors (`next_task`) also pays the cost model's
 SCHEDULE (unless the strategy has no shared queue: `serial`); a follow-up task that a
 finishing task hands its own worker does not.
@@ -19,7 +20,14 @@ from __future__ import annotations
 
 import heapq
 
-from ..abc import Backend, Strategy
+from ..abc import Backend, EventKind, Execute, Strategy, run_inline
+
+
+def perform_inline(strategy: Strategy):
+    """Perform a strategy's Execute requests here, against its own memory."""
+    def perform(request: Execute):
+        return strategy.env.execute(strategy.mv, request.tx, request.incarnation)
+    return perform
 
 
 class SimulatedBackend(Backend):
@@ -32,10 +40,11 @@ class SimulatedBackend(Backend):
         idle = list(range(threads))
         now = 0.0
         sequence = 0
+        perform = perform_inline(strategy)
 
         def begin(worker, task, dispatch: float) -> None:
             nonlocal sequence
-            duration, kind = strategy.start(worker, task)
+            duration, kind = run_inline(strategy.start(worker, task), perform)
             heapq.heappush(in_flight, (now + dispatch + duration, sequence, worker, task,
                                        now, kind))
             sequence += 1
@@ -59,7 +68,7 @@ class SimulatedBackend(Backend):
             while in_flight and in_flight[0][0] == now:
                 _, _, worker, task, start, kind = heapq.heappop(in_flight)
                 metrics.event(worker, kind, task.tx, task.incarnation, start, now)
-                if progress is not None and kind == "execution":
+                if progress is not None and kind == EventKind.EXECUTION:
                     progress.update(1)  # a transaction's first incarnation is done
                 follow_up = strategy.finish(worker, task)
                 if follow_up is None:

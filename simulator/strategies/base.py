@@ -2,16 +2,18 @@
 transaction's final incarnation, and executing / validating with the metrics counted
 the same way everywhere.
 
-Event kinds returned by `execute`: "execution" (incarnation 0), "re-execution",
-"invalid" (py-evm rejected it on speculative reads) and "aborted" (it read an ESTIMATE
-and was abandoned, to be retried later).
+Executions are requested, not performed (abc.py): `run_execution` yields an Execute
+request and receives the Incarnation from whichever backend ran it. `execute` also
+classifies it as an EventKind: EXECUTION (incarnation 0), RE_EXECUTION, INVALID
+(py-evm rejected it on speculative reads) or ABORTED (it read an ESTIMATE and was
+abandoned, to be retried later).
 """
 
 from __future__ import annotations
 
 import time
 
-from ..abc import Strategy
+from ..abc import EventKind, Execute, Strategy, TaskRun
 from ..mv_memory import MVMemory
 
 
@@ -25,19 +27,22 @@ class SpeculativeStrategy(Strategy):
     def final_incarnations(self) -> list:
         return self.last
 
-    def execute(self, tx: int, incarnation: int) -> tuple:
-        """Execute `tx` for real against the memory as it stands now:
-        (Incarnation, event kind)."""
-        result = self.env.execute(self.mv, tx, incarnation)
-        metrics = self.metrics
-        metrics.executions += 1
+    def run_execution(self, tx: int, incarnation: int) -> TaskRun:
+        """Have `tx` executed for real against the memory as it stands now; counted."""
+        result = yield Execute(tx, incarnation)
+        self.metrics.executions += 1
+        return result
+
+    def execute(self, tx: int, incarnation: int) -> TaskRun:
+        """`run_execution`, classified: returns (Incarnation, EventKind)."""
+        result = yield from self.run_execution(tx, incarnation)
         if result.blocked_on is not None:
-            metrics.aborted(tx, result.blocked_location)
-            return result, "aborted"
+            self.metrics.aborted(tx, result.blocked_location)
+            return result, EventKind.ABORTED
         if result.error is not None:
-            metrics.invalid_executions += 1
-            return result, "invalid"
-        return result, "execution" if incarnation == 0 else "re-execution"
+            self.metrics.invalid_executions += 1
+            return result, EventKind.INVALID
+        return result, EventKind.EXECUTION if incarnation == 0 else EventKind.RE_EXECUTION
 
     def validate(self, tx: int, reads: dict) -> tuple:
         """Re-read `reads`: (the first stale location or None, the validation's cost)."""

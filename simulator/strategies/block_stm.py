@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import time
 
-from ..abc import Strategy
+from ..abc import EventKind, Task, TaskKind, TaskRun
 from ..locations import NONCE
-from ..mv_memory import MVMemory
 from ..params import Param
-from ..scheduler import EXECUTION, Scheduler, Task
-
+from ..scheduler import Scheduler
+from .base import SpeculativeStrategy
 
 
 def previous_by_sender(senders) -> list:
@@ -46,7 +45,7 @@ def previous_by_sender(senders) -> list:
     return previous
 
 
-class BlockSTM(Strategy):
+class BlockSTM(SpeculativeStrategy):
     name = "block-stm"
     description = "Block-STM: optimistic execution, validation, ESTIMATE suspension"
     abort_on_estimate = False
@@ -57,10 +56,7 @@ class BlockSTM(Strategy):
 
     def __init__(self, env, cost_model, metrics, wait_for_sender: int = 1) -> None:
         super().__init__(env, cost_model, metrics)
-        n = len(env.transactions)
-        self.mv = MVMemory(n)
-        self.scheduler = Scheduler(n)
-        self.last: list = [None] * n  # each transaction's latest recorded incarnation
+        self.scheduler = Scheduler(self.size)
         self._running: dict = {}  # worker -> the incarnation or validation verdict
         self.previous = previous_by_sender(env.block.senders) if wait_for_sender else None
 
@@ -70,32 +66,28 @@ class BlockSTM(Strategy):
     def done(self) -> bool:
         return self.scheduler.done()
 
-    def final_incarnations(self) -> list:
-        return self.last
-
-    def start(self, worker: int, task: Task) -> tuple:
-        if task.kind == EXECUTION:
-            return self._start_execution(worker, task)
+    def start(self, worker: int, task: Task) -> TaskRun:
+        if task.kind == TaskKind.EXECUTION:
+            return (yield from self._start_execution(worker, task))
         started = time.process_time()
         reads = self.last[task.tx].reads
         stale = self.mv.first_invalid_read(reads, task.tx)
         seconds = time.process_time() - started
         self.metrics.validations += 1
         self._running[worker] = stale
-        kind = "validation" if stale is None else "failed-validation"
+        kind = EventKind.VALIDATION if stale is None else EventKind.FAILED_VALIDATION
         return self.cost_model.validation(len(reads), seconds), kind
 
-    def _start_execution(self, worker: int, task: Task) -> tuple:
-        metrics = self.metrics
-        incarnation = self.env.execute(self.mv, task.tx, task.incarnation)
-        metrics.executions += 1
+    def _start_execution(self, worker: int, task: Task) -> TaskRun:
+        incarnation = yield from self.run_execution(task.tx, task.incarnation)
         self._running[worker] = incarnation
         cost = self.cost_model.execution(incarnation)
         if incarnation.blocked_on is not None:
-            return cost, "aborted" if self.abort_on_estimate else "suspended"
+            return cost, EventKind.ABORTED if self.abort_on_estimate else EventKind.SUSPENDED
         if incarnation.error is not None:
-            return cost, "invalid" if self._sender_before(task.tx) is None else "suspended"
-        return cost, "execution" if task.incarnation == 0 else "re-execution"
+            return cost, (EventKind.INVALID if self._sender_before(task.tx) is None
+                          else EventKind.SUSPENDED)
+        return cost, EventKind.EXECUTION if task.incarnation == 0 else EventKind.RE_EXECUTION
 
     def _sender_before(self, tx: int) -> int | None:
         """With wait_for_sender: the sender's previous transaction in the block."""
@@ -103,7 +95,7 @@ class BlockSTM(Strategy):
 
     def finish(self, worker: int, task: Task) -> Task | None:
         result = self._running.pop(worker)
-        if task.kind == EXECUTION:
+        if task.kind == TaskKind.EXECUTION:
             return self._finish_execution(task, result)
         aborted = result is not None and self.scheduler.try_validation_abort(
             task.tx, task.incarnation)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 
 from ..params import Param
-from ..scheduler import EXECUTION, Task
+from ..abc import Task, TaskKind
 from .block_stm import BlockSTM
 from .prepass import serial_prepass, true_dependencies
 
@@ -61,7 +61,7 @@ class DAG(BlockSTM):
     def next_task(self) -> Task | None:
         while True:
             task = self.scheduler.next_task()
-            if task is None or task.kind != EXECUTION:
+            if task is None or task.kind != TaskKind.EXECUTION:
                 return task
             waiting = [dep for dep in self.hints[task.tx] if self.last[dep] is None]
             if not waiting:

@@ -26,10 +26,8 @@ from __future__ import annotations
 import heapq
 from typing import ClassVar
 
-from ..scheduler import EXECUTION, Task
+from ..abc import EventKind, Task, TaskKind, TaskRun
 from .base import SpeculativeStrategy
-
-COMMIT = "commit"
 
 
 class InOrderCommit(SpeculativeStrategy):
@@ -68,13 +66,13 @@ class InOrderCommit(SpeculativeStrategy):
         tx = self.committed
         if not self._committing and tx < self.size and self.pending[tx] is not None:
             self._committing = True
-            return Task(COMMIT, tx, self.pending[tx].incarnation)
+            return Task(TaskKind.COMMIT, tx, self.pending[tx].incarnation)
         tx = self._next_execution()
-        return None if tx is None else Task(EXECUTION, tx, 0)
+        return None if tx is None else Task(TaskKind.EXECUTION, tx, 0)
 
-    def start(self, worker: int, task: Task) -> tuple:
-        if task.kind == EXECUTION:
-            result, kind = self.execute(task.tx, 0)
+    def start(self, worker: int, task: Task) -> TaskRun:
+        if task.kind == TaskKind.EXECUTION:
+            result, kind = yield from self.execute(task.tx, 0)
             self._running[worker] = result
             return self.cost_model.execution(result), kind
         result = self.pending[task.tx]
@@ -86,14 +84,14 @@ class InOrderCommit(SpeculativeStrategy):
             duration = 0.0  # known since the execution ended
         if stale is None:
             self._running[worker] = result
-            return duration, "validation"
-        final, kind = self.execute(task.tx, result.incarnation + 1)
+            return duration, EventKind.VALIDATION
+        final, kind = yield from self.execute(task.tx, result.incarnation + 1)
         self._running[worker] = final
         return duration + self.cost_model.execution(final), kind
 
     def finish(self, worker: int, task: Task) -> Task | None:
         result = self._running.pop(worker)
-        if task.kind == EXECUTION:
+        if task.kind == TaskKind.EXECUTION:
             self.pending[task.tx] = result
             if self.publish_on_finish:
                 self.mv.record(task.tx, result.incarnation, result.writes, result.deltas)

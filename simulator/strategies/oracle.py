@@ -37,17 +37,16 @@ from __future__ import annotations
 import heapq
 from functools import partial
 
-from ..abc import Strategy
+from ..abc import EventKind, Strategy, Task, TaskKind, TaskRun, completed
 from ..backends.simulated import SimulatedBackend
 from ..cost_model import pre_state_reads
 from ..metrics import Metrics
-from ..scheduler import EXECUTION, Task
 from .base import SpeculativeStrategy
 from .prepass import serial_prepass, true_dependencies
 
-WARM_UP = "warm-up"
 PRIORITIES = ("index", "critical-path", "longest-first", "roots-first")
 MODES = ("single", "warm-up", "warm-up-first")
+EXECUTION, WARM_UP = TaskKind.EXECUTION, TaskKind.WARM_UP
 SEQUENTIAL = "sequential"
 
 
@@ -82,7 +81,7 @@ class ListSchedule:
                 self._push(EXECUTION, tx)
         self.remaining = n
 
-    def _push(self, kind: str, tx: int) -> None:
+    def _push(self, kind: TaskKind, tx: int) -> None:
         group = 0 if self.mode != "warm-up-first" or kind == EXECUTION else 1
         heapq.heappush(self.ready, (group, self.key[tx], kind == EXECUTION, tx, kind))
 
@@ -116,8 +115,8 @@ class _Plan(Strategy):
     def next_task(self) -> Task | None:
         return self.schedule.next()
 
-    def start(self, worker: int, task: Task) -> tuple:
-        return self.durations(task), task.kind
+    def start(self, worker: int, task: Task) -> TaskRun:
+        return completed(self.durations(task), EventKind(task.kind))
 
     def finish(self, worker: int, task: Task) -> Task | None:
         self.schedule.finished(task)
@@ -188,10 +187,11 @@ class Oracle(SpeculativeStrategy):
             return None
         return self.schedule.next()
 
-    def start(self, worker: int, task: Task) -> tuple:
+    def start(self, worker: int, task: Task) -> TaskRun:
         if task.kind == WARM_UP:
-            return self.cost_model.preload(pre_state_reads(self.prepass[task.tx])), WARM_UP
-        incarnation, kind = self.execute(task.tx, 0)
+            return (self.cost_model.preload(pre_state_reads(self.prepass[task.tx])),
+                    EventKind.WARM_UP)
+        incarnation, kind = yield from self.execute(task.tx, 0)
         self._running[worker] = incarnation
         if self.sequential:
             return self.cost_model.sequential(incarnation), kind

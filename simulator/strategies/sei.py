@@ -53,9 +53,9 @@ import random
 from collections import defaultdict, deque
 from enum import Enum
 
+from ..abc import EventKind, Task, TaskKind, TaskRun
 from ..mv_memory import EstimateRead, version_writers
 from ..params import Param
-from ..scheduler import EXECUTION, VALIDATION, Task
 from .base import SpeculativeStrategy
 from .prepass import serial_prepass, transaction_type, written_locations
 
@@ -152,22 +152,23 @@ class Sei(SpeculativeStrategy):
     # -- handing out tasks -----------------------------------------------------------------
     def next_task(self) -> Task | None:
         if self._validations:
-            kind, tx = VALIDATION, self._validations.popleft()
+            kind, tx = TaskKind.VALIDATION, self._validations.popleft()
         elif self._executions and not (self.phase == Phase.SEQUENTIAL and self._in_flight):
-            kind, tx = EXECUTION, self._executions.popleft()
+            kind, tx = TaskKind.EXECUTION, self._executions.popleft()
         else:
             return None
         self._in_flight += 1
         return Task(kind, tx, self.incarnation[tx])
 
-    def start(self, worker: int, task: Task) -> tuple:
-        if task.kind == EXECUTION:
-            result, kind = self.execute(task.tx, task.incarnation)
+    def start(self, worker: int, task: Task) -> TaskRun:
+        if task.kind == TaskKind.EXECUTION:
+            result, kind = yield from self.execute(task.tx, task.incarnation)
             self._running[worker] = result
             return self.cost_model.execution(result), kind
         verdict, duration = self._find_conflicts(task.tx)
         self._running[worker] = verdict
-        return duration, "validation" if verdict == Status.VALIDATED else "failed-validation"
+        return duration, (EventKind.VALIDATION if verdict == Status.VALIDATED
+                          else EventKind.FAILED_VALIDATION)
 
     def _find_conflicts(self, tx: int) -> tuple:
         """Validate tx's latest execution: (its new status, the validation's cost)."""
@@ -194,7 +195,7 @@ class Sei(SpeculativeStrategy):
     def finish(self, worker: int, task: Task) -> Task | None:
         result = self._running.pop(worker)
         self._in_flight -= 1
-        if task.kind == EXECUTION:
+        if task.kind == TaskKind.EXECUTION:
             self._finish_execution(task.tx, result)
         else:
             if result != Status.VALIDATED:

@@ -5,40 +5,36 @@ queue), so it reproduces the serial baseline exactly. Extra workers stay idle.""
 
 from __future__ import annotations
 
-from ..abc import Strategy
-from ..mv_memory import MVMemory
-from ..scheduler import EXECUTION, Task
+from ..abc import EventKind, Task, TaskKind, TaskRun
+from .base import SpeculativeStrategy
 
 
-class Serial(Strategy):
+class Serial(SpeculativeStrategy):
     name = "serial"
     description = "serial execution in block order (the traditional chain)"
     shared_queue = False
 
     def __init__(self, env, cost_model, metrics) -> None:
         super().__init__(env, cost_model, metrics)
-        self.mv = MVMemory(len(env.transactions))
-        self.last: list = []
+        self.next = 0  # the next transaction to execute
         self._running = None
 
     def next_task(self) -> Task | None:
         if self._running is not None or self.done():
             return None
-        return Task(EXECUTION, len(self.last), 0)
+        self._running = Task(TaskKind.EXECUTION, self.next, 0)
+        return self._running
 
-    def start(self, worker: int, task: Task) -> tuple:
-        self._running = self.env.execute(self.mv, task.tx, 0)
-        self.metrics.executions += 1
-        return self.cost_model.sequential(self._running), "execution"
+    def start(self, worker: int, task: Task) -> TaskRun:
+        incarnation = yield from self.run_execution(task.tx, 0)
+        self.last[task.tx] = incarnation
+        return self.cost_model.sequential(incarnation), EventKind.EXECUTION
 
     def finish(self, worker: int, task: Task) -> Task | None:
-        incarnation, self._running = self._running, None
+        incarnation, self._running = self.last[task.tx], None
         self.mv.record(task.tx, 0, incarnation.writes, incarnation.deltas)
-        self.last.append(incarnation)
+        self.next += 1
         return None
 
     def done(self) -> bool:
-        return len(self.last) == len(self.env.transactions)
-
-    def final_incarnations(self) -> list:
-        return self.last
+        return self.next == self.size
