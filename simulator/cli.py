@@ -1,7 +1,8 @@
 """The `pevmsim` command line.
 
 Every bad input ends in one line on stderr, `pevmsim: error: ...`, and exit code 2.
-Exit code 3 (EXIT_MISMATCH) means a run did not match serial execution; 130 an
+Exit code 3 (EXIT_MISMATCH) means a run did not match serial execution; 4
+(EXIT_FAILURE) a run that could not complete (a worker process died, a timeout); 130 an
 interrupt. `run` and `compare` live in commands.py, the harness in harness/.
 """
 
@@ -11,10 +12,10 @@ import argparse
 import os
 import sys
 
-from .backends.simulated import BACKENDS
+from .backends import BACKENDS
 from .cost_model import COST_MODELS
 from .strategies import STRATEGIES
-from .usage import EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, UsageError
+from .usage import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, RunFailure, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +37,18 @@ def _positive(name):
             raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}")
         if value < 1:
             raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {value}")
+        return value
+    return parse
+
+
+def _positive_float(name):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}")
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text}")
         return value
     return parse
 
@@ -96,7 +109,16 @@ def add_execution_arguments(parser) -> None:
                         help="cost of a cold state load in microseconds (gas models; "
                         "default 0.1 for gas, 80 for gas-disk)")
     parser.add_argument("--backend", type=_choice("backend", list(BACKENDS)),
-                        default="simulated", help="simulated (default)")
+                        default="simulated",
+                        help="simulated (virtual workers in virtual time; default) or "
+                             "processes (real worker processes, real time, with the "
+                             "simulated prediction beside it)")
+    parser.add_argument("--timeout", type=_positive_float("--timeout"), metavar="S",
+                        help="processes backend: end a run that takes longer than S "
+                             "seconds (exit code 4)")
+    parser.add_argument("--serial-repeats", type=_positive("--serial-repeats"), default=3,
+                        metavar="K", help="processes backend: time serial py-evm K times "
+                                          "and take the median (default 3)")
     parser.add_argument("--no-lazy-beneficiary", dest="lazy_beneficiary",
                         action="store_false",
                         help="credit the coinbase with a read-modify-write per transaction")
@@ -303,6 +325,9 @@ def main(argv=None) -> int:
         print(f"pevmsim: error: {'; '.join(filter(None, str(exc).splitlines()))}",
               file=sys.stderr)
         return EXIT_USAGE
+    except RunFailure as exc:
+        print(f"pevmsim: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("pevmsim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

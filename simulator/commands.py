@@ -102,6 +102,11 @@ def format_summary(s: dict) -> str:
         f"matches serial  {verdict}",
         *([f"real header     {_header_verdict(s['header_check'])}"]
           if s.get("header_check") else []),
+        *([f"real speedup    {s['real_speedup']:.2f}x: parallel "
+           f"{s['real_makespan_s']:.3f} s on {s['threads']} worker processes, serial "
+           f"py-evm {s['real_serial_time_s']:.3f} s (median); predicted "
+           f"{s['virtual_speedup']:.2f}x, error {s['prediction_error']:+.0%}"]
+          if s["real_speedup"] is not None else []),
         f"speedup         {s['virtual_speedup']:.2f}x virtual{spread}  "
         f"(dependency bound {s['virtual_speedup_bound']:.2f}x)",
         f"virtual time    parallel {s['virtual_makespan_s'] * 1e3:.3f} ms, "
@@ -140,7 +145,8 @@ def run_command(args, strategies: list) -> int:
                             args.lazy_beneficiary, args.backend, labels=labels,
                             strategy_options=options, repeat=args.repeat, serial=serial,
                             progress=progress, deep_check=args.deep_check,
-                            cold_load=cold_load)
+                            cold_load=cold_load, backend_options=backend_options(args),
+                            serial_repeats=args.serial_repeats)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     rows = [{**head(workload.name, params, args.seed), **summary,
@@ -185,12 +191,23 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
                            args.lazy_beneficiary, args.backend, labels=labels,
                            serial=serial, strategy_options=options,
                            deep_check=args.deep_check, cold_load=cold_load,
-                           oracle_what_if=oracle_what_if)
+                           oracle_what_if=oracle_what_if,
+                           backend_options=backend_options(args),
+                           serial_repeats=args.serial_repeats)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     row = {**head(workload.name, params, args.seed), **report.summary,
            "environment": environment()}
     return block, report, row
+
+
+def backend_options(args) -> dict:
+    """--timeout for the processes backend (a UsageError on the simulated one)."""
+    if args.backend == "simulated":
+        if args.timeout is not None:
+            raise UsageError("--timeout applies to the processes backend")
+        return {}
+    return {"timeout": args.timeout}
 
 
 def cold_load_seconds(args) -> float | None:

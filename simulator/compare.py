@@ -21,12 +21,13 @@ from .summary import median_of_repeats
 def compare(block, strategies, threads, cost_model: str = "gas",
             lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
             strategy_options=None, repeat: int = 1, serial=None, progress=None,
-            deep_check: bool = False, cold_load: float | None = None) -> list:
+            deep_check: bool = False, cold_load: float | None = None,
+            backend_options=None, serial_repeats: int = 3) -> list:
     """One run summary per (strategy, thread count), strategies outermost, in the given
     orders. `threads` is a count or a list of counts; `strategy_options` maps a
     strategy name to its keyword options; `serial` may pass (SerialResult, wall
-    seconds) of the block; `progress` is a simulator.progress.Progress; `deep_check`
-    and `cold_load` as in run_block."""
+    seconds) of the block; `progress` is a simulator.progress.Progress; `deep_check`,
+    `cold_load`, `backend_options` and `serial_repeats` as in run_block."""
     if serial is None:
         started = time.perf_counter()
         serial = (execute_serial(block, steps=deep_check)[0], time.perf_counter() - started)
@@ -44,7 +45,8 @@ def compare(block, strategies, threads, cost_model: str = "gas",
                               labels=labels, serial=serial,
                               progress=bar if progress is not None else None,
                               strategy_options=options.get(name), deep_check=deep_check,
-                              cold_load=cold_load).summary)
+                              cold_load=cold_load, backend_options=backend_options,
+                              serial_repeats=serial_repeats).summary)
         if k == repeat - 1:
             summaries.append(runs[0] if repeat == 1 else median_of_repeats(runs))
             runs = []
@@ -61,14 +63,19 @@ COLUMNS = (  # summary key, heading, width
     ("suspensions", "suspend", 7),
     ("matches_serial", "matches", 8),
 )
+REAL_COLUMNS = (("real_speedup", "real", 6),)  # processes backend rows
 LEGEND = ("speedup and bound are virtual (simulated workers, cost model time); bound: "
           "the dependency bound, the most any schedule could reach; re-exec: executions "
           "beyond one per transaction; suspend: executions paused on an unfinished "
           "write")
+REAL_LEGEND = ("; real: the processes backend's wall-clock speedup over serial py-evm "
+               "(speedup is then its simulated prediction)")
 
 
 def _cell(summary: dict, key: str) -> str:
     value = summary[key]
+    if value is None:
+        return "-"
     if key == "matches_serial":
         return "yes" if value else "NO"
     if key == "virtual_speedup_bound" and summary["strategy"] == "serial":
@@ -83,13 +90,15 @@ def _cell(summary: dict, key: str) -> str:
 
 def format_table(summaries) -> str:
     """The comparison table, one row per summary, and its legend."""
-    cells = [[_cell(s, key) for key, _, _ in COLUMNS] for s in summaries]
+    real = any(s["real_speedup"] is not None for s in summaries)
+    columns = COLUMNS[:3] + REAL_COLUMNS + COLUMNS[3:] if real else COLUMNS
+    cells = [[_cell(s, key) for key, _, _ in columns] for s in summaries]
     widths = [max([width, len(heading)] + [len(row[i]) for row in cells])
-              for i, (_, heading, width) in enumerate(COLUMNS)]
+              for i, (_, heading, width) in enumerate(columns)]
 
     def line(row):
         return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                          for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
 
-    lines = [line([heading for _, heading, _ in COLUMNS])] + [line(row) for row in cells]
-    return "\n".join(lines + textwrap.wrap(LEGEND, 88))
+    lines = [line([heading for _, heading, _ in columns])] + [line(row) for row in cells]
+    return "\n".join(lines + textwrap.wrap(LEGEND + (REAL_LEGEND if real else ""), 88))

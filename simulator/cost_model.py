@@ -214,5 +214,55 @@ class MeasuredCostModel(CostModel):
         return {}
 
 
+class ObservedCostModel(CostModel):
+    """`observed`: what a run on the processes backend really took, to replay it in
+    the simulated backend (its prediction, set beside the real speedup). Not a user
+    choice: it is built from one real run.
+
+    - An execution run to the end costs the worker time its transaction's last
+      complete execution took in that run, plus the median time a worker spent
+      bringing its replica up to date before an execution (`SYNC`); one cut short by
+      an ESTIMATE the same, scaled by the share of that execution's gas it consumed.
+    - A validation costs the CPU time its re-reads take in the replay.
+    - SCHEDULE: the median, over the run's execution tasks, of the task's real span
+      less its execution and sync: dispatch, pickling and the pipe, both ways.
+    - The serial baseline: each transaction's stock serial py-evm time (the median
+      serial run), so the replay's speedup is against the same serial time as the
+      real one.
+    """
+
+    name = "observed"
+
+    def __init__(self, execution_s: dict, execution_gas: dict, serial_s: list,
+                 schedule: float, sync: float) -> None:
+        self.execution_s = execution_s  # tx -> seconds of its last complete execution
+        self.execution_gas = execution_gas  # tx -> that execution's gas
+        self.serial_s = serial_s
+        self.SCHEDULE = schedule
+        self.SYNC = sync
+
+    def execution(self, incarnation) -> float:
+        full = self.execution_s[incarnation.tx]
+        if incarnation.outcome is None:
+            full *= min(1.0, incarnation.gas / max(1, self.execution_gas[incarnation.tx]))
+        return self.SYNC + full
+
+    def sequential(self, incarnation) -> float:
+        return self.serial_s[incarnation.tx]
+
+    def validation(self, reads: int, measured_seconds: float) -> float:
+        return measured_seconds
+
+    def serial_costs(self, incarnations) -> list:
+        return [self.serial_s[incarnation.tx] for incarnation in incarnations]
+
+    def split(self, incarnations) -> list:
+        return [(0.0, self.SYNC + self.execution_s[incarnation.tx])
+                for incarnation in incarnations]
+
+    def constants(self) -> dict:
+        return {"SCHEDULE": self.SCHEDULE, "SYNC": self.SYNC}
+
+
 COST_MODELS = {model.name: model for model in (GasCostModel, DiskGasCostModel,
                                                MeasuredCostModel)}

@@ -17,6 +17,11 @@ Protocol (Block-STM, Gelashvili et al., PPoPP'23, section 3):
 - `first_invalid_read` re-reads every recorded read and succeeds only if each one still
   returns the same version (never comparing values, so it is exact for any value type).
 
+- `journal`: when a list (the processes backend), every `record` and
+  `convert_writes_to_estimates` is also appended to it, as (RECORD, tx, incarnation,
+  writes, deltas) or (ESTIMATES, tx); `apply_journal` replays entries on a replica,
+  which then equals this memory.
+
 Invariant: after the scheduler is done, each location's entries are exactly the final
 incarnations' writes, none of them ESTIMATE, so folding them in transaction order gives
 the serial result.
@@ -29,6 +34,9 @@ from bisect import bisect_left, insort
 FULL = 0
 DELTA = 1
 ESTIMATE = 2
+
+RECORD = 0
+ESTIMATES = 1
 
 # The version of a value read from the pre-block state.
 PRE_BLOCK = None
@@ -68,6 +76,7 @@ class MVMemory:
         self._entries: dict = {}  # location -> {tx: (incarnation, value, kind)}
         self._writers: dict = {}  # location -> sorted list of tx indices with an entry
         self._last_written: list = [frozenset()] * block_size
+        self.journal: list | None = None
 
     # -- reads -------------------------------------------------------------------
     def read(self, location, tx: int):
@@ -118,6 +127,8 @@ class MVMemory:
     # -- writes ------------------------------------------------------------------
     def record(self, tx: int, incarnation: int, writes: dict, deltas: dict) -> bool:
         """Install an incarnation's write set; True if it wrote a new location."""
+        if self.journal is not None:
+            self.journal.append((RECORD, tx, incarnation, writes, deltas))
         previous = self._last_written[tx]
         wrote_new = False
         for location, value in writes.items():
@@ -144,6 +155,8 @@ class MVMemory:
         return True
 
     def convert_writes_to_estimates(self, tx: int) -> None:
+        if self.journal is not None:
+            self.journal.append((ESTIMATES, tx))
         for location in self._last_written[tx]:
             entries = self._entries[location]
             incarnation = entries[tx][0]
@@ -152,3 +165,12 @@ class MVMemory:
     # -- inspection ----------------------------------------------------------------
     def written_locations(self, tx: int) -> frozenset:
         return self._last_written[tx]
+
+
+def apply_journal(mv: MVMemory, entries) -> None:
+    """Replay journal entries (see MVMemory.journal) on a replica."""
+    for entry in entries:
+        if entry[0] == RECORD:
+            mv.record(*entry[1:])
+        else:
+            mv.convert_writes_to_estimates(entry[1])

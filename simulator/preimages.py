@@ -38,6 +38,12 @@ def recording():
         _table.reset(token)
 
 
+def current_table() -> dict | None:
+    """The table of the recording in progress, if any (a forked worker process
+    records into its own copy and hands it back)."""
+    return _table.get()
+
+
 def _recording_sha3(sha3):
     def recorded(computation) -> None:
         start, size = computation.stack_pop_ints(2)

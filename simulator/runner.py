@@ -7,16 +7,26 @@ to every account field and storage slot, so equal roots mean equal diffs; when r
 differ, both diffs are listed to name the locations that disagree. With `deep_check`,
 each transaction's final write set is also compared with what that transaction did
 in the serial run (outcome.step_mismatches).
+
+On the processes backend the run is real: its makespan is wall-clock time, set
+against stock serial py-evm timed in this process (median of `serial_repeats` runs,
+garbage collector paused), and it is also replayed in the simulated backend under
+the costs it observed (cost_model.ObservedCostModel): the virtual figures of such a
+run are that prediction, and `prediction_error` says how far it was from the real.
 """
 
 from __future__ import annotations
 
+import gc
+import statistics
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from .backends.simulated import BACKENDS
-from .cost_model import COST_MODELS
+from .abc import EventKind
+from .backends import BACKENDS
+from .backends.simulated import SimulatedBackend
+from .cost_model import COST_MODELS, ObservedCostModel
 from .insight import analyse
 from .metrics import Metrics, dependency_bound
 from .naming import LocationNamer
@@ -46,7 +56,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
               lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
               serial=None, intermediate_roots: bool = False, progress=None,
               strategy_options=None, deep_check: bool = False,
-              cold_load: float | None = None, oracle_what_if: bool = False) -> RunReport:
+              cold_load: float | None = None, oracle_what_if: bool = False,
+              backend_options=None, serial_repeats: int = 3) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
     `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
     `intermediate_roots` keeps the state root after each transaction; `progress`, a
@@ -55,7 +66,9 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     `deep_check` compares every transaction's writes with serial's (the serial run
     passed in must then have been made with steps); `cold_load` (seconds) overrides
     the cost model's COLD_LOAD (the storage tier's latency); `oracle_what_if` adds
-    the oracle to the what-if analysis (insight.py)."""
+    the oracle to the what-if analysis (insight.py); `backend_options` are keyword
+    arguments of the backend (processes: timeout, jitter, seed); `serial_repeats`
+    how many serial runs a processes run times (the median counts)."""
     def bar(description):
         return progress(description, len(block)) if progress else nullcontext()
 
@@ -70,14 +83,26 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     model = COST_MODELS[cost_model](cold_load)
     metrics = Metrics()
     env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary)
+    engine = BACKENDS[backend](**(backend_options or {}))
     with recording() as preimages, bar(f"{strategy} on {threads} workers") as parallel_bar:
         runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
-        makespan = BACKENDS[backend]().run(runner, threads, metrics, parallel_bar)
+        makespan = engine.run(runner, threads, metrics, parallel_bar)
     final = runner.final_incarnations()
     for index, incarnation in enumerate(final):
         if incarnation.error is not None:
             raise InvalidBlock(f"transaction {index} is invalid: {incarnation.error}")
     result = assemble(block, final, intermediate_roots)
+    real = None
+    if backend != SimulatedBackend.name:
+        serial_seconds = time_serial(block, serial_repeats)
+        real = {"real_makespan_s": makespan, "real_serial_time_s": sum(serial_seconds)}
+        cost_model = ObservedCostModel.name
+        model = observed_costs(engine.observations.tasks, final, serial_seconds)
+        with bar(f"{strategy} replayed, simulated") as replay_bar:
+            replay = STRATEGIES[strategy](
+                ExecutionEnv(block, PreState(block.db, block.pre_state_root),
+                             lazy_beneficiary), model, Metrics(), **(strategy_options or {}))
+            makespan = SimulatedBackend().run(replay, threads, replay.metrics, replay_bar)
     wall = time.perf_counter() - started
 
     namer = LocationNamer(block, env.pre_state, final, preimages, labels)
@@ -99,5 +124,39 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         header_check=block.header_check(result), metrics=metrics,
         serial_time=serial_time, makespan=makespan, bound=bound,
         insight=analyse(final, model, threads, metrics, namer, oracle_what_if),
-        wall=wall, serial_wall=serial_wall)
+        wall=wall, serial_wall=serial_wall, real=real)
     return RunReport(summary, result, serial_result, metrics, final, namer)
+
+
+def time_serial(block, repeats: int) -> list:
+    """Each transaction's seconds in stock serial py-evm: the run with the median
+    total of `repeats`, the garbage collector paused while timing."""
+    runs = []
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            runs.append(execute_serial(block)[1])
+    finally:
+        if enabled:
+            gc.enable()
+    runs.sort(key=sum)
+    return runs[(len(runs) - 1) // 2]
+
+
+def observed_costs(tasks, final, serial_seconds) -> ObservedCostModel:
+    """The costs a processes run observed (backends/processes.Observation each)."""
+    execution_s: dict = {}
+    overheads, syncs = [], []
+    for task in sorted(tasks, key=lambda task: task.end):
+        if task.execute_s <= 0:
+            continue
+        syncs.append(task.sync_s)
+        overheads.append(max(0.0, task.end - task.start - task.execute_s - task.sync_s))
+        if task.kind in (EventKind.EXECUTION, EventKind.RE_EXECUTION):
+            execution_s[task.tx] = task.execute_s
+    gas = {incarnation.tx: incarnation.gas for incarnation in final}
+    return ObservedCostModel(execution_s, gas, serial_seconds,
+                             statistics.median(overheads) if overheads else 0.0,
+                             statistics.median(syncs) if syncs else 0.0)

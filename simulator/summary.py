@@ -52,6 +52,13 @@ SUMMARY_FIELDS = {
     "virtual_speedup_bound": "serial time / dependency bound: no schedule does better",
     "virtual_throughput_tps": "transactions per virtual second",
     "virtual_throughput_gas_per_s": "gas per virtual second",
+    "real_makespan_s": "processes backend: real wall-clock seconds of the parallel run "
+                       "(null for simulated runs)",
+    "real_serial_time_s": "processes backend: stock serial py-evm on the same block in "
+                          "the same process, median of --serial-repeats runs",
+    "real_speedup": "processes backend: real_serial_time_s / real_makespan_s",
+    "prediction_error": "processes backend: virtual_speedup (the run replayed in the "
+                        "simulated backend with its observed costs) / real_speedup - 1",
     "executions": "transaction executions, first ones and re-executions",
     "executions_per_tx": "executions / txs",
     "reexecutions": "executions beyond one per transaction",
@@ -85,10 +92,13 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
                 cost_model_constants: dict, lazy_beneficiary: bool, deep_check: bool,
                 result, serial_result, problems: list, header_check, metrics,
                 serial_time: float, makespan: float, bound: float, insight: dict,
-                wall: float, serial_wall: float) -> dict:
-    """One run's summary (the keys of SUMMARY_FIELDS)."""
+                wall: float, serial_wall: float, real: dict | None = None) -> dict:
+    """One run's summary (the keys of SUMMARY_FIELDS). `real`: a processes run's
+    real_makespan_s and real_serial_time_s."""
     n = len(block)
     speedup = serial_time / makespan if makespan else 1.0
+    real_speedup = (real["real_serial_time_s"] / real["real_makespan_s"]
+                    if real and real["real_makespan_s"] else None)
     summary = {
         "txs": n,
         "gas_used": result.gas_used,
@@ -114,6 +124,10 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
         "virtual_speedup_bound": serial_time / bound if bound else 1.0,
         "virtual_throughput_tps": n / makespan if makespan else 0.0,
         "virtual_throughput_gas_per_s": result.gas_used / makespan if makespan else 0.0,
+        "real_makespan_s": real["real_makespan_s"] if real else None,
+        "real_serial_time_s": real["real_serial_time_s"] if real else None,
+        "real_speedup": real_speedup,
+        "prediction_error": speedup / real_speedup - 1 if real_speedup else None,
         "executions": metrics.executions,
         "executions_per_tx": metrics.executions / n if n else 0.0,
         "reexecutions": metrics.executions - n,
@@ -121,7 +135,8 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
         "invalid_executions": metrics.invalid_executions,
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
-        "utilization": metrics.busy_time / (threads * makespan) if makespan else 0.0,
+        "utilization": (metrics.busy_time / (threads * real["real_makespan_s"]) if real
+                        else metrics.busy_time / (threads * makespan) if makespan else 0.0),
         "conflicts": [{"location": c["location"], "name": c["name"], "label": c["label"],
                        "reexecutions": c["aborts"], "suspensions": c["suspensions"]}
                       for c in insight["conflicts"]],

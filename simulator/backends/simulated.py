@@ -79,5 +79,3 @@ class SimulatedBackend(Backend):
                 begin(worker, follow_up, 0.0)
             idle.sort()
 
-
-BACKENDS = {SimulatedBackend.name: SimulatedBackend}
