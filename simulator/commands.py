@@ -138,6 +138,7 @@ def run_command(args, strategies: list) -> int:
                          f"{args.cost_model} cost model gives the same figures every time")
     options = strategy_options(strategies, args.strategy_options)
     cold_load = cold_load_seconds(args)
+    engine_options = backend_options(args)
     progress = Progress()
     workload, params, block, labels, serial = prepare(args, progress)
     try:
@@ -145,7 +146,7 @@ def run_command(args, strategies: list) -> int:
                             args.lazy_beneficiary, args.backend, labels=labels,
                             strategy_options=options, repeat=args.repeat, serial=serial,
                             progress=progress, deep_check=args.deep_check,
-                            cold_load=cold_load, backend_options=backend_options(args),
+                            cold_load=cold_load, backend_options=engine_options,
                             serial_repeats=args.serial_repeats)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
@@ -185,6 +186,7 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
                          "--threads count and no --repeat")
     options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
     cold_load = cold_load_seconds(args)
+    engine_options = backend_options(args)
     workload, params, block, labels, serial = prepare(args, Progress(), check_block)
     try:
         report = run_block(block, args.strategy, args.threads[0], args.cost_model,
@@ -192,7 +194,7 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
                            serial=serial, strategy_options=options,
                            deep_check=args.deep_check, cold_load=cold_load,
                            oracle_what_if=oracle_what_if,
-                           backend_options=backend_options(args),
+                           backend_options=engine_options,
                            serial_repeats=args.serial_repeats)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")

@@ -212,7 +212,7 @@ class _Coordinator:
             for item in ready:
                 worker = by_sentinel.get(item)
                 if worker is not None and worker not in answered:
-                    self.died(worker, "exited")
+                    self.died(worker, "died")
             self.idle.sort()
         wall = self.now()
         self.observations.wall_s = wall
@@ -227,6 +227,7 @@ class _Coordinator:
     def died(self, worker: int, how: str) -> None:
         task = self.busy.get(worker, (None,))[0]
         held = f"transaction {task.tx}" if task is not None else "no transaction"
+        self.processes[worker].join(1.0)  # its exit status
         code = self.processes[worker].exitcode
         status = (f"signal {-code}" if code is not None and code < 0
                   else f"exit code {code}" if code is not None else "no exit status yet")
