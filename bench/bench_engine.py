@@ -7,6 +7,10 @@
     scheduler        handing out every execution task of a block
     simulator        the discrete-event loop's cost per task, with a strategy that does
                      no work
+    real-parallel    Block-STM on the processes backend, 1 and 2 real worker processes,
+                     on independent ERC-20 transfers (accounts=10000): the wall time of
+                     the parallel run; its real speedup over serial py-evm and the
+                     simulated prediction are kept in the benchmark's extra_info
 
 Results are saved under .benchmarks/ so that `pytest bench/ -o python_files='bench_*.py'
 --benchmark-compare` compares against the previous run (e.g. the previous commit).
@@ -17,12 +21,16 @@ from __future__ import annotations
 import pytest
 
 from simulator.abc import EventKind, Strategy, Task, TaskKind, completed
+from simulator.backends.processes import ProcessesBackend
 from simulator.backends.simulated import SimulatedBackend
 from simulator.cost_model import GasCostModel
 from simulator.locations import BALANCE, STORAGE
 from simulator.metrics import Metrics
 from simulator.mv_memory import MVMemory
-from simulator.runner import run_block
+from simulator.outcome import assemble
+from simulator.runner import run_block, time_serial
+from simulator.strategies import STRATEGIES
+from simulator.versioned_state import ExecutionEnv, PreState
 from simulator.scheduler import Scheduler
 from simulator.serial import execute_serial
 from workloads.erc20 import ERC20Workload
@@ -125,3 +133,32 @@ def test_simulator_cost_of_1000_tasks_on_8_workers(benchmark):
         return SimulatedBackend().run(NullStrategy(1000), 8, Metrics())
 
     assert benchmark(simulate) == pytest.approx(1000 / 8 * (1e-6 + GasCostModel.SCHEDULE))
+
+
+@pytest.fixture(scope="module")
+def independent_block():
+    return ERC20Workload(accounts=10000).block(400, seed=0)
+
+
+@pytest.mark.benchmark(group="real-parallel")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_real_parallel_block_stm(benchmark, independent_block, workers):
+    block = independent_block
+    serial_result = execute_serial(block)[0]
+    serial_s = sum(time_serial(block, 3))
+    finals = []
+
+    def setup():
+        env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), True)
+        return (STRATEGIES["block-stm"](env, GasCostModel(), Metrics()),), {}
+
+    def run(strategy):
+        makespan = ProcessesBackend().run(strategy, workers, strategy.metrics)
+        finals.append(strategy.final_incarnations())
+        return makespan
+
+    benchmark.pedantic(run, setup=setup, rounds=3)
+    assert all(assemble(block, final).state_root == serial_result.state_root
+               for final in finals)
+    benchmark.extra_info["serial_pyevm_s"] = serial_s
+    benchmark.extra_info["real_speedup_median"] = serial_s / benchmark.stats.stats.median
