@@ -30,18 +30,35 @@ the serial result.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from enum import IntEnum
 
-FULL = 0
-DELTA = 1
-ESTIMATE = 2
 
-RECORD = 0
-ESTIMATES = 1
+class EntryKind(IntEnum):
+    FULL = 0
+    DELTA = 1
+    ESTIMATE = 2
+
+
+class JournalOp(IntEnum):
+    RECORD = 0
+    ESTIMATES = 1
+
+
+FULL, DELTA, ESTIMATE = EntryKind
+RECORD, ESTIMATES = JournalOp
 
 # The version of a value read from the pre-block state.
 PRE_BLOCK = None
-# A read that found no entry: the caller reads the pre-block state.
-NOT_WRITTEN = object()
+
+
+class _NotWritten:
+    """The value of a read that found no entry: the caller reads the pre-block state."""
+
+    def __repr__(self) -> str:
+        return "NOT_WRITTEN"
+
+
+NOT_WRITTEN = _NotWritten()
 
 
 def version_writers(version) -> tuple:

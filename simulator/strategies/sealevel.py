@@ -31,13 +31,21 @@ write sets equal to serial ones), whatever the declarations.
 from __future__ import annotations
 
 import random
+from enum import Enum
 
 from ..locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
 from .in_order import PredecessorGated
 from ..params import Param
 from .prepass import serial_prepass
 
-READ, ADD, WRITE = "read", "add", "write"
+class Access(Enum):
+    """How a transaction declares a location."""
+    READ = "read"
+    ADD = "add"  # only adds to it (a commutative balance credit)
+    WRITE = "write"
+
+
+READ, ADD, WRITE = Access
 ACCOUNT_FIELDS = (BALANCE, NONCE, CODE, ACCOUNT)
 
 
