@@ -16,6 +16,10 @@ Charts (DIR/charts/NAME.png and .svg):
     conflicts     the storage slots and accounts behind the most re-executions / suspensions
     storage_tiers with settings run under both `gas` (state in memory) and `gas-disk`
                   (state on an SSD): the focus strategy's speedup under each tier
+    real_parallel with rows run on the processes backend: per such setting, each
+                  strategy's real speedup (solid) and its simulated prediction (dashed)
+                  against real worker processes; these settings stay out of every
+                  other chart, whose figures are all virtual
     whatif        per setting, the dependency bound if its top locations did not conflict
     timeline_W    per workload W: the schedule of one run and executions per tx index
     block_speedups  with several recorded blocks: the speedup distribution over them
@@ -43,7 +47,8 @@ from ..naming import abbreviate  # noqa: E402
 from ..strategies import STRATEGIES  # noqa: E402
 from .sweep import META, TIMELINES, read_results  # noqa: E402
 
-SETTING_FIELDS = ("txs", "cost_model", "lazy_beneficiary")
+SETTING_FIELDS = ("txs", "cost_model", "lazy_beneficiary", "backend")
+REAL = "processes"  # the backend whose rows are real runs
 TIERS = {"gas": "state in memory", "gas-disk": "state on SSD"}
 README_BEGIN = "<!-- pevmsim report: figures begin -->"
 README_END = "<!-- pevmsim report: figures end -->"
@@ -158,13 +163,15 @@ class Data:
         bound = {s: self.mean(s, self.focus_strategy, self.focus_threads, "virtual_speedup_bound")
                  or 0.0 for s in self.groups}
         # low contention first: the highest dependency bound
-        self.settings = sorted(self.groups, key=lambda s: (self.workloads.index(s[0]),
-                                                           -bound[s], self.labels[s]))
+        ordered = sorted(self.groups, key=lambda s: (self.workloads.index(s[0]),
+                                                     -bound[s], self.labels[s]))
+        self.settings = [s for s in ordered if s[-1] != REAL]  # virtual figures
+        self.real_settings = [s for s in ordered if s[-1] == REAL]
 
     @staticmethod
     def setting(row) -> tuple:
         return (row["workload"], tuple(sorted(row["params"].items())),
-                *(row[field] for field in SETTING_FIELDS))
+                *(row.get(field, "simulated") for field in SETTING_FIELDS))
 
     def _labels(self) -> dict:
         """Workload plus whatever differs between that workload's settings."""
@@ -242,6 +249,8 @@ class Charts:
         self.conflicts()
         if self.data.tier_pairs():
             self.storage_tiers()
+        if self.data.real_settings:
+            self.real_parallel()
 
     def save(self, figure, name: str) -> str:
         for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None})):
@@ -450,6 +459,29 @@ class Charts:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
         self.save(figure, "storage_tiers")
 
+    def real_parallel(self) -> None:
+        d = self.data
+        count = len(d.real_settings)
+        figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 3.6), squeeze=False)
+        for ax, setting in zip(axes.flat, d.real_settings):
+            top = 1.0
+            for strategy in d.strategies:
+                for key, style in (("real_speedup", "-"), ("virtual_speedup", "--")):
+                    x, y = d.series(setting, strategy, key)
+                    if x:
+                        ax.plot(x, y, marker="o", ms=3, ls=style,
+                                color=d.strategy_colour(strategy),
+                                label=strategy if style == "-" else None)
+                        top = max([top, *y])
+            self._ideal(ax)
+            ax.set_ylim(0, max(top * 1.15, 2))
+            self._threads_axis(ax)
+            ax.set(title=d.labels[setting], xlabel="worker processes",
+                   ylabel="speedup over serial py-evm (x)")
+        self._title_and_legend(figure, axes.flat[0], "Real speedup (solid) and the "
+                               "simulated prediction (dashed), processes backend")
+        self.save(figure, "real_parallel")
+
     def timeline(self, timeline: dict, name: str) -> str:
         kinds = timeline["kinds"]
         micro = timeline["makespan_us"] < 2000
@@ -534,7 +566,7 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
                     "validation and re-execution costs, so it is optimistic."),
               ("img", "speedup", "speedup per setting"),
               ("h", 2, "Throughput vs contention"), ("img", "throughput", "throughput"),
-              *_tier_sections(d),
+              *_tier_sections(d), *_real_sections(d),
               ("h", 2, "Executions and aborts"), ("img", "executions", "executions")]
 
     from .block_study import block_sections
@@ -576,6 +608,28 @@ def _tier_sections(d: Data) -> list:
                   "disk, and loads of different transactions overlap, so parallel "
                   "execution gains more there."),
             ("img", "storage_tiers", "storage tiers")]
+
+
+def _real_sections(d: Data) -> list:
+    if not d.real_settings:
+        return []
+    rows = [[d.labels[setting], strategy, str(threads), _num(real), _num(predicted),
+             f"{predicted / real - 1:+.0%}"]
+            for setting in d.real_settings for strategy in d.strategies
+            for threads in d.threads
+            for real, predicted in [(d.mean(setting, strategy, threads, "real_speedup"),
+                                     d.mean(setting, strategy, threads,
+                                            "virtual_speedup"))]
+            if real is not None]
+    return [("h", 2, "Real parallel execution"),
+            ("p", "Settings run on the processes backend: the strategies on real worker "
+                  "processes, timed by the wall clock against stock serial py-evm on the "
+                  "same block and machine (`real`), and the same run replayed in the "
+                  "simulated backend with the costs it observed (`predicted`). Worker "
+                  "counts above the machine's cores oversubscribe it."),
+            ("img", "real_parallel", "real and predicted speedup"),
+            ("table", ["setting", "strategy", "workers", "real", "predicted", "error"],
+             rows)]
 
 
 def _method_sections() -> list:
