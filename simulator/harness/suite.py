@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..cost_model import COST_MODELS
@@ -94,6 +94,18 @@ class Suite:
     @property
     def configs(self) -> list:
         return [config for configs in self.blocks.values() for config in configs]
+
+
+def select_txs(suite: Suite, sizes: list) -> Suite:
+    """The suite cut to its blocks of these sizes (`pevmsim sweep --txs`); the keys,
+    and so a later --resume of the whole suite, stay the same."""
+    present = sorted({block.txs for block in suite.blocks})
+    missing = [size for size in sizes if size not in present]
+    if missing:
+        raise SuiteError(f"{suite.path}: no block of {missing[0]} transactions; the "
+                         f"suite's sizes: {', '.join(map(str, present))}")
+    return replace(suite, blocks={block: configs for block, configs in suite.blocks.items()
+                                  if block.txs in sizes})
 
 
 def resolve_path(suite: str) -> Path:
