@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from .suite import BlockSpec
 
-CONNECT_TIMEOUT = "10s"  # how long --scheduler ADDRESS may take to answer
+CONNECT_TIMEOUT = "5s"  # how long --scheduler ADDRESS may take to answer
 DASHBOARD = ":8787"  # Dask's usual port; Dask picks a free one when it is taken
 
 

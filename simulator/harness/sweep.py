@@ -105,14 +105,15 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
     order = {config.key: index for index, config in enumerate(suite.configs)}
     focus = (suite.focus_strategy, suite.focus_threads)
     progress = progress or Progress()
-    with open(results, "a") as sink, \
-            progress.runs(suite.name, len(suite.configs), stats.skipped) as done, \
-            executor(jobs, scheduler, progress, len(tasks)) as run:
+    with executor(jobs, scheduler, progress, len(tasks)) as run, \
+            open(results, "a") as sink, \
+            progress.runs(suite.name, len(suite.configs), stats.skipped) as done:
         for task, runs, error in run(setting_runs, tasks, suite.name, focus):
             if isinstance(error, SettingError):
                 raise SweepError(f"{suite.path}: {task.block.describe()}: {error}")
             if error is not None:
-                runs = [Run(failed_row(config, suite.name, error), None, None)
+                reason = f"{type(error).__name__}: {error}"
+                runs = [Run(failed_row(config, suite.name, reason), None, None)
                         for config in task.configs if config.key not in finished]
             for item in runs:
                 row = item.row
