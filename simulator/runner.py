@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from .backends.simulated import BACKENDS
 from .cost_model import COST_MODELS
+from .environment import peak_rss_mib
 from .insight import analyse
 from .metrics import Metrics, dependency_bound
 from .naming import LocationNamer
@@ -99,5 +100,5 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         header_check=block.header_check(result), metrics=metrics,
         serial_time=serial_time, makespan=makespan, bound=bound,
         insight=analyse(final, model, threads, metrics, namer, oracle_what_if),
-        wall=wall, serial_wall=serial_wall)
+        wall=wall, serial_wall=serial_wall, peak_rss_mib=peak_rss_mib())
     return RunReport(summary, result, serial_result, metrics, final, namer)

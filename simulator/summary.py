@@ -71,6 +71,8 @@ SUMMARY_FIELDS = {
                   "re-execution (JSON only)",
     "wall_time_s": "host seconds this simulation took (Python; not a speedup figure)",
     "serial_wall_time_s": "host seconds stock serial py-evm took on the block",
+    "peak_rss_mib": "peak resident memory (MiB) of the process that ran this, from its "
+                    "start to the end of this run (a host figure, like wall_time_s)",
 }
 
 JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants"}  # nested: kept out of CSV
@@ -85,7 +87,7 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
                 cost_model_constants: dict, lazy_beneficiary: bool, deep_check: bool,
                 result, serial_result, problems: list, header_check, metrics,
                 serial_time: float, makespan: float, bound: float, insight: dict,
-                wall: float, serial_wall: float) -> dict:
+                wall: float, serial_wall: float, peak_rss_mib: float | None) -> dict:
     """One run's summary (the keys of SUMMARY_FIELDS)."""
     n = len(block)
     speedup = serial_time / makespan if makespan else 1.0
@@ -129,6 +131,7 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
         "reexecuted": insight["reexecuted"],
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
+        "peak_rss_mib": peak_rss_mib,
     }
     assert list(summary) == list(SUMMARY_FIELDS)
     return summary

@@ -35,13 +35,13 @@ name = "transfer"
 params = { accounts = [4, 40] }
 txs = [40, 60]
 """
-WALL = ("wall_time_s", "serial_wall_time_s")  # host seconds: the only figures that vary
+HOST = ("wall_time_s", "serial_wall_time_s", "peak_rss_mib")  # the only figures that vary
 
 
 def figures(out) -> dict:
-    """key -> row without its host timings."""
+    """key -> row without its host figures (time and memory)."""
     rows = read_results(out)
-    keyed = {row["key"]: {k: v for k, v in row.items() if k not in WALL} for row in rows}
+    keyed = {row["key"]: {k: v for k, v in row.items() if k not in HOST} for row in rows}
     assert len(keyed) == len(rows)  # every key once
     return keyed
 

@@ -33,9 +33,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workloads.api import WorkloadError, workload_labels
+from workloads.api import WorkloadError
 from workloads.registry import load_workload
 
+from ..block_cache import built_block
 from ..cost_model import COST_MODELS
 from ..debug import ENABLED, check
 from ..environment import environment as host_environment
@@ -142,8 +143,7 @@ def setting_runs(block: BlockSpec, configs: tuple, suite_name: str, focus: tuple
     invalid raises SettingError. Runs in a Dask worker as well as in the client."""
     try:
         workload = load_workload(block.workload)(**block.param_dict)
-        built = workload.block(block.txs, seed=block.seed)
-        labels = workload_labels(workload)
+        built, labels = built_block(workload, block.txs, block.seed)
     except WorkloadError as exc:
         raise SettingError(str(exc)) from None
     started = time.perf_counter()
