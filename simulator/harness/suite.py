@@ -89,7 +89,6 @@ class Suite:
     blocks: dict  # BlockSpec -> [Config], in grid order
     focus_strategy: str
     focus_threads: int
-    workload_classes: dict  # workload spec -> class
 
     @property
     def configs(self) -> list:
@@ -146,7 +145,6 @@ class _Loader:
             self.fail("workloads", "need at least one [[workloads]] table")
 
         blocks: dict = {}
-        classes: dict = {}
         strategies_used: list = []
         threads_used: set = set()
         for index, entry in enumerate(entries):
@@ -157,7 +155,7 @@ class _Loader:
             spec = entry.get("name")
             if not isinstance(spec, str):
                 self.fail(f"{where}.name", "a workload name is required")
-            workload_class = classes[spec] = self.workload_class(spec, f"{where}.name")
+            workload_class = self.workload_class(spec, f"{where}.name")
             grid = {key: self.grid_value(key, entry.get(key, defaults[key]), where)
                     for key in GRID_KEYS}
             strategies_used += [s for s in grid["strategies"] if s not in strategies_used]
@@ -178,7 +176,7 @@ class _Loader:
         focus_strategy, focus_threads = self.focus(data.get("focus", {}), strategies_used,
                                                    threads_used)
         return Suite(name, self.path, text, description, blocks, focus_strategy,
-                     focus_threads, classes)
+                     focus_threads)
 
     # -- pieces ------------------------------------------------------------------
     def check_keys(self, table: dict, allowed, where: str) -> None:
