@@ -106,7 +106,7 @@ def test_a_worker_killed_mid_sweep_leaves_every_row_once_after_resume(suite_path
     # Dask gives up on a task at its first dead worker, so the kill costs rows.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                         dashboard_address=None) as cluster, Client(cluster) as client:
+                         dashboard_address=":0") as cluster, Client(cluster) as client:
         progress = KillingProgress(client)
         first = sweep(suite, out, progress=progress, scheduler=cluster.scheduler_address)
         assert progress.killed

@@ -7,20 +7,28 @@ worker processes on this machine, or on an existing Dask cluster (dask.distribut
 `function(task.block, task.configs, *args)` is a generator of one block setting's
 runs (sweep.setting_runs). With `jobs=1` and no scheduler it runs in this process
 and each run is yielded as soon as it finishes, so an interrupted sweep keeps it.
-Otherwise each task is one Dask task returning all its runs (the block is built and
-run serially once, on one worker): tasks are submitted largest first (Dask priority,
-txs x runs) and yielded as they complete. A task that raised, or whose worker died
-more often than Dask's `distributed.scheduler.allowed-failures` (Dask reruns the
-task on another worker until then), comes back as its error; the sweep goes on.
+Otherwise each task is one Dask task (the block is built and run serially once, on
+one worker), submitted largest first (Dask priority: txs x runs). A worker sends each
+run to the client as it finishes, as a Dask event (Worker.log_event, received through
+Client.subscribe_topic), so progress and results advance run by run; when the task
+completes, its result (all its runs again) or its error is yielded too. A task that
+raised, or whose worker died more often than Dask's
+`distributed.scheduler.allowed-failures` (Dask reruns it on another worker until
+then), comes back as its error; the sweep goes on.
 
-Invariants: only the client sees results (workers return rows, never write files);
-each task is yielded exactly once, with its runs or with its error; a LocalCluster
-started here is closed on the way out, interrupted or not.
+Invariants: only the client sees results (workers send runs, never write files);
+each task's runs are all yielded (a run may be yielded twice: streamed, then in the
+task's result, or again by a rerun; the caller keeps the first of each key), and
+each task ends with its result or its error exactly once; a LocalCluster started here
+is closed on the way out, interrupted or not.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import queue
+import uuid
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +37,7 @@ from .suite import BlockSpec
 
 CONNECT_TIMEOUT = "5s"  # how long --scheduler ADDRESS may take to answer
 DASHBOARD = ":8787"  # Dask's usual port; Dask picks a free one when it is taken
+POLL_S = 0.2  # how often the client looks for runs that workers sent
 
 
 class ClusterError(Exception):
@@ -81,26 +90,52 @@ def _in_process(function, tasks, *args):
 
 
 def _on_dask(client, function, tasks, args):
-    from distributed import as_completed
+    """Each task's runs as its worker sends them (a Dask event per run, so progress
+    and results.jsonl advance run by run), then its whole result or error when it
+    completes (which repeats the streamed runs: the caller keeps the first of each)."""
+    from distributed import wait
 
-    futures = {client.submit(block_setting, function, task.block, task.configs, *args,
-                             pure=False, priority=task.block.txs * len(task.configs)):
-               task for task in tasks}
-    for future in as_completed(futures):
-        task = futures.pop(future)
-        if future.status == "finished":
-            yield task, future.result(), None
-        elif future.status == "cancelled":
-            yield task, [], ClusterError("the task was cancelled (the Dask scheduler "
-                                         "went away?)")
-        else:  # an exception in the task, or KilledWorker
-            yield task, [], future.exception()
-        future.release()
+    topic = f"pevmsim-sweep-{uuid.uuid4().hex}"
+    arrived: queue.Queue = queue.Queue()
+    client.subscribe_topic(topic, lambda event: arrived.put(event[1]))
+    futures = {client.submit(block_setting, topic, index, function, task.block,
+                             task.configs, *args, pure=False,
+                             priority=task.block.txs * len(task.configs)): task
+               for index, task in enumerate(tasks)}
+    try:
+        while futures:
+            try:
+                done = wait(list(futures), timeout=POLL_S, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = ()
+            while not arrived.empty():
+                index, item = pickle.loads(arrived.get())
+                yield tasks[index], [item], None
+            for future in done:
+                task = futures.pop(future)
+                if future.status == "finished":
+                    yield task, future.result(), None
+                elif future.status == "cancelled":
+                    yield task, [], ClusterError("the task was cancelled (the Dask "
+                                                 "scheduler went away?)")
+                else:  # an exception in the task, or KilledWorker
+                    yield task, [], future.exception()
+                future.release()
+    finally:
+        client.unsubscribe_topic(topic)
 
 
-def block_setting(function, block, configs, *args) -> list:
-    """The Dask task: every run of one block setting."""
-    return list(function(block, configs, *args))
+def block_setting(topic: str, index: int, function, block, configs, *args) -> list:
+    """The Dask task: every run of one block setting, each also sent to the client
+    as soon as it finishes."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    runs = []
+    for item in function(block, configs, *args):
+        worker.log_event(topic, pickle.dumps((index, item)))
+        runs.append(item)
+    return runs
 
 
 @contextmanager
