@@ -101,8 +101,8 @@ def test_sweep_writes_every_configuration(finished):
     path, out = finished
     rows = read_results(out)
     keys = [config.key for config in load_suite(str(path)).configs]
-    assert [row["key"] for row in rows] == keys
-    assert all(row["matches_serial"] for row in rows)
+    assert sorted(row["key"] for row in rows) == sorted(keys)  # in any order (Dask)
+    assert len(keys) == 12 and all(row["matches_serial"] for row in rows)
     assert {"workload", "params", "seed", "suite", "virtual_speedup", "conflicts"} <= set(rows[0])
     meta = json.loads((out / "meta.json").read_text())
     assert meta["suite"]["content"] == path.read_text()

@@ -258,10 +258,9 @@ def finished_keys(results: Path) -> set:
     if not results.exists():
         return set()
     data = results.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[:data.rfind(b"\n") + 1]
-    lines = [line for line in data.decode().splitlines() if line]
-    kept = [line for line in lines if "error" not in json.loads(line)]
+    whole = data[:data.rfind(b"\n") + 1]  # without a torn last line
+    kept = [line for line in whole.decode().splitlines()
+            if line and "error" not in json.loads(line)]
     text = "".join(line + "\n" for line in kept)
     if text.encode() != data:
         results.write_text(text)
