@@ -20,11 +20,13 @@ test: install
 test-full: install
 	PEVMSIM_FULL_ORACLES=1 $(BIN)/python -m pytest
 
+# the default suite on a Dask LocalCluster of a worker process per core (--jobs default)
 bench: install
 	$(BIN)/pevmsim sweep bench/suites/default.toml --out reports/default --resume
 	$(BIN)/pevmsim report reports/default --readme README.md
 
-microbench: install
+micro# the default suite on a Dask LocalCluster of a worker process per core (--jobs default)
+bench: install
 	$(BIN)/python -m pytest bench/ -o python_files='bench_*.py' --benchmark-autosave
 
 clean:

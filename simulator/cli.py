@@ -1,9 +1,10 @@
 """The `pevmsim` command line.
 
 Every bad input ends in one line on stderr, `pevmsim: error: ...`, and exit code 2.
-Exit code 3 (EXIT_MISMATCH) means a run did not match serial execution; 4
-(EXIT_FAILURE) a run that could not complete (a worker process died, a timeout); 130 an
-interrupt. `run` and `compare` live in commands.py, the harness in harness/.
+Exit code 3 (EXIT_MISMATCH) means a run did not match serial execution (or, in a
+sweep, failed: --resume retries it); 4 (EXIT_FAILURE) a run that could not complete (a
+worker process died, a timeout); 130 an interrupt. `run` and `compare` live in
+commands.py, the harness in harness/.
 """
 
 from __future__ import annotations
@@ -230,7 +231,12 @@ def add_harness_commands(commands) -> None:
     sweep.add_argument("suite", help="suite file, or a name in bench/suites/ (e.g. smoke)")
     sweep.add_argument("--out", required=True, help="results directory")
     sweep.add_argument("--resume", action="store_true",
-                       help="continue a sweep in --out, skipping finished runs")
+                       help="continue a sweep in --out, skipping finished runs and "
+                       "retrying failed ones")
+    add_parallel_arguments(sweep)
+    sweep.add_argument("--txs", type=_list("--txs", _positive("--txs"), "counts"),
+                       metavar="N[,N...]", help="run only the suite's blocks of these "
+                       "sizes (e.g. --txs 1000 of the paper suite)")
     add_output_arguments(sweep, csv=True)
     report = commands.add_parser("report", help="charts and report.md/.html of a sweep")
     report.add_argument("dir", help="a results directory written by `pevmsim sweep`")
@@ -241,21 +247,43 @@ def add_harness_commands(commands) -> None:
     bench.add_argument("suite", nargs="?", default="default",
                        help="suite file or name (default: default)")
     bench.add_argument("--out", help="results directory (default: reports/SUITE)")
+    add_parallel_arguments(bench)
+
+
+def add_parallel_arguments(parser) -> None:
+    """Where a sweep runs: --jobs N local worker processes, or --scheduler ADDRESS."""
+    from .harness.cluster import default_jobs
+
+    jobs = default_jobs()
+    parser.add_argument("--jobs", type=_positive("--jobs"), metavar="N",
+                        help="run block settings on N local Dask worker processes "
+                        f"(default: every core, here {jobs}; 1: in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on the Dask cluster of this scheduler (e.g. "
+                        "tcp://host:8786) instead; its workers need pevmsim installed")
 
 
 def command_sweep(args) -> int:
+    from .harness.cluster import default_jobs
     from .exports import ExportError, check_outputs, export, to_stdout
-    from .harness.suite import SuiteError, load_suite
+    from .harness.cluster import ClusterError
+    from .harness.suite import SuiteError, load_suite, select_txs
     from .harness.sweep import SweepError, read_results, sweep
 
+    if args.scheduler is not None and args.jobs is not None:
+        raise UsageError("give --jobs (local worker processes) or --scheduler (an "
+                         "existing Dask cluster), not both")
     try:
         check_outputs(args.json, args.csv)
         suite = load_suite(args.suite)
+        if args.txs:
+            suite = select_txs(suite, args.txs)
     except (ExportError, SuiteError) as exc:
         raise UsageError(str(exc))
     try:
-        stats = sweep(suite, args.out, resume=args.resume)
-    except SweepError as exc:
+        stats = sweep(suite, args.out, resume=args.resume, jobs=args.jobs or default_jobs(),
+                      scheduler=args.scheduler)
+    except (SweepError, ClusterError) as exc:
         raise UsageError(str(exc))
     except KeyboardInterrupt:
         print(f"pevmsim: interrupted; finished runs are kept in {args.out}, continue "
@@ -263,8 +291,10 @@ def command_sweep(args) -> int:
         return EXIT_INTERRUPTED
     rows = read_results(args.out)
     export(args.json, args.csv, rows, rows)
-    verdict = (f"{stats.mismatches} DO NOT MATCH SERIAL" if stats.mismatches
-               else "all match serial")
+    verdict = (f"{stats.mismatches - stats.failed} DO NOT MATCH SERIAL"
+               if stats.mismatches > stats.failed else "all match serial")
+    if stats.failed:
+        verdict += f", {stats.failed} FAILED (retry them with --resume)"
     if not to_stdout(args.json, args.csv):
         print(f"{suite.name}: {stats.ran} runs ({stats.skipped} already finished), "
               f"{verdict}; results in {args.out}")
@@ -291,7 +321,8 @@ def command_bench(args) -> int:
         raise UsageError(str(exc))
     out = args.out or f"reports/{name}"
     code = command_sweep(argparse.Namespace(suite=args.suite, out=out, resume=True,
-                                            json=None, csv=None))
+                                            json=None, csv=None, txs=None, jobs=args.jobs,
+                                            scheduler=args.scheduler))
     if code == EXIT_INTERRUPTED:  # interrupted: nothing to report yet
         return code
     return command_report(argparse.Namespace(dir=out, readme=None)) or code

@@ -50,9 +50,10 @@ def prepare(args, progress: Progress, check_block=None) -> tuple:
     """(workload, params, block, labels, (SerialResult, serial wall s)) for the block
     options: the block built, labelled and executed serially, or a UsageError (also
     one that `check_block(block)` raises, before anything is printed)."""
-    from workloads.api import WorkloadError, block_size, workload_labels
+    from workloads.api import WorkloadError, block_size
     from workloads.registry import load_workload
 
+    from .block_cache import built_block
     from .serial import InvalidBlock, execute_serial
 
     try:
@@ -63,8 +64,8 @@ def prepare(args, progress: Progress, check_block=None) -> tuple:
     started = time.perf_counter()
     try:
         with progress.stage(f"building the {workload.name} block", log=False):
-            block = workload.block(block_size(workload, args.txs), seed=args.seed)
-            labels = workload_labels(workload)
+            block, labels = built_block(workload, block_size(workload, args.txs),
+                                        args.seed)
     except WorkloadError as exc:
         raise UsageError(str(exc))
     if check_block is not None:
@@ -121,6 +122,8 @@ def format_summary(s: dict) -> str:
         f"worker utilization {s['utilization']:.0%}",
         f"host time       simulation {s['wall_time_s']:.2f} s, serial py-evm "
         f"{s['serial_wall_time_s']:.2f} s (real seconds of this Python tool, not a speedup)",
+        *([f"host memory     peak {s['peak_rss_mib']:,.0f} MiB resident"]
+          if s["peak_rss_mib"] is not None else []),
     ])
 
 

@@ -1,6 +1,7 @@
 """Where a result was produced: pevmsim's version and git commit, py-evm's and Python's
 versions, and the machine. `pevmsim run`/`compare` rows and a sweep's meta.json carry
 the same dict, so any figure can be traced to the code and the host that made it.
+`peak_rss_mib()` is what the process has needed so far (each run's row carries it).
 
 Invariant: every value is a string, an int or None (JSON-ready); nothing raises when
 git or /proc is unavailable (the field is None, or the platform's answer).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +29,17 @@ def environment() -> dict:
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
     }
+
+
+def peak_rss_mib() -> float | None:
+    """The peak resident memory of this process so far, in MiB (None where the
+    platform has no getrusage)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)  # bytes there, KiB here
 
 
 def _version(distribution: str) -> str | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .locations import describe
-from .metrics import dependency_bound
+from .metrics import DependencyBound
 from .naming import LocationNamer
 from .strategies.oracle import best_plan
 from .strategies.prepass import true_dependencies
@@ -40,10 +40,11 @@ def analyse(incarnations, cost_model, threads: int, metrics, namer: LocationName
     serial_time = sum(cost_model.serial_costs(incarnations))
     parts = cost_model.split(incarnations)
 
-    def makespan(graph) -> float:
-        return min(dependency_bound(graph, parts, threads, cost_model.SCHEDULE,
-                                    cost_model.COLD_LOAD),
-                   serial_time)
+    bound = DependencyBound(incarnations, parts, threads, cost_model.SCHEDULE,
+                            cost_model.COLD_LOAD)
+
+    def makespan(changed) -> float:
+        return min(bound.makespan(changed), serial_time)
 
     real_oracle = best_plan(true_dependencies(incarnations), incarnations, cost_model,
                             threads)[0]

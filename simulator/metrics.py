@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from heapq import heapify, heappop, heappush
 
 from .abc import EXECUTION_EVENTS
 from .locations import describe
@@ -91,14 +92,66 @@ def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
     for the transactions whose writes it read, and for its cold state, which depends on
     nothing: any workers may load it from t = 0, in parallel, so it is ready after one
     load (`load_latency`, at most its own loads)."""
-    finish = []
-    for incarnation, (loads, rest) in zip(incarnations, parts):
-        ready = min(loads, load_latency)
-        for version in incarnation.reads.values():
-            for writer in version_writers(version):
-                if finish[writer] > ready:
-                    ready = finish[writer]
-        finish.append(ready + rest)
-    critical_path = max(finish, default=0.0)
-    work = sum(loads + rest for loads, rest in parts) + schedule * len(parts)
-    return max(critical_path, work / threads)
+    return DependencyBound(incarnations, parts, threads, schedule, load_latency).makespan()
+
+
+def read_writers(reads: dict) -> list:
+    """The transactions whose writes a read set saw (the dependency edges into it)."""
+    return [writer for version in reads.values() for writer in version_writers(version)]
+
+
+class DependencyBound:
+    """dependency_bound of a block's graph, and of that graph with some transactions'
+    read sets replaced (`makespan(changed)`, what whatif.py asks for each candidate
+    location): only the transactions downstream of a change are recomputed, in
+    transaction order, with exactly the arithmetic of the full computation, so both
+    give the same floats."""
+
+    def __init__(self, incarnations, parts, threads: int, schedule: float = 0.0,
+                 load_latency: float = 0.0) -> None:
+        self.start = [min(loads, load_latency) for loads, _ in parts]
+        self.rest = [rest for _, rest in parts]
+        self.writers = [read_writers(incarnation.reads) for incarnation in incarnations]
+        self.readers: list = [[] for _ in self.writers]  # tx -> the txs that read it
+        self.finish: list = []
+        for tx, writers in enumerate(self.writers):
+            for writer in writers:
+                self.readers[writer].append(tx)
+            self.finish.append(self._finish(tx, writers, self.finish))
+        self.latest = sorted(range(len(self.finish)), key=lambda tx: -self.finish[tx])
+        work = sum(loads + rest for loads, rest in parts) + schedule * len(parts)
+        self.floor = work / threads
+
+    def _finish(self, tx: int, writers, finish) -> float:
+        ready = self.start[tx]
+        for writer in writers:
+            if finish[writer] > ready:
+                ready = finish[writer]
+        return ready + self.rest[tx]
+
+    def makespan(self, changed: dict | None = None) -> float:
+        """The bound; with `changed` (tx -> its replacement read set), the bound of the
+        graph where those transactions read that instead."""
+        changed = changed or {}
+        moved: dict = {}  # tx -> its finish where it differs from self.finish
+
+        class Finish:  # finish times of the changed graph, read through `moved`
+            def __getitem__(_, tx):
+                return moved.get(tx, self.finish[tx])
+
+        finish = Finish()
+        queue = sorted(changed)
+        queued = set(queue)
+        heapify(queue)
+        while queue:
+            tx = heappop(queue)
+            writers = read_writers(changed[tx]) if tx in changed else self.writers[tx]
+            value = self._finish(tx, writers, finish)
+            if value != finish[tx]:
+                moved[tx] = value
+                for reader in self.readers[tx]:
+                    if reader not in queued:
+                        queued.add(reader)
+                        heappush(queue, reader)
+        unmoved = next((self.finish[tx] for tx in self.latest if tx not in moved), 0.0)
+        return max(max(moved.values(), default=unmoved), unmoved, self.floor)

@@ -41,7 +41,11 @@ class Progress:
 
     def warn(self, text: str) -> None:
         """A warning line, on a terminal too (printed above any bar)."""
-        message = f"pevmsim: warning: {text}"
+        self.info(f"warning: {text}")
+
+    def info(self, text: str) -> None:
+        """A line worth seeing on a terminal too (printed above any bar)."""
+        message = f"pevmsim: {text}"
         if self.terminal:
             tqdm.write(message, file=self.stream)
         else:
@@ -70,7 +74,9 @@ class Progress:
     @contextmanager
     def runs(self, description: str, total: int, initial: int = 0):
         """Progress over many runs (a sweep): yields `done(text)`, called once per
-        finished run: it advances the bar, or writes '<description> [k/total] text'."""
+        finished run: it advances the bar (with tqdm's estimate of the time left), or
+        writes '<description> [k/total] text (ETA left)', the time left estimated
+        from this session's pace."""
         if self.terminal:
             with tqdm(total=total, initial=initial, desc=description, unit="run",
                       file=self.stream, dynamic_ncols=True) as bar:
@@ -80,9 +86,13 @@ class Progress:
                 yield done
         else:
             count = initial
+            started = time.perf_counter()
 
             def done(text: str) -> None:
                 nonlocal count
                 count += 1
-                self.line(f"{description} [{count}/{total}] {text}")
+                pace = (time.perf_counter() - started) / (count - initial)
+                left = round(pace * (total - count))
+                self.line(f"{description} [{count}/{total}] {text} "
+                          f"(ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d})")
             yield done

@@ -27,6 +27,7 @@ from .abc import EventKind
 from .backends import BACKENDS
 from .backends.simulated import SimulatedBackend
 from .cost_model import COST_MODELS, ObservedCostModel
+from .environment import peak_rss_mib
 from .insight import analyse
 from .metrics import Metrics, dependency_bound
 from .naming import LocationNamer
@@ -124,7 +125,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         header_check=block.header_check(result), metrics=metrics,
         serial_time=serial_time, makespan=makespan, bound=bound,
         insight=analyse(final, model, threads, metrics, namer, oracle_what_if),
-        wall=wall, serial_wall=serial_wall, real=real)
+        wall=wall, serial_wall=serial_wall, peak_rss_mib=peak_rss_mib(), real=real)
     return RunReport(summary, result, serial_result, metrics, final, namer)
 
 

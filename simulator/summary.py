@@ -78,6 +78,8 @@ SUMMARY_FIELDS = {
                   "re-execution (JSON only)",
     "wall_time_s": "host seconds this simulation took (Python; not a speedup figure)",
     "serial_wall_time_s": "host seconds stock serial py-evm took on the block",
+    "peak_rss_mib": "peak resident memory (MiB) of the process that ran this, from its "
+                    "start to the end of this run (a host figure, like wall_time_s)",
 }
 
 JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants"}  # nested: kept out of CSV
@@ -92,7 +94,8 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
                 cost_model_constants: dict, lazy_beneficiary: bool, deep_check: bool,
                 result, serial_result, problems: list, header_check, metrics,
                 serial_time: float, makespan: float, bound: float, insight: dict,
-                wall: float, serial_wall: float, real: dict | None = None) -> dict:
+                wall: float, serial_wall: float, peak_rss_mib: float | None,
+                real: dict | None = None) -> dict:
     """One run's summary (the keys of SUMMARY_FIELDS). `real`: a processes run's
     real_makespan_s and real_serial_time_s."""
     n = len(block)
@@ -144,6 +147,7 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
         "reexecuted": insight["reexecuted"],
         "wall_time_s": wall,
         "serial_wall_time_s": serial_wall,
+        "peak_rss_mib": peak_rss_mib,
     }
     assert list(summary) == list(SUMMARY_FIELDS)
     return summary

@@ -3,7 +3,8 @@
 The dependency graph of a block comes from its final incarnations: transaction i depends
 on the writers of every version it read (metrics.dependency_bound). Each location
 induces the edges of the reads of it; for a candidate location L this module feeds the
-existing bound function a graph rewritten two ways:
+dependency bound (metrics.DependencyBound, which recomputes only what a rewrite
+changes) a graph rewritten two ways:
 
     removed  as if L did not conflict: every read of L is dropped, so the edges that
              only L induced disappear (an edge another location also induces stays);
@@ -61,13 +62,24 @@ def induced_edges(incarnations) -> dict:
     return edges
 
 
-def rewrite(incarnations, locations, how: Rewrite) -> list:
-    """The incarnations with the reads of `locations` rewritten (see the docstring);
-    the others are returned as they are. Added dependencies are reads of a
-    ("what-if", location, writer) key at the writer's version."""
-    chains: dict = {location: [] for location in locations}  # writers back to a plain write
-    rewritten = []
+def touching(incarnations) -> dict:
+    """location -> the transactions that read or write it, in block order."""
+    txs: dict = {}
     for tx, incarnation in enumerate(incarnations):
+        for location in {*incarnation.reads, *incarnation.writes, *incarnation.deltas}:
+            txs.setdefault(location, []).append(tx)
+    return txs
+
+
+def rewritten_reads(incarnations, locations, how: Rewrite, txs: dict) -> dict:
+    """tx -> its read set with the reads of `locations` rewritten (see the docstring),
+    for the transactions whose reads change; `txs` is `touching(incarnations)`. Added
+    dependencies are reads of a ("what-if", location, writer) key at the writer's
+    version."""
+    chains: dict = {location: [] for location in locations}  # writers back to a plain write
+    changed = {}
+    for tx in sorted({tx for location in locations for tx in txs.get(location, ())}):
+        incarnation = incarnations[tx]
         reads = None
         for location, chain in chains.items():
             reads_it = location in incarnation.reads
@@ -81,17 +93,28 @@ def rewrite(incarnations, locations, how: Rewrite) -> list:
             if writes_it:
                 plain = location in incarnation.writes and not reads_it
                 chains[location] = [tx] if plain else chain + [tx]
-        rewritten.append(incarnation if reads is None else replace(incarnation, reads=reads))
-    return rewritten
+        if reads is not None:
+            changed[tx] = reads
+    return changed
+
+
+def rewrite(incarnations, locations, how: Rewrite) -> list:
+    """The incarnations with the reads of `locations` rewritten (rewritten_reads); the
+    others are returned as they are."""
+    changed = rewritten_reads(incarnations, locations, how, touching(incarnations))
+    return [replace(incarnation, reads=changed[tx]) if tx in changed else incarnation
+            for tx, incarnation in enumerate(incarnations)]
 
 
 def what_if(incarnations, serial_time: float, makespan, conflicts, limit: int = 10,
             oracle=None) -> list:
-    """The `limit` best WhatIfs over the candidate locations. `makespan(incarnations)`
-    is the dependency bound's makespan of a graph; `conflicts` the run's conflict
-    locations (most first); `oracle(incarnations)`, when given, the oracle's makespan
-    (computed for the `limit` best only)."""
+    """The `limit` best WhatIfs over the candidate locations. `makespan(changed)` is
+    the dependency bound's makespan of the graph with the read sets of `changed` (tx ->
+    reads) replaced; `conflicts` the run's conflict locations (most first);
+    `oracle(incarnations)`, when given, the oracle's makespan (computed for the `limit`
+    best only)."""
     edges = induced_edges(incarnations)
+    txs = touching(incarnations)
     ranked = sorted(edges, key=lambda location: (-len(edges[location]), repr(location)))
     singles = ranked[:CANDIDATES]
     singles += [location for location in conflicts if location not in singles]
@@ -110,10 +133,10 @@ def what_if(incarnations, serial_time: float, makespan, conflicts, limit: int = 
     for group in candidates:
         results.append(WhatIf(
             locations=group, edges=len(set().union(*(edges.get(l, ()) for l in group))),
-            removed=_speedup(serial_time, makespan(rewrite(incarnations, group,
-                                                           Rewrite.REMOVED))),
-            delta=_speedup(serial_time, makespan(rewrite(incarnations, group,
-                                                         Rewrite.DELTA)))))
+            removed=_speedup(serial_time, makespan(rewritten_reads(
+                incarnations, group, Rewrite.REMOVED, txs))),
+            delta=_speedup(serial_time, makespan(rewritten_reads(
+                incarnations, group, Rewrite.DELTA, txs)))))
     results.sort(key=lambda w: (-w.removed, -w.delta, -w.edges, repr(w.locations)))
     if oracle is None:
         return results[:limit]

@@ -17,7 +17,8 @@ from simulator.locations import STORAGE
 from simulator.cost_model import GasCostModel
 from simulator.preimages import recording
 from simulator.runner import run_block
-from simulator.whatif import Rewrite, rewrite
+from simulator.metrics import DependencyBound, dependency_bound
+from simulator.whatif import Rewrite, induced_edges, rewrite, rewritten_reads, touching
 from workloads.api import BlockBuilder, Contract
 from workloads.registry import build_block
 from workloads.vyper_build import Artifact, compile_file
@@ -296,3 +297,25 @@ def test_mainnet_usdt_balance_map_is_named_from_real_transfers():
     names = [entry["name"] for entry in summary["conflicts"]]
     assert names[0].startswith("ERC-20 0xdac1..1ec7 balanceOf[0x")  # USDT, no source
     assert not any(RAW_HASH.search(name) for name in names)
+
+
+@pytest.mark.parametrize("workload,params", [
+    ("erc20", {"accounts": 20, "hot_ratio": 0.5}),
+    ("defi", {"hot_ratio": 0.5, "users": 40}),
+])
+def test_the_incremental_what_if_bound_is_the_full_recomputation(workload, params):
+    """DependencyBound.makespan(changed) recomputes only downstream of a rewrite; it
+    must give the very float a full pass over the rewritten graph gives."""
+    final = run_block(build_block(workload, 60, seed=1, params=params), "block-stm",
+                      8).incarnations
+    model = GasCostModel()
+    parts = model.split(final)
+    bound = DependencyBound(final, parts, 8, model.SCHEDULE, model.COLD_LOAD)
+    txs = touching(final)
+    locations = sorted(induced_edges(final), key=repr)
+    assert len(locations) > 20
+    for location in locations:
+        for how in Rewrite:
+            full = dependency_bound(rewrite(final, (location,), how), parts, 8,
+                                    model.SCHEDULE, model.COLD_LOAD)
+            assert bound.makespan(rewritten_reads(final, (location,), how, txs)) == full

@@ -335,7 +335,9 @@ def test_progress_off_a_terminal_is_one_line_per_stage():
             done(f"run {k}")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 4 and lines[0].startswith("pevmsim: work: ")
-    assert lines[1:] == [f"pevmsim: suite [{k}/5] run {k - 3}" for k in (3, 4, 5)]
+    assert [line.split(" (ETA ")[0] for line in lines[1:]] == [
+        f"pevmsim: suite [{k}/5] run {k - 3}" for k in (3, 4, 5)]
+    assert lines[-1].endswith(" (ETA 0:00:00)")  # nothing left
 
 
 def test_a_failing_stage_writes_nothing():

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..backends import BACKENDS
 from ..cost_model import COST_MODELS
 from ..strategies import STRATEGIES
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "bench" / "suites"
 
 # Grid keys: allowed at the top level (defaults) and in each [[workloads]] entry.
-GRID_KEYS = ("txs", "seeds", "threads", "strategies", "cost_models", "lazy_beneficiary")
+GRID_KEYS = ("txs", "seeds", "threads", "strategies", "cost_models", "lazy_beneficiary",
+             "backends")
 GRID_DEFAULTS = {"seeds": [0], "strategies": "all", "cost_models": ["gas"],
-                 "lazy_beneficiary": [True]}
+                 "lazy_beneficiary": [True], "backends": ["simulated"]}
 TOP_KEYS = ("name", "description", "focus", "workloads") + GRID_KEYS
 WORKLOAD_KEYS = ("name", "params", "blocks") + GRID_KEYS
 EVERY = "all"  # blocks = "all"; txs = "all"
@@ -61,23 +63,26 @@ class Config:
     threads: int
     cost_model: str
     lazy_beneficiary: bool
+    backend: str = "simulated"
 
     @property
     def key(self) -> str:
         return config_key(self.block.workload, self.block.param_dict, self.block.txs,
                           self.block.seed, self.strategy, self.threads, self.cost_model,
-                          self.lazy_beneficiary)
+                          self.lazy_beneficiary, self.backend)
 
     def describe(self) -> str:
         return f"{self.block.describe()} {self.strategy}@{self.threads}"
 
 
 def config_key(workload, params, txs, seed, strategy, threads, cost_model,
-               lazy_beneficiary) -> str:
-    """The stable identity of a configuration (also stored in every results row)."""
+               lazy_beneficiary, backend: str = "simulated") -> str:
+    """The stable identity of a configuration (also stored in every results row); the
+    backend is named only when it is not the simulated one, so older keys still hold."""
     return (f"{workload}{json.dumps(params, sort_keys=True, separators=(',', ':'))}"
             f" txs={txs} seed={seed} {strategy} threads={threads} {cost_model}"
-            f" lazy={'yes' if lazy_beneficiary else 'no'}")
+            f" lazy={'yes' if lazy_beneficiary else 'no'}"
+            + ("" if backend == "simulated" else f" backend={backend}"))
 
 
 @dataclass
@@ -89,11 +94,22 @@ class Suite:
     blocks: dict  # BlockSpec -> [Config], in grid order
     focus_strategy: str
     focus_threads: int
-    workload_classes: dict  # workload spec -> class
 
     @property
     def configs(self) -> list:
         return [config for configs in self.blocks.values() for config in configs]
+
+
+def select_txs(suite: Suite, sizes: list) -> Suite:
+    """The suite cut to its blocks of these sizes (`pevmsim sweep --txs`); the keys,
+    and so a later --resume of the whole suite, stay the same."""
+    present = sorted({block.txs for block in suite.blocks})
+    missing = [size for size in sizes if size not in present]
+    if missing:
+        raise SuiteError(f"{suite.path}: no block of {missing[0]} transactions; the "
+                         f"suite's sizes: {', '.join(map(str, present))}")
+    return replace(suite, blocks={block: configs for block, configs in suite.blocks.items()
+                                  if block.txs in sizes})
 
 
 def resolve_path(suite: str) -> Path:
@@ -134,7 +150,6 @@ class _Loader:
             self.fail("workloads", "need at least one [[workloads]] table")
 
         blocks: dict = {}
-        classes: dict = {}
         strategies_used: list = []
         threads_used: set = set()
         for index, entry in enumerate(entries):
@@ -145,7 +160,7 @@ class _Loader:
             spec = entry.get("name")
             if not isinstance(spec, str):
                 self.fail(f"{where}.name", "a workload name is required")
-            workload_class = classes[spec] = self.workload_class(spec, f"{where}.name")
+            workload_class = self.workload_class(spec, f"{where}.name")
             grid = {key: self.grid_value(key, entry.get(key, defaults[key]), where)
                     for key in GRID_KEYS}
             strategies_used += [s for s in grid["strategies"] if s not in strategies_used]
@@ -159,14 +174,15 @@ class _Loader:
                             for threads in grid["threads"]:
                                 for cost_model in grid["cost_models"]:
                                     for lazy in grid["lazy_beneficiary"]:
-                                        config = Config(block, strategy, threads,
-                                                        cost_model, lazy)
-                                        if config not in configs:
-                                            configs.append(config)
+                                        for backend in grid["backends"]:
+                                            config = Config(block, strategy, threads,
+                                                            cost_model, lazy, backend)
+                                            if config not in configs:
+                                                configs.append(config)
         focus_strategy, focus_threads = self.focus(data.get("focus", {}), strategies_used,
                                                    threads_used)
         return Suite(name, self.path, text, description, blocks, focus_strategy,
-                     focus_threads, classes)
+                     focus_threads)
 
     # -- pieces ------------------------------------------------------------------
     def check_keys(self, table: dict, allowed, where: str) -> None:
@@ -200,6 +216,8 @@ class _Loader:
             return self.choices(value, STRATEGIES, "strategy", where)
         if key == "cost_models":
             return self.choices(value, COST_MODELS, "cost model", where)
+        if key == "backends":
+            return self.choices(value, BACKENDS, "backend", where)
         values = value if isinstance(value, list) else [value]
         if not values:
             self.fail(where, "must not be empty")

@@ -1,19 +1,28 @@
 """The sweep: run every configuration of a suite into a results directory.
 
-    DIR/results.jsonl   one JSON object per finished run, appended and flushed at once:
+    DIR/results.jsonl   one JSON object per finished run, appended and flushed by the
+                        client (this process) alone as each run's result arrives:
                         suite, key, workload, params, seed and every key of the run's
-                        summary (see `pevmsim run --json`)
+                        summary (see `pevmsim run --json`); a run that failed (an
+                        exception, a worker that died) is a row with its `error`
     DIR/meta.json       the environment: versions, git commit, CPU, cost-model
                         constants, and the suite (name, path, content, focus)
     DIR/timelines/      per workload, the schedule of one representative run (the
                         suite's focus strategy and threads, on the block where it
-                        re-executed most): its tasks as (worker, kind, start, end)
-                        spans, binned to TIMELINE_BINS per worker when there are more
-                        than MAX_EVENTS, and its executions per transaction
+                        re-executed most; ties keep the earliest in suite order): its
+                        tasks as (worker, kind, start, end) spans, binned to
+                        TIMELINE_BINS per worker when there are more than MAX_EVENTS,
+                        and its executions per transaction
 
-Each block is built once and executed serially once; every configuration on it then
-reuses that serial result. An interrupted sweep loses nothing: `resume=True` skips the
-configurations whose key is already in results.jsonl (a torn last line is dropped).
+The unit of work is a block setting (`setting_runs`): the block is built once and
+executed serially once, and every configuration on it reuses that serial result. The
+settings run in this process (`jobs=1`) or as one Dask task each (cluster.py), so
+parallelism never repeats a block's fixed costs.
+
+Invariants: results.jsonl holds each configuration's key at most once; rows arrive in
+any order and nothing depends on it (the timeline choice uses suite order). An
+interrupted sweep loses nothing: `resume=True` drops a torn last line and the failed
+rows, then runs exactly the configurations without a row.
 """
 
 from __future__ import annotations
@@ -24,8 +33,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workloads.api import WorkloadError, workload_labels
+from workloads.api import WorkloadError
+from workloads.registry import load_workload
 
+from ..block_cache import built_block
 from ..cost_model import COST_MODELS
 from ..environment import environment as host_environment
 from ..failures import failure_warning
@@ -33,7 +44,8 @@ from ..progress import Progress
 from ..runner import run_block
 from ..serial import InvalidBlock, execute_serial
 from ..summary import head
-from .suite import Suite
+from .cluster import Task, executor
+from .suite import BlockSpec, Suite
 
 RESULTS = "results.jsonl"
 META = "meta.json"
@@ -43,7 +55,12 @@ TIMELINE_BINS = 1500  # time bins per worker of a binned timeline
 
 
 class SweepError(Exception):
-    """The sweep cannot start (its message says why and what to do)."""
+    """The sweep cannot start or go on (its message says why and what to do)."""
+
+
+class SettingError(Exception):
+    """A block setting of the suite cannot be built or is invalid (bad input: it
+    stops the sweep, as it would stop every later attempt)."""
 
 
 @dataclass
@@ -51,13 +68,29 @@ class SweepStats:
     ran: int = 0
     skipped: int = 0
     mismatches: int = 0
+    failed: int = 0
 
 
-def sweep(suite: Suite, out: Path, resume: bool = False,
-          progress: Progress | None = None) -> SweepStats:
-    """Run the suite's unfinished configurations into `out`; `progress` defaults to
-    a bar on a terminal stderr and a line per run otherwise."""
+@dataclass(frozen=True)
+class Run:
+    """What one configuration sends back to the client: its results row, its warning
+    (the block's failed transactions, sent with the setting's first run) and, for
+    the focus configuration, its timeline."""
+    row: dict
+    warning: str | None
+    timeline: dict | None
+
+
+def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | None = None,
+          jobs: int = 1, scheduler: str | None = None) -> SweepStats:
+    """Run the suite's unfinished configurations into `out`: in this process with
+    `jobs=1`, else on a LocalCluster of `jobs` worker processes, or on the Dask
+    cluster at `scheduler`. `progress` defaults to a bar on a terminal stderr and a
+    line per run otherwise."""
     out = Path(out)
+    if (jobs != 1 or scheduler) and any(c.backend != "simulated" for c in suite.configs):
+        raise SweepError(f"suite {suite.name} has rows on a real backend (processes): run "
+                         "it with --jobs 1, so that no other run shares the cores it times")
     out.mkdir(parents=True, exist_ok=True)
     results = out / RESULTS
     if results.exists() and results.stat().st_size and not resume:
@@ -69,70 +102,115 @@ def sweep(suite: Suite, out: Path, resume: bool = False,
     write_json(out / META, environment(suite))
 
     stats = SweepStats(skipped=sum(c.key in finished for c in suite.configs))
-    pending = [(block, [c for c in configs if c.key not in finished])
-               for block, configs in suite.blocks.items()]
+    tasks = [Task(block, tuple(c for c in configs if c.key not in finished))
+             for block, configs in suite.blocks.items()]
+    tasks = [task for task in tasks if task.configs]
+    order = {config.key: index for index, config in enumerate(suite.configs)}
+    focus = (suite.focus_strategy, suite.focus_threads)
     progress = progress or Progress()
-    with open(results, "a") as sink, progress.runs(suite.name, len(suite.configs),
-                                                   stats.skipped) as done:
-        for block, configs in pending:
-            if not configs:
-                continue
-            workload = suite.workload_classes[block.workload](**block.param_dict)
-            try:
-                built = workload.block(block.txs, seed=block.seed)
-                labels = workload_labels(workload)
-            except WorkloadError as exc:
-                raise SweepError(f"{suite.path}: {block.describe()}: {exc}") from None
-            started = time.perf_counter()
-            try:
-                serial = (execute_serial(built)[0], time.perf_counter() - started)
-            except InvalidBlock as exc:  # the workload made an invalid transaction
-                raise SweepError(f"{suite.path}: {block.describe()}: workload "
-                                 f"{workload.name}: {exc}") from None
-            warning = failure_warning(serial[0].failures)
-            if warning:
-                progress.warn(f"{block.describe()}: {warning}")
-            for config in configs:
-                row, report = _run(config, built, labels, serial, suite.name)
-                if (report is not None and config.strategy == suite.focus_strategy
-                        and config.threads == suite.focus_threads):
-                    save_timeline(out, config, report)
+    with executor(jobs, scheduler, progress, len(tasks)) as run, \
+            open(results, "a") as sink, \
+            progress.runs(suite.name, len(suite.configs), stats.skipped) as done:
+        for task, runs, error in run(setting_runs, tasks, suite.name, focus):
+            if isinstance(error, SettingError):
+                raise SweepError(f"{suite.path}: {task.block.describe()}: {error}")
+            if error is not None:
+                reason = f"{type(error).__name__}: {error}"
+                runs = [Run(failed_row(config, suite.name, reason), None, None)
+                        for config in task.configs if config.key not in finished]
+            for item in runs:
+                row = item.row
+                if row["key"] in finished:  # streamed already, or a rerun's repeat
+                    continue
+                finished.add(row["key"])
+                if item.warning:
+                    progress.warn(f"{task.block.describe()}: {item.warning}")
+                if item.timeline is not None:
+                    keep_timeline(out, item.timeline, order)
                 sink.write(json.dumps(row, default=str) + "\n")
                 sink.flush()
                 stats.ran += 1
+                stats.failed += "error" in row
                 stats.mismatches += not row["matches_serial"]
-                done(config.describe()
-                     + ("" if row["matches_serial"] else ": DOES NOT MATCH SERIAL"))
+                done(f"{task.block.describe()} {row['strategy']}@{row['threads']}"
+                     + (f": FAILED: {row['error']}" if "error" in row
+                        else "" if row["matches_serial"] else ": DOES NOT MATCH SERIAL"))
     return stats
+
+
+def setting_runs(block: BlockSpec, configs: tuple, suite_name: str, focus: tuple):
+    """One block setting's runs (a generator of Run, in `configs` order): the block
+    built and executed serially once, then each configuration on it. A configuration
+    that raises becomes a row with its error; a block that cannot be built or is
+    invalid raises SettingError. Runs in a Dask worker as well as in the client."""
+    try:
+        workload = load_workload(block.workload)(**block.param_dict)
+        built, labels = built_block(workload, block.txs, block.seed)
+    except WorkloadError as exc:
+        raise SettingError(str(exc)) from None
+    started = time.perf_counter()
+    try:
+        serial = (execute_serial(built)[0], time.perf_counter() - started)
+    except InvalidBlock as exc:  # the workload made an invalid transaction
+        raise SettingError(f"workload {workload.name}: {exc}") from None
+    warning = failure_warning(serial[0].failures)
+    for config in configs:
+        row, report = _run(config, built, labels, serial, suite_name)
+        timeline = (timeline_of(config, report) if report is not None
+                    and (config.strategy, config.threads) == focus else None)
+        yield Run(row, warning, timeline)
+        warning = None
 
 
 def _run(config, block, labels, serial, suite_name: str) -> tuple:
     """One configuration -> (its results row, its RunReport or None if it failed)."""
-    first = {"suite": suite_name, "key": config.key,
-             **head(config.block.workload, config.block.param_dict, config.block.seed)}
     try:
         report = run_block(block, config.strategy, config.threads, config.cost_model,
-                           config.lazy_beneficiary, labels=labels, serial=serial)
+                           config.lazy_beneficiary, config.backend, labels=labels,
+                           serial=serial)
     except InvalidBlock as exc:  # a strategy bug: recorded, and flagged by the report
-        return {**first, "txs": config.block.txs, "strategy": config.strategy,
-                "threads": config.threads, "cost_model": config.cost_model,
-                "lazy_beneficiary": config.lazy_beneficiary, "matches_serial": False,
-                "mismatches": [str(exc)], "error": str(exc)}, None
-    return {**first, **report.summary}, report
+        return failed_row(config, suite_name, exc), None
+    except Exception as exc:  # any other failure of this run: recorded, the sweep goes on
+        return failed_row(config, suite_name, f"{type(exc).__name__}: {exc}"), None
+    return {"suite": suite_name, "key": config.key,
+            **head(config.block.workload, config.block.param_dict, config.block.seed),
+            **report.summary}, report
+
+
+def failed_row(config, suite_name: str, error) -> dict:
+    """The row of a configuration that did not finish: flagged as not matching serial,
+    with its error (which --resume retries)."""
+    text = str(error) or type(error).__name__
+    return {"suite": suite_name, "key": config.key,
+            **head(config.block.workload, config.block.param_dict, config.block.seed),
+            "txs": config.block.txs, "strategy": config.strategy,
+            "threads": config.threads, "cost_model": config.cost_model,
+            "lazy_beneficiary": config.lazy_beneficiary, "backend": config.backend,
+            "matches_serial": False,
+            "mismatches": [text], "error": text}
 
 
 def timeline_path(out: Path, workload: str) -> Path:
     return Path(out) / TIMELINES / (re.sub(r"[^A-Za-z0-9_.-]+", "_", workload) + ".json")
 
 
-def save_timeline(out: Path, config, report) -> None:
-    """Keep this run's schedule as its workload's timeline if it re-executed more than
-    the one kept so far (ties keep the earlier run, so the choice is deterministic)."""
-    path = timeline_path(out, config.block.workload)
+def keep_timeline(out: Path, timeline: dict, order: dict) -> None:
+    """Keep a run's timeline as its workload's if it re-executed more than the one kept
+    so far, or as much and comes earlier in suite order (`order`: key -> index), so
+    the choice does not depend on the order in which runs finish."""
+    path = timeline_path(out, timeline["workload"])
+    if path.exists():
+        kept = json.loads(path.read_text())
+        rank = (-timeline["score"], order.get(timeline["key"], len(order)))
+        if (-kept["score"], order.get(kept["key"], len(order))) <= rank:
+            return
+    path.parent.mkdir(exist_ok=True)
+    write_json(path, timeline, compact=True)
+
+
+def timeline_of(config, report) -> dict:
+    """A run's schedule as a timeline (the JSON of DIR/timelines/)."""
     summary = report.summary
-    score = summary["reexecutions"] + summary["suspensions"]
-    if path.exists() and json.loads(path.read_text())["score"] >= score:
-        return
     events = report.metrics.events
     kinds = sorted({e[1] for e in events})
     executions = report.metrics.executions_per_tx(summary["txs"])
@@ -141,17 +219,18 @@ def save_timeline(out: Path, config, report) -> None:
         spans = sorted((w, kinds.index(k), start, end) for w, k, _, _, start, end in events)
     else:
         spans = _binned_spans(events, kinds, makespan / TIMELINE_BINS)
-    path.parent.mkdir(exist_ok=True)
-    write_json(path, {
+    return {
         "key": config.key, "workload": config.block.workload,
         "params": config.block.param_dict, "txs": summary["txs"],
         "strategy": config.strategy, "threads": config.threads,
-        "cost_model": config.cost_model, "score": score, "makespan_us": makespan * 1e6,
+        "cost_model": config.cost_model,
+        "score": summary["reexecutions"] + summary["suspensions"],
+        "makespan_us": makespan * 1e6,
         "tasks": len(events), "binned": len(events) > MAX_EVENTS,
         "executions_per_tx": executions, "kinds": kinds,
         "spans": [[w, k, round(start * 1e6, 4), round(end * 1e6, 4)]
                   for w, k, start, end in spans],
-    }, compact=True)
+    }
 
 
 def _binned_spans(events, kinds: list, width: float) -> list:
@@ -179,14 +258,18 @@ def _binned_spans(events, kinds: list, width: float) -> list:
 
 
 def finished_keys(results: Path) -> set:
-    """Keys of the rows in results.jsonl; a torn last line (a killed sweep) is cut off."""
+    """Keys of the finished rows in results.jsonl. A torn last line (a killed sweep)
+    is cut off and failed rows (with an `error`) are dropped, so that they run again."""
     if not results.exists():
         return set()
     data = results.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[:data.rfind(b"\n") + 1]
-        results.write_bytes(data)
-    return {json.loads(line)["key"] for line in data.decode().splitlines() if line}
+    whole = data[:data.rfind(b"\n") + 1]  # without a torn last line
+    kept = [line for line in whole.decode().splitlines()
+            if line and "error" not in json.loads(line)]
+    text = "".join(line + "\n" for line in kept)
+    if text.encode() != data:
+        results.write_text(text)
+    return {json.loads(line)["key"] for line in kept}
 
 
 def read_results(out: Path) -> list:
