@@ -98,7 +98,8 @@ def format_summary(s: dict) -> str:
         f"strategy        {s['strategy']} on {s['threads']} virtual workers "
         f"({s['backend']} backend), "
         f"{s['cost_model']} cost model"
-        + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary"),
+        + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary")
+        + (", lazy transfers" if s["lazy_transfers"] else ""),
         f"matches serial  {verdict}",
         *([f"real header     {_header_verdict(s['header_check'])}"]
           if s.get("header_check") else []),
@@ -140,7 +141,7 @@ def run_command(args, strategies: list) -> int:
                             args.lazy_beneficiary, args.backend, labels=labels,
                             strategy_options=options, repeat=args.repeat, serial=serial,
                             progress=progress, deep_check=args.deep_check,
-                            cold_load=cold_load)
+                            cold_load=cold_load, lazy_transfers=args.lazy_transfers)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     rows = [{**head(workload.name, params, args.seed), **summary,
@@ -185,7 +186,7 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
                            args.lazy_beneficiary, args.backend, labels=labels,
                            serial=serial, strategy_options=options,
                            deep_check=args.deep_check, cold_load=cold_load,
-                           oracle_what_if=oracle_what_if)
+                           oracle_what_if=oracle_what_if, lazy_transfers=args.lazy_transfers)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     row = {**head(workload.name, params, args.seed), **report.summary,

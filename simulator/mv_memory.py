@@ -2,8 +2,9 @@
 
 Protocol (Block-STM, Gelashvili et al., PPoPP'23, section 3):
 - For each location the memory keeps at most one entry per transaction index:
-  (incarnation, value, kind) where kind is FULL (a plain value), DELTA (a balance
-  increment that commutes with other deltas) or ESTIMATE (the incarnation that wrote
+  (incarnation, value, kind) where kind is FULL (a plain value), DELTA (an integer
+  increment that commutes with other deltas: a balance, or a lazy raw transfer's
+  sender nonce, see versioned_state.py) or ESTIMATE (the incarnation that wrote
   here was aborted; a new incarnation will probably write here again).
 - A read by transaction `tx` sees the entry of the highest transaction below `tx` that
   wrote the location. No entry below `tx` means the pre-block value. A DELTA entry is

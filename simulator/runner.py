@@ -46,7 +46,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
               lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
               serial=None, intermediate_roots: bool = False, progress=None,
               strategy_options=None, deep_check: bool = False,
-              cold_load: float | None = None, oracle_what_if: bool = False) -> RunReport:
+              cold_load: float | None = None, oracle_what_if: bool = False,
+              lazy_transfers: bool = False) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
     `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
     `intermediate_roots` keeps the state root after each transaction; `progress`, a
@@ -55,7 +56,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     `deep_check` compares every transaction's writes with serial's (the serial run
     passed in must then have been made with steps); `cold_load` (seconds) overrides
     the cost model's COLD_LOAD (the storage tier's latency); `oracle_what_if` adds
-    the oracle to the what-if analysis (insight.py)."""
+    the oracle to the what-if analysis (insight.py); `lazy_transfers` updates raw
+    transfers' senders and recipients as deltas (pevm's, versioned_state.py)."""
     def bar(description):
         return progress(description, len(block)) if progress else nullcontext()
 
@@ -69,7 +71,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     started = time.perf_counter()
     model = COST_MODELS[cost_model](cold_load)
     metrics = Metrics()
-    env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary)
+    env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary,
+                       lazy_transfers)
     with recording() as preimages, bar(f"{strategy} on {threads} workers") as parallel_bar:
         runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
         makespan = BACKENDS[backend]().run(runner, threads, metrics, parallel_bar)
@@ -94,7 +97,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     summary = run_summary(
         block=block, strategy=strategy, threads=threads, backend=backend,
         cost_model=cost_model, cost_model_constants=model.constants(),
-        lazy_beneficiary=lazy_beneficiary, deep_check=deep_check, result=result,
+        lazy_beneficiary=lazy_beneficiary, lazy_transfers=lazy_transfers, deep_check=deep_check, result=result,
         serial_result=serial_result, problems=problems,
         header_check=block.header_check(result), metrics=metrics,
         serial_time=serial_time, makespan=makespan, bound=bound,

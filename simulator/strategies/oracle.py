@@ -39,7 +39,6 @@ from functools import partial
 
 from ..abc import Strategy
 from ..backends.simulated import SimulatedBackend
-from ..cost_model import pre_state_reads
 from ..metrics import Metrics
 from ..scheduler import EXECUTION, Task
 from .base import SpeculativeStrategy
@@ -155,7 +154,7 @@ def best_plan(dependencies, incarnations, cost_model, threads: int) -> tuple:
 def _planned(incarnations, model, task: Task) -> float:
     """A job's duration in a dry run under `model`."""
     if task.kind == WARM_UP:
-        return model.preload(pre_state_reads(incarnations[task.tx]))
+        return model.preload(incarnations[task.tx])
     return model.execution(incarnations[task.tx])
 
 
@@ -190,7 +189,7 @@ class Oracle(SpeculativeStrategy):
 
     def start(self, worker: int, task: Task) -> tuple:
         if task.kind == WARM_UP:
-            return self.cost_model.preload(pre_state_reads(self.prepass[task.tx])), WARM_UP
+            return self.cost_model.preload(self.prepass[task.tx]), WARM_UP
         incarnation, kind = self.execute(task.tx, 0)
         self._running[worker] = incarnation
         if self.sequential:
