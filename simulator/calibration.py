@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from . import debug
-from .cost_model import cold_code_bytes, pre_state_reads
+from .cost_model import cold_code_bytes, first_loads
+from .strategies.block_stm import PEVM_MIN_PARALLEL_GAS
 
 TABLE_COLUMNS = ("block", "txs", "gas_used", "sequential_ms", "parallel_ms", "speedup")
 FEATURES = ("txs", "gas", "cold", "warm", "writes", "code_bytes")
@@ -66,7 +67,6 @@ class Measurement:
 
 
 PEVM_THREADS = 12  # the concurrency of pevm's published benchmark
-PEVM_MIN_PARALLEL_GAS = 4_000_000  # pevm.rs: under this, a block runs sequentially
 
 
 def read_table(path) -> list:
@@ -93,14 +93,10 @@ def incarnation_features(incarnations) -> dict:
     loaded: set = set()
     cold = warm = writes = gas = code_bytes = 0
     for incarnation in incarnations:
-        fresh = 0
-        for location in pre_state_reads(incarnation):
-            if location not in loaded:
-                loaded.add(location)
-                fresh += 1
-                code_bytes += cold_code_bytes(incarnation, (location,))
-        cold += fresh
-        warm += len(incarnation.reads) - fresh
+        fresh = first_loads(loaded, incarnation)
+        code_bytes += cold_code_bytes(incarnation, fresh)
+        cold += len(fresh)
+        warm += len(incarnation.reads) - len(fresh)
         writes += len(incarnation.writes) + len(incarnation.deltas)
         gas += incarnation.gas
     if debug.ENABLED:
@@ -217,7 +213,8 @@ def evaluate(constants: dict, features: list, seconds: list) -> dict:
 
 
 # -- the parallel-only constant: SCHEDULE, from pevm's parallel times ---------------
-SCHEDULE_GRID = tuple(x * 1e-6 for x in (0.5, 1, 2, 4, 8, 16))  # seconds, factors of 2
+SCHEDULE_GRID = tuple(x * 1e-6 for x in (1, 2, 4, 8, 16))  # seconds, factors of 2
+REFINEMENTS = 2  # then around the best: factors of 2 ** (1/2), then 2 ** (1/4)
 
 
 def predicted_speedup(block, threads: int, constants: dict) -> float:
@@ -244,17 +241,32 @@ def predicted_speedup(block, threads: int, constants: dict) -> float:
 
 def fit_schedule(blocks: list, measured: list, threads: int, constants=None,
                  grid=SCHEDULE_GRID, progress=None) -> dict:
-    """The SCHEDULE (per task taken from the shared cursors) of the grid whose
-    predicted speedups (the `revm` model, `constants` overriding its own) have the
-    least sum of squared log ratios to `measured` (pevm's speedups on blocks it ran
-    in parallel); every grid point's score."""
-    scores = {}
-    for schedule in grid:
+    """The SCHEDULE (per task taken from the shared cursors) whose predicted speedups
+    (the `revm` model, `constants` overriding its own) have the least sum of squared
+    log ratios to `measured` (pevm's speedups on blocks it ran in parallel): the best
+    of `grid` (geometric, factors of 2), then refined REFINEMENTS times by trying the
+    geometric midpoints on either side of the best. Every value's score too."""
+    scores: dict = {}
+
+    def score(schedule: float) -> None:
+        if schedule in scores:
+            return
         overrides = {**(constants or {}), "SCHEDULE": schedule}
         logs = [float(np.log(predicted_speedup(block, threads, overrides) / speedup))
                 for block, speedup in zip(blocks, measured)]
         scores[schedule] = float(np.sum(np.square(logs)))
         if progress is not None:
             progress(schedule, scores[schedule])
-    best = min(grid, key=lambda value: (scores[value], value))
-    return {"SCHEDULE": best, "scores": scores}
+
+    def best() -> float:
+        return min(scores, key=lambda value: (scores[value], value))
+
+    for schedule in grid:
+        score(schedule)
+    step = 2.0
+    for _ in range(REFINEMENTS):
+        step = step ** 0.5
+        centre = best()
+        score(centre / step)
+        score(centre * step)
+    return {"SCHEDULE": best(), "scores": dict(sorted(scores.items()))}

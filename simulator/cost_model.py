@@ -143,6 +143,16 @@ def cold_code_bytes(incarnation, cold) -> int:
     return sum(sizes[location] for location in cold if location[0] == CODE)
 
 
+def first_loads(loaded: set, incarnation) -> list:
+    """The incarnation's pre-state reads not in `loaded` yet, in read order; adds them."""
+    cold = []
+    for location in pre_state_reads(incarnation):
+        if location not in loaded:
+            loaded.add(location)
+            cold.append(location)
+    return cold
+
+
 def pre_state_reads(incarnation) -> list:
     """The locations an incarnation read from the pre-block state."""
     return [location for location, version in incarnation.reads.items()
@@ -178,42 +188,33 @@ class GasCostModel(CostModel):
         writes = len(incarnation.writes) + len(incarnation.deltas)
         return len(incarnation.reads) * self.MV_READ + writes * self.MV_WRITE
 
-    def _load(self, loaded: set, incarnation) -> list:
-        """The incarnation's pre-state reads not loaded yet, in read order; now loaded."""
-        cold = []
-        for location in pre_state_reads(incarnation):
-            if location not in loaded:
-                loaded.add(location)
-                cold.append(location)
-        return cold
-
     def fresh(self) -> "GasCostModel":
         clone = copy.copy(self)
         clone.loaded = set()
         return clone
 
     def execution(self, incarnation) -> float:
-        cold = self._load(self.loaded, incarnation)
+        cold = first_loads(self.loaded, incarnation)
         return self._evm(incarnation, cold) + self._multi_version(incarnation)
 
     def sequential(self, incarnation) -> float:
-        return self._evm(incarnation, self._load(self.loaded, incarnation))
+        return self._evm(incarnation, first_loads(self.loaded, incarnation))
 
     def validation(self, reads: int, measured_seconds: float) -> float:
         return reads * self.VALIDATED_READ
 
     def preload(self, incarnation) -> float:
-        return self._loads(incarnation, self._load(self.loaded, incarnation))
+        return self._loads(incarnation, first_loads(self.loaded, incarnation))
 
     def serial_costs(self, incarnations) -> list:
         loaded: set = set()
-        return [self._evm(inc, self._load(loaded, inc)) for inc in incarnations]
+        return [self._evm(inc, first_loads(loaded, inc)) for inc in incarnations]
 
     def split(self, incarnations) -> list:
         loaded: set = set()
         parts = []
         for incarnation in incarnations:
-            cold = self._load(loaded, incarnation)
+            cold = first_loads(loaded, incarnation)
             loads = self._loads(incarnation, cold)
             total = self._evm(incarnation, cold) + self._multi_version(incarnation)
             parts.append((loads, total - loads))

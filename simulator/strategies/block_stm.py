@@ -56,6 +56,20 @@ from .serial import Serial
 
 PEVM_MIN_PARALLEL_GAS = 4_000_000  # pevm.rs, `Pevm::execute`
 
+WAIT_FOR_SENDER = Param(
+    "wait_for_sender", 1, "1 (default): an incarnation py-evm rejects (say, a nonce its "
+    "sender's earlier transaction has not written yet) is suspended on that earlier "
+    "transaction, as pevm does; 0: the paper's plain rule, recorded and caught by "
+    "validation", int, 0, 1)
+PEVM_OPTIONS = (
+    Param("small_block_fallback", 0, "1: pevm's rule, run a block with fewer "
+          "transactions than workers or under 4,000,000 gas sequentially", int, 0, 1),
+    Param("selfdestruct_fallback", 0, "1: pevm's rule, re-run the block sequentially "
+          "once a transaction reads an account a lower one self-destructed", int, 0, 1),
+    Param("validate_first", 1, "0: pevm's rule, never validate transaction 0 (its reads "
+          "are all pre-block)", int, 0, 1),
+)
+
 
 def previous_by_sender(senders) -> list:
     """For each transaction, the closest lower one with the same sender (or None)."""
@@ -71,18 +85,7 @@ class BlockSTM(Strategy):
     name = "block-stm"
     description = "Block-STM: optimistic execution, validation, ESTIMATE suspension"
     abort_on_estimate = False
-    options = (Param("wait_for_sender", 1, "1 (default): an incarnation py-evm rejects "
-                     "(say, a nonce its sender's earlier transaction has not written yet) "
-                     "is suspended on that earlier transaction, as pevm does; 0: the "
-                     "paper's plain rule, recorded and caught by validation", int, 0, 1),
-               Param("small_block_fallback", 0, "1: pevm's rule, run a block with fewer "
-                     "transactions than workers or under 4,000,000 gas sequentially",
-                     int, 0, 1),
-               Param("selfdestruct_fallback", 0, "1: pevm's rule, re-run the block "
-                     "sequentially once a transaction reads an account a lower one "
-                     "self-destructed", int, 0, 1),
-               Param("validate_first", 1, "0: pevm's rule, never validate transaction 0 "
-                     "(its reads are all pre-block)", int, 0, 1))
+    options = (WAIT_FOR_SENDER,) + PEVM_OPTIONS
 
     def __init__(self, env, cost_model, metrics, wait_for_sender: int = 1,
                  small_block_fallback: int = 0, selfdestruct_fallback: int = 0,
