@@ -195,6 +195,8 @@ def fit(features: list, seconds: list) -> Fit:
     scale[scale == 0] = 1.0
     weighted = design / scale / measured[:, None]
     solution = _nnls(weighted, np.ones(len(measured))) / scale
+    if debug.ENABLED:
+        debug.check(bool((solution >= 0).all()), "a fitted constant is negative")
     constants = dict(zip(CONSTANTS, (float(x) for x in solution)))
     predicted = design @ solution
     residual = float(np.sum((measured - predicted) ** 2))

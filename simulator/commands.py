@@ -158,6 +158,7 @@ def run_command(args, strategies: list) -> int:
             print(f"{workload.name} {params} ({len(block)} txs{failed}), "
                   f"{args.cost_model} cost model"
                   + ("" if args.lazy_beneficiary else ", no lazy beneficiary")
+                  + (", lazy transfers" if args.lazy_transfers else "")
                   + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
                      else ""))
             print(format_table(rows))

@@ -90,7 +90,7 @@ FITTED_COLD_LOAD = 317.7 * NANOSECOND
 FITTED_WARM_READ = 209.9 * NANOSECOND
 FITTED_WRITE = 0 * NANOSECOND
 FITTED_CODE_BYTE = 2.334 * NANOSECOND
-SCHEDULE_FIT = 0.0  # from pevm's parallel times, see the module docstring
+SCHEDULE_FIT = 9.514 * MICROSECOND  # from pevm's parallel times, see the module docstring
 
 
 class CostModel(ABC):

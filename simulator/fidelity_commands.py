@@ -86,6 +86,9 @@ def command_calibrate(args) -> int:
     from .exports import ExportError, check_outputs, export
     from .progress import Progress
 
+    if args.features and not Path(args.features).exists() \
+            and not Path(args.features).resolve().parent.is_dir():
+        raise UsageError(f"--features {args.features}: no such directory to write it in")
     try:
         check_outputs(args.json, None)
         table = read_table(args.table)
@@ -243,6 +246,9 @@ def command_fidelity(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is not a directory")
+    if args.readme and not out.resolve().is_relative_to(Path(args.readme).resolve().parent):
+        raise UsageError(f"--out {out} must be inside the folder of --readme {args.readme}, "
+                         "so that the README can show its chart")
     models = args.cost_models
     rows = run_fidelity(args.table, models, set(args.blocks) if args.blocks else None,
                         Progress())
@@ -344,9 +350,10 @@ def scatter(rows, stats, models, path: Path) -> list:
     ax.set_ylim(0, top)
     ax.set_xlabel("pevm's measured speedup (revm, 12 threads)")
     ax.set_ylabel("pevmsim's predicted speedup (block-stm, 12 workers)")
-    ax.set_title("pevmsim vs pevm on 50 mainnet blocks (hollow: pevm ran sequentially)")
+    ax.set_title(f"pevmsim vs pevm on {len(rows)} mainnet blocks "
+                 "(hollow: pevm ran sequentially)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     written = []
     for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None})):
         target = path.with_suffix(f".{ext}")

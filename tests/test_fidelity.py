@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from simulator.calibration import (CONSTANTS, FEATURES, block_features, fit,
-                                   incarnation_features, predict, read_table)
+from simulator.calibration import (CONSTANTS, FEATURES, block_features, fit, fit_schedule,
+                                   incarnation_features, predict, predicted_speedup,
+                                   read_table)
 from simulator.cli import main
 from simulator.cost_model import NANOSECOND, RevmCostModel
 from simulator.fidelity import DEFAULT_TABLE, PEVM_RULES, error_stats, ranks, spearman
@@ -154,3 +155,49 @@ def test_lazy_transfers_remove_conflicts_of_a_busy_sender():
     assert eager["matches_serial"] and lazy["matches_serial"]
     assert lazy["suspensions"] + lazy["reexecutions"] < eager["suspensions"] + eager["reexecutions"]
     assert lazy["virtual_speedup"] > eager["virtual_speedup"]
+
+
+def test_selfdestruct_fallback_fires_and_matches_serial():
+    """Block 11114732: pevm measured 0.89x, its self-destruct fallback."""
+    block = load_block(11114732)
+    report = run_block(block, "block-stm", 12, "revm",
+                       strategy_options={"selfdestruct_fallback": 1})
+    assert report.matches_serial
+    assert report.summary["sequential_fallbacks"] == 1
+    assert report.summary["virtual_speedup"] < 1  # the wasted parallel attempt
+    plain = run_block(block, "block-stm", 12, "revm").summary
+    assert plain["matches_serial"] and plain["sequential_fallbacks"] == 0
+
+
+def test_fit_schedule_recovers_the_schedule_that_generated_the_speedup():
+    block = load_block(4369999)
+    truth = 4e-6
+    measured = [predicted_speedup(block, 12, {"SCHEDULE": truth})]
+    result = fit_schedule([block], measured, 12, grid=(1e-6, 2e-6, 4e-6, 8e-6))
+    assert result["SCHEDULE"] == truth
+    assert result["scores"][truth] == 0.0
+    assert all(score > 0 for value, score in result["scores"].items() if value != truth)
+
+
+SMALL_BLOCKS = (46147, 116525, 1150000, 1796867, 2641321, 2674998, 2675000, 2688148,
+                9068998, 19426587, 19923400, 19933122, 19934116)
+
+
+def test_calibrate_cli_json(tmp_path, capsys):
+    table = tmp_path / "table.tsv"
+    rows = [line for line in DEFAULT_TABLE.read_text().splitlines()
+            if line.startswith("block") or int(line.split("\t")[0]) in SMALL_BLOCKS]
+    table.write_text("\n".join(rows) + "\n")
+    features = tmp_path / "features.csv"
+    argv = ["calibrate", "--table", str(table), "--features", str(features), "--json", "-"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert features.exists()  # computed once, then reused
+    assert result["fit"]["blocks"] == len(SMALL_BLOCKS)
+    assert set(result["fit"]["constants"]) == set(CONSTANTS)
+    assert min(result["fit"]["constants"].values()) >= 0
+    first, second = result["split"]
+    assert sorted(first["fit_on"] + first["evaluated_on"]) == sorted(SMALL_BLOCKS)
+    assert first["fit_on"] == second["evaluated_on"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == result
