@@ -214,9 +214,9 @@ def evaluate(constants: dict, features: list, seconds: list) -> dict:
             "mean_relative_error": float(np.mean(errors))}
 
 
-# -- the parallel-only constant: SCHEDULE, from pevm's parallel times ---------------
-SCHEDULE_GRID = tuple(x * 1e-6 for x in (1, 2, 4, 8, 16))  # seconds, factors of 2
-REFINEMENTS = 2  # then around the best: factors of 2 ** (1/2), then 2 ** (1/4)
+# -- the parallel-only constants: PARALLEL and SCHEDULE, from pevm's parallel times --
+PARALLEL_GRID = (1.0, 1.5, 2.0, 3.0)  # execution cost in parallel / sequential
+SCHEDULE_GRID = tuple(x * 1e-6 for x in (1, 2, 4, 8))  # seconds per task
 
 
 def predicted_speedup(block, threads: int, constants: dict) -> float:
@@ -241,34 +241,21 @@ def predicted_speedup(block, threads: int, constants: dict) -> float:
     return serial / makespan if makespan else 1.0
 
 
-def fit_schedule(blocks: list, measured: list, threads: int, constants=None,
-                 grid=SCHEDULE_GRID, progress=None) -> dict:
-    """The SCHEDULE (per task taken from the shared cursors) whose predicted speedups
-    (the `revm` model, `constants` overriding its own) have the least sum of squared
-    log ratios to `measured` (pevm's speedups on blocks it ran in parallel): the best
-    of `grid` (geometric, factors of 2), then refined REFINEMENTS times by trying the
-    geometric midpoints on either side of the best. Every value's score too."""
-    scores: dict = {}
-
-    def score(schedule: float) -> None:
-        if schedule in scores:
-            return
-        overrides = {**(constants or {}), "SCHEDULE": schedule}
-        logs = [float(np.log(predicted_speedup(block, threads, overrides) / speedup))
-                for block, speedup in zip(blocks, measured)]
-        scores[schedule] = float(np.sum(np.square(logs)))
-        if progress is not None:
-            progress(schedule, scores[schedule])
-
-    def best() -> float:
-        return min(scores, key=lambda value: (scores[value], value))
-
-    for schedule in grid:
-        score(schedule)
-    step = 2.0
-    for _ in range(REFINEMENTS):
-        step = step ** 0.5
-        centre = best()
-        score(centre / step)
-        score(centre * step)
-    return {"SCHEDULE": best(), "scores": dict(sorted(scores.items()))}
+def fit_parallel(blocks: list, measured: list, threads: int, constants=None,
+                 parallel_grid=PARALLEL_GRID, schedule_grid=SCHEDULE_GRID,
+                 progress=None) -> dict:
+    """PARALLEL and SCHEDULE: the pair of the grids whose predicted speedups (the
+    `revm` model, `constants` overriding its own) have the least sum of squared log
+    ratios to `measured` (pevm's speedups on blocks it ran in parallel), and every
+    pair's score, as [PARALLEL, SCHEDULE, score] rows."""
+    scores = []
+    for parallel in parallel_grid:
+        for schedule in schedule_grid:
+            overrides = {**(constants or {}), "PARALLEL": parallel, "SCHEDULE": schedule}
+            logs = [float(np.log(predicted_speedup(block, threads, overrides) / speedup))
+                    for block, speedup in zip(blocks, measured)]
+            scores.append([parallel, schedule, float(np.sum(np.square(logs)))])
+            if progress is not None:
+                progress(parallel, schedule, scores[-1][2])
+    parallel, schedule, _ = min(scores, key=lambda row: (row[2], row[0], row[1]))
+    return {"PARALLEL": parallel, "SCHEDULE": schedule, "scores": scores}

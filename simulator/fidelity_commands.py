@@ -41,10 +41,10 @@ def add_commands(commands) -> None:
     calibrate.add_argument("--features", metavar="CSV",
                            help="per-block features: read if the file exists, else "
                                 "computed (py-evm) and written there")
-    calibrate.add_argument("--fit-schedule", action="store_true",
-                           help="also fit SCHEDULE to the table's parallel times (runs "
-                                "block-stm on every parallel block per grid value: "
-                                "minutes)")
+    calibrate.add_argument("--fit-parallel", action="store_true",
+                           help="also fit PARALLEL and SCHEDULE to the table's parallel "
+                                "times (runs block-stm on every parallel block per grid "
+                                "point: tens of minutes)")
     add_output_arguments(calibrate, csv=False)
 
     fidelity = commands.add_parser(
@@ -96,8 +96,8 @@ def command_calibrate(args) -> int:
         result = calibrate(table, features)
     except (CalibrationError, ExportError) as exc:
         raise UsageError(str(exc))
-    if args.fit_schedule:
-        result["schedule"] = schedule(table, features, Progress())
+    if args.fit_parallel:
+        result["parallel"] = parallel_constants(table, features, Progress())
     if args.json:
         export(args.json, None, result, [])
     if args.json != "-":
@@ -157,14 +157,14 @@ def calibrate(table, features: dict) -> dict:
             "features": {str(block): features[block] for block in sorted(features)}}
 
 
-def schedule(table, features: dict, progress) -> dict:
-    """calibration.fit_schedule on the blocks the table ran in parallel, and the
-    held-out split: sequential constants and SCHEDULE fitted on one half, the
+def parallel_constants(table, features: dict, progress) -> dict:
+    """calibration.fit_parallel on the blocks the table ran in parallel, and the
+    held-out split: sequential constants, PARALLEL and SCHEDULE fitted on one half, the
     predicted speedups scored (fidelity.error_stats) on the other half's parallel
     blocks, both ways."""
     from workloads.mainnet import load_block
 
-    from .calibration import PEVM_THREADS, fit, fit_schedule, predicted_speedup
+    from .calibration import PEVM_THREADS, fit, fit_parallel, predicted_speedup
     from .fidelity import error_stats
 
     loaded: dict = {}
@@ -174,17 +174,18 @@ def schedule(table, features: dict, progress) -> dict:
 
     def fitted(rows, constants, label):
         parallel = [m for m in rows if m.ran_parallel]
-        return fit_schedule(blocks(parallel), [m.speedup for m in parallel], PEVM_THREADS,
-                            constants, progress=lambda value, score: progress.line(
-                                f"{label}SCHEDULE {value * 1e6:g} us: squared log "
-                                f"error {score:.3f}"))
+        return fit_parallel(blocks(parallel), [m.speedup for m in parallel], PEVM_THREADS,
+                            constants, progress=lambda factor, value, score: progress.line(
+                                f"{label}PARALLEL {factor:g}, SCHEDULE {value * 1e6:g} us: "
+                                f"squared log error {score:.3f}"))
 
     result = fitted(table, None, "")
     split = []
     for name, train, test in (("A->B", *halves(table)), ("B->A", *halves(table)[::-1])):
         constants = fit([features[m.block] for m in train],
                         [m.sequential_ms / 1e3 for m in train]).constants
-        constants["SCHEDULE"] = fitted(train, constants, f"split {name}: ")["SCHEDULE"]
+        found = fitted(train, constants, f"split {name}: ")
+        constants.update(PARALLEL=found["PARALLEL"], SCHEDULE=found["SCHEDULE"])
         parallel = [m for m in test if m.ran_parallel]
         predicted = [predicted_speedup(block, PEVM_THREADS, constants)
                      for block in blocks(parallel)]
@@ -207,17 +208,18 @@ def format_calibration(result: dict) -> str:
                      f"(median error {half['train_median_relative_error']:.1%}), held-out "
                      f"{held['blocks']} blocks: median relative error "
                      f"{held['median_relative_error']:.1%}, mean {held['mean_relative_error']:.1%}")
-    if "schedule" in result:
-        scores = ", ".join(f"{value * 1e6:g} us: {score:.2f}"
-                           for value, score in result["schedule"]["scores"].items())
-        lines.append(f"SCHEDULE {result['schedule']['SCHEDULE'] * 1e6:g} us from pevm's "
-                     f"parallel times (squared log error of the speedups: {scores})")
-        for half in result["schedule"]["split"]:
+    if "parallel" in result:
+        found = result["parallel"]
+        lines.append(f"PARALLEL {found['PARALLEL']:g}, SCHEDULE {found['SCHEDULE'] * 1e6:g} us "
+                     "from pevm's parallel times (least squared log error of the speedups; "
+                     f"{len(found['scores'])} grid points)")
+        for half in found["split"]:
             held = half["held_out_speedups"]
-            lines.append(f"split {half['direction']}: SCHEDULE "
-                         f"{half['constants']['SCHEDULE'] * 1e6:g} us; held-out speedups of "
-                         f"{held['blocks']} parallel blocks: Spearman {held['spearman']:.2f}, "
-                         f"median |error| {held['median_abs_relative_error']:.1%}, mean "
+            lines.append(f"split {half['direction']}: PARALLEL {half['constants']['PARALLEL']:g}, "
+                         f"SCHEDULE {half['constants']['SCHEDULE'] * 1e6:g} us; held-out "
+                         f"speedups of {held['blocks']} parallel blocks: Spearman "
+                         f"{held['spearman']:.2f}, median |error| "
+                         f"{held['median_abs_relative_error']:.1%}, mean "
                          f"{held['mean_abs_relative_error']:.1%}, median ratio "
                          f"{held['median_ratio']:.2f}")
     return "\n".join(lines)
@@ -293,7 +295,7 @@ def format_table(rows, stats, models) -> str:
 
 
 def format_stats(model: str, s: dict) -> str:
-    return (f"{model:<9} {s['blocks']} parallel blocks: Spearman {s['spearman']:.2f}, "
+    return (f"{model}: {s['blocks']} parallel blocks: Spearman {s['spearman']:.2f}, "
             f"median |error| {s['median_abs_relative_error']:.1%}, mean |error| "
             f"{s['mean_abs_relative_error']:.1%}, median predicted/measured "
             f"{s['median_ratio']:.2f}")

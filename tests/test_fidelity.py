@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from simulator.calibration import (CONSTANTS, FEATURES, block_features, fit, fit_schedule,
+from simulator.calibration import (CONSTANTS, FEATURES, block_features, fit, fit_parallel,
                                    incarnation_features, predict, predicted_speedup,
                                    read_table)
 from simulator.cli import main
@@ -169,14 +169,16 @@ def test_selfdestruct_fallback_fires_and_matches_serial():
     assert plain["matches_serial"] and plain["sequential_fallbacks"] == 0
 
 
-def test_fit_schedule_recovers_the_schedule_that_generated_the_speedup():
+def test_fit_parallel_recovers_the_constants_that_generated_the_speedup():
     block = load_block(4369999)
-    truth = 4e-6
-    measured = [predicted_speedup(block, 12, {"SCHEDULE": truth})]
-    result = fit_schedule([block], measured, 12, grid=(1e-6, 2e-6, 4e-6, 8e-6))
-    assert result["SCHEDULE"] == truth
-    assert result["scores"][truth] == 0.0
-    assert all(score > 0 for value, score in result["scores"].items() if value != truth)
+    truth = {"PARALLEL": 2.0, "SCHEDULE": 4e-6}
+    measured = [predicted_speedup(block, 12, truth)]
+    result = fit_parallel([block], measured, 12, parallel_grid=(1.0, 2.0),
+                          schedule_grid=(1e-6, 4e-6))
+    assert (result["PARALLEL"], result["SCHEDULE"]) == (2.0, 4e-6)
+    scores = {(p, s): score for p, s, score in result["scores"]}
+    assert scores[(2.0, 4e-6)] == 0.0
+    assert all(score > 0 for key, score in scores.items() if key != (2.0, 4e-6))
 
 
 SMALL_BLOCKS = (46147, 116525, 1150000, 1796867, 2641321, 2674998, 2675000, 2688148,
@@ -201,3 +203,13 @@ def test_calibrate_cli_json(tmp_path, capsys):
     assert first["fit_on"] == second["evaluated_on"]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out) == result
+
+
+def test_revm_pevm_rules_and_lazy_transfers_do_not_depend_on_the_hash_seed():
+    from test_pyevm_boundary import _json_of
+
+    args = ["run", "--workload", "mainnet", "--set", "block=2179522", "--txs", "120",
+            "--strategy", "block-stm", "--threads", "12", "--cost-model", "revm",
+            "--lazy-transfers", "--strategy-option", "validate_first=0",
+            "--strategy-option", "selfdestruct_fallback=1"]
+    assert _json_of(args, 1) == _json_of(args, 2)
