@@ -47,6 +47,10 @@ class HeaderContext:
 
 
 class Block:
+    # The gas the block's real header says it used; None without a real header (a
+    # synthetic workload) or for a prefix of a recorded block.
+    expected_gas_used: int | None = None
+
     def __init__(self, vm_class, context: ExecutionContext, db, pre_state_root: bytes,
                  transactions, contracts: dict | None = None) -> None:
         self.vm_class = vm_class

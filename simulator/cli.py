@@ -105,10 +105,11 @@ def add_execution_arguments(parser) -> None:
                              "each; default 8)")
     parser.add_argument("--cost-model", type=_choice("cost model", list(COST_MODELS)),
                         default="gas", help="gas (deterministic, state in memory; default), "
-                        "gas-disk (state on an SSD) or measured (py-evm CPU time)")
+                        "gas-disk (state on an SSD), revm (fitted to pevm's revm "
+                        "timings) or measured (py-evm CPU time)")
     parser.add_argument("--cold-load-us", type=float, metavar="US",
                         help="cost of a cold state load in microseconds (gas models; "
-                        "default 0.1 for gas, 80 for gas-disk)")
+                        "default 0.1 for gas, 80 for gas-disk, 0.32 for revm)")
     parser.add_argument("--backend", type=_choice("backend", list(BACKENDS)),
                         default="simulated",
                         help="simulated (virtual workers in virtual time; default) or "
@@ -123,6 +124,9 @@ def add_execution_arguments(parser) -> None:
     parser.add_argument("--no-lazy-beneficiary", dest="lazy_beneficiary",
                         action="store_false",
                         help="credit the coinbase with a read-modify-write per transaction")
+    parser.add_argument("--lazy-transfers", action="store_true",
+                        help="update raw transfers' senders and recipients as commutative "
+                             "deltas (pevm's LazySender/LazyRecipient)")
     parser.add_argument("--deep-check", action="store_true",
                         help="also compare each transaction's writes with serial's")
     parser.add_argument("--repeat", type=_positive("--repeat"), default=1, metavar="K",
@@ -161,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Parallel EVM execution simulator: real py-evm execution under optimistic "
         "parallel strategies, checked against serial execution on every run."))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
-                                     metavar="{run,compare,workloads,sweep,report,bench}")
+                                     metavar="{run,compare,workloads,sweep,report,bench,"
+                                     "fetch,explain,calibrate,fidelity}")
 
     run = commands.add_parser("run", help="run one block under one strategy (at one or "
                                           "more thread counts)")
@@ -192,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .fetch import add_fetch_command
 
     add_fetch_command(commands)
+    from .fidelity_commands import add_commands as add_fidelity_commands
+
+    add_fidelity_commands(commands)
     return parser
 
 
@@ -343,7 +351,19 @@ def command_explain(args) -> int:
     return explain(args)
 
 
-COMMANDS = {"run": command_run, "compare": command_compare, "explain": command_explain,
+def command_calibrate(args) -> int:
+    from .fidelity_commands import command_calibrate as calibrate
+
+    return calibrate(args)
+
+
+def command_fidelity(args) -> int:
+    from .fidelity_commands import command_fidelity as fidelity
+
+    return fidelity(args)
+
+
+COMMANDS = {"calibrate": command_calibrate, "fidelity": command_fidelity, "run": command_run, "compare": command_compare, "explain": command_explain,
             "workloads": command_workloads, "sweep": command_sweep,
             "report": command_report, "bench": command_bench, "fetch": command_fetch}
 

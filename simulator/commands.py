@@ -99,7 +99,8 @@ def format_summary(s: dict) -> str:
         f"strategy        {s['strategy']} on {s['threads']} virtual workers "
         f"({s['backend']} backend), "
         f"{s['cost_model']} cost model"
-        + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary"),
+        + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary")
+        + (", lazy transfers" if s["lazy_transfers"] else ""),
         f"matches serial  {verdict}",
         *([f"real header     {_header_verdict(s['header_check'])}"]
           if s.get("header_check") else []),
@@ -150,7 +151,8 @@ def run_command(args, strategies: list) -> int:
                             strategy_options=options, repeat=args.repeat, serial=serial,
                             progress=progress, deep_check=args.deep_check,
                             cold_load=cold_load, backend_options=engine_options,
-                            serial_repeats=args.serial_repeats)
+                            serial_repeats=args.serial_repeats,
+                            lazy_transfers=args.lazy_transfers)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     rows = [{**head(workload.name, params, args.seed), **summary,
@@ -167,6 +169,7 @@ def run_command(args, strategies: list) -> int:
             print(f"{workload.name} {params} ({len(block)} txs{failed}), "
                   f"{args.cost_model} cost model"
                   + ("" if args.lazy_beneficiary else ", no lazy beneficiary")
+                  + (", lazy transfers" if args.lazy_transfers else "")
                   + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
                      else ""))
             print(format_table(rows))
@@ -198,7 +201,8 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
                            deep_check=args.deep_check, cold_load=cold_load,
                            oracle_what_if=oracle_what_if,
                            backend_options=engine_options,
-                           serial_repeats=args.serial_repeats)
+                           serial_repeats=args.serial_repeats,
+                           lazy_transfers=args.lazy_transfers)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     row = {**head(workload.name, params, args.seed), **report.summary,

@@ -22,12 +22,14 @@ def compare(block, strategies, threads, cost_model: str = "gas",
             lazy_beneficiary: bool = True, backend: str = "simulated", labels=None,
             strategy_options=None, repeat: int = 1, serial=None, progress=None,
             deep_check: bool = False, cold_load: float | None = None,
-            backend_options=None, serial_repeats: int = 3) -> list:
+            backend_options=None, serial_repeats: int = 3,
+            lazy_transfers: bool = False) -> list:
     """One run summary per (strategy, thread count), strategies outermost, in the given
     orders. `threads` is a count or a list of counts; `strategy_options` maps a
     strategy name to its keyword options; `serial` may pass (SerialResult, wall
     seconds) of the block; `progress` is a simulator.progress.Progress; `deep_check`,
-    `cold_load`, `backend_options` and `serial_repeats` as in run_block."""
+    `cold_load`, `backend_options`, `serial_repeats` and `lazy_transfers` as in
+    run_block."""
     if serial is None:
         started = time.perf_counter()
         serial = (execute_serial(block, steps=deep_check)[0], time.perf_counter() - started)
@@ -46,7 +48,8 @@ def compare(block, strategies, threads, cost_model: str = "gas",
                               progress=bar if progress is not None else None,
                               strategy_options=options.get(name), deep_check=deep_check,
                               cold_load=cold_load, backend_options=backend_options,
-                              serial_repeats=serial_repeats).summary)
+                              serial_repeats=serial_repeats,
+                              lazy_transfers=lazy_transfers).summary)
         if k == repeat - 1:
             summaries.append(runs[0] if repeat == 1 else median_of_repeats(runs))
             runs = []

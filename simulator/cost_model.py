@@ -30,7 +30,7 @@ per-transaction costs as a parallel execution (`split`): the cold loads, which d
 on nothing, and the rest.
 
 Constants and their sources (order-of-magnitude figures for a native EVM on one core;
-the `revm` calibration of issue 9 will fit them to pevm's measurements):
+the `revm` model below fits them to pevm's measurements):
 - PER_GAS 1 ns: pevm's measured sequential revm times on pevmsim's 50 mainnet blocks
   (workloads/mainnet_blocks, pevm_benchmark.tsv) run 0.07 to 0.75 ns per gas; 1 ns is
   the conservative end, as this model always used.
@@ -47,6 +47,33 @@ the `revm` calibration of issue 9 will fit them to pevm's measurements):
   contention (a contended cache line is about 100-200 ns).
 Same inputs give bit-identical durations.
 
+`revm`: the same structure, plus WRITE per write and CODE_BYTE per byte of contract
+code among the cold loads (revm analyses a contract's bytecode when it loads it), with
+the EVM constants fitted to pevm's measured sequential revm times on the 50 vendored
+mainnet blocks (workloads/mainnet_blocks/pevm_benchmark.tsv; risechain/pevm, MIT;
+Graviton3, state in memory) by `pevmsim calibrate` (calibration.py: non-negative least
+squares on relative error, features counted from py-evm's incarnations):
+    TX 0, PER_GAS 0.0422 ns, COLD_LOAD 318 ns, WARM_READ 210 ns, WRITE 0,
+    CODE_BYTE 2.33 ns; R^2 0.64, median relative error 17.9% over 49 blocks (the empty
+    block carries no information). Without CODE_BYTE the same fit reaches R^2 0.15 and
+    a median error of 49%: code size, not gas, separates old blocks from new ones.
+The fit leaves TX and WRITE at zero: per transaction and per write, revm's time is
+explained by the loads each one makes. MV_READ, MV_WRITE and VALIDATED_READ, which
+sequential times cannot identify, are the `gas` model's (sources above). Two
+constants of pevm's parallel mode are fitted to pevm's parallel times (`pevmsim
+calibrate --fit-parallel`: the pair of a grid whose predicted speedups, block-stm
+under pevm's rules at 12 workers, have the least squared log error on the 35 blocks
+pevm ran in parallel):
+- PARALLEL: an execution in parallel costs PARALLEL times its sequential cost (12
+  threads share memory bandwidth and caches; pevm builds a fresh EVM and cache per
+  execution where its sequential mode reuses one), for every parallel strategy alike;
+  the serial baseline and sequential fallbacks pay 1;
+- SCHEDULE: the cost of each task taken from the shared cursors (pevm's atomics,
+  locks and per-task bookkeeping).
+Fitted: PARALLEL 2.0, SCHEDULE 4 us (grid PARALLEL 1, 1.5, 2, 3 by SCHEDULE 1, 2, 4,
+8 us). Predicted speedups on those 35 blocks: Spearman 0.74, median absolute relative
+error 17.3% (docs/fidelity.md, `pevmsim fidelity`).
+
 `measured`: an execution costs the CPU time (process time) that very py-evm
 incarnation took and a validation the CPU time its re-reads took; the serial
 baseline sums the final incarnations' CPU times. Real, but noisy and
@@ -58,10 +85,21 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 
+from .locations import CODE
 from .mv_memory import PRE_BLOCK
 
 NANOSECOND = 1e-9
 MICROSECOND = 1e-6
+
+# `revm`, fitted by `pevmsim calibrate` (calibration.py); see the module docstring.
+FITTED_TX = 0 * NANOSECOND
+FITTED_PER_GAS = 0.04221 * NANOSECOND
+FITTED_COLD_LOAD = 317.7 * NANOSECOND
+FITTED_WARM_READ = 209.9 * NANOSECOND
+FITTED_WRITE = 0 * NANOSECOND
+FITTED_CODE_BYTE = 2.334 * NANOSECOND
+PARALLEL_FIT = 2.0  # from pevm's parallel times, see the module docstring
+SCHEDULE_FIT = 4 * MICROSECOND  # from pevm's parallel times, see the module docstring
 
 
 class CostModel(ABC):
@@ -79,8 +117,9 @@ class CostModel(ABC):
     def validation(self, reads: int, measured_seconds: float) -> float:
         """The duration of re-reading `reads` versions."""
 
-    def preload(self, locations) -> float:
-        """Load `locations` ahead of execution (the oracle's warm-up); its cost."""
+    def preload(self, incarnation) -> float:
+        """Load what `incarnation` reads from the pre-block state, ahead of its
+        execution (the oracle's warm-up); its cost."""
         return 0.0
 
     def fresh(self) -> "CostModel":
@@ -107,6 +146,22 @@ class CostModel(ABC):
         """The model's constants, for reports."""
 
 
+def cold_code_bytes(incarnation, cold) -> int:
+    """The bytes of contract code among the `cold` locations the incarnation read."""
+    sizes = incarnation.code_sizes
+    return sum(sizes[location] for location in cold if location[0] == CODE)
+
+
+def first_loads(loaded: set, incarnation) -> list:
+    """The incarnation's pre-state reads not in `loaded` yet, in read order; adds them."""
+    cold = []
+    for location in pre_state_reads(incarnation):
+        if location not in loaded:
+            loaded.add(location)
+            cold.append(location)
+    return cold
+
+
 def pre_state_reads(incarnation) -> list:
     """The locations an incarnation read from the pre-block state."""
     return [location for location, version in incarnation.reads.items()
@@ -129,22 +184,18 @@ class GasCostModel(CostModel):
             self.COLD_LOAD = cold_load
         self.loaded: set = set()
 
-    def _evm(self, incarnation, cold: int) -> float:
-        warm = len(incarnation.reads) - cold
+    def _loads(self, incarnation, cold: list) -> float:
+        """The cost of loading the `cold` locations (the incarnation's first loads)."""
+        return len(cold) * self.COLD_LOAD
+
+    def _evm(self, incarnation, cold: list) -> float:
+        warm = len(incarnation.reads) - len(cold)
         return (self.TX + incarnation.gas * self.PER_GAS
-                + cold * self.COLD_LOAD + warm * self.WARM_READ)
+                + self._loads(incarnation, cold) + warm * self.WARM_READ)
 
     def _multi_version(self, incarnation) -> float:
         writes = len(incarnation.writes) + len(incarnation.deltas)
         return len(incarnation.reads) * self.MV_READ + writes * self.MV_WRITE
-
-    def _load(self, loaded: set, locations) -> int:
-        cold = 0
-        for location in locations:
-            if location not in loaded:
-                loaded.add(location)
-                cold += 1
-        return cold
 
     def fresh(self) -> "GasCostModel":
         clone = copy.copy(self)
@@ -152,30 +203,30 @@ class GasCostModel(CostModel):
         return clone
 
     def execution(self, incarnation) -> float:
-        cold = self._load(self.loaded, pre_state_reads(incarnation))
+        cold = first_loads(self.loaded, incarnation)
         return self._evm(incarnation, cold) + self._multi_version(incarnation)
 
     def sequential(self, incarnation) -> float:
-        return self._evm(incarnation, self._load(self.loaded, pre_state_reads(incarnation)))
+        return self._evm(incarnation, first_loads(self.loaded, incarnation))
 
     def validation(self, reads: int, measured_seconds: float) -> float:
         return reads * self.VALIDATED_READ
 
-    def preload(self, locations) -> float:
-        return self._load(self.loaded, locations) * self.COLD_LOAD
+    def preload(self, incarnation) -> float:
+        return self._loads(incarnation, first_loads(self.loaded, incarnation))
 
     def serial_costs(self, incarnations) -> list:
         loaded: set = set()
-        return [self._evm(inc, self._load(loaded, pre_state_reads(inc)))
-                for inc in incarnations]
+        return [self._evm(inc, first_loads(loaded, inc)) for inc in incarnations]
 
     def split(self, incarnations) -> list:
         loaded: set = set()
         parts = []
         for incarnation in incarnations:
-            cold = self._load(loaded, pre_state_reads(incarnation))
+            cold = first_loads(loaded, incarnation)
+            loads = self._loads(incarnation, cold)
             total = self._evm(incarnation, cold) + self._multi_version(incarnation)
-            parts.append((cold * self.COLD_LOAD, total - cold * self.COLD_LOAD))
+            parts.append((loads, total - loads))
         return parts
 
     def constants(self) -> dict:
@@ -212,6 +263,43 @@ class MeasuredCostModel(CostModel):
 
     def constants(self) -> dict:
         return {}
+
+
+class RevmCostModel(GasCostModel):
+    """`revm`: the gas model's structure, its EVM constants fitted to pevm's measured
+    sequential revm times on pevmsim's 50 mainnet blocks (see the module docstring)."""
+
+    name = "revm"
+    TX = FITTED_TX
+    PER_GAS = FITTED_PER_GAS
+    COLD_LOAD = FITTED_COLD_LOAD
+    WARM_READ = FITTED_WARM_READ
+    WRITE = FITTED_WRITE
+    CODE_BYTE = FITTED_CODE_BYTE
+    SCHEDULE = SCHEDULE_FIT
+    PARALLEL = PARALLEL_FIT
+
+    def _loads(self, incarnation, cold: list) -> float:
+        return (len(cold) * self.COLD_LOAD
+                + cold_code_bytes(incarnation, cold) * self.CODE_BYTE)
+
+    def _evm(self, incarnation, cold: list) -> float:
+        writes = len(incarnation.writes) + len(incarnation.deltas)
+        return super()._evm(incarnation, cold) + writes * self.WRITE
+
+    def execution(self, incarnation) -> float:
+        return super().execution(incarnation) * self.PARALLEL
+
+    def preload(self, incarnation) -> float:
+        return super().preload(incarnation) * self.PARALLEL
+
+    def split(self, incarnations) -> list:
+        return [(loads * self.PARALLEL, rest * self.PARALLEL)
+                for loads, rest in super().split(incarnations)]
+
+    def constants(self) -> dict:
+        return {**super().constants(), "WRITE": self.WRITE, "CODE_BYTE": self.CODE_BYTE,
+                "PARALLEL": self.PARALLEL}
 
 
 class ObservedCostModel(CostModel):
@@ -265,4 +353,4 @@ class ObservedCostModel(CostModel):
 
 
 COST_MODELS = {model.name: model for model in (GasCostModel, DiskGasCostModel,
-                                               MeasuredCostModel)}
+                                               RevmCostModel, MeasuredCostModel)}

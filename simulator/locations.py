@@ -2,8 +2,8 @@
 
 A location is a small tuple whose first item is its kind:
 
-    (BALANCE, address)        an account's balance (the only kind that takes deltas)
-    (NONCE, address)          an account's nonce
+    (BALANCE, address)        an account's balance (takes deltas)
+    (NONCE, address)          an account's nonce (takes deltas: lazy raw transfers)
     (CODE, address)           an account's code (bytes; the code hash is derived)
     (STORAGE, address, slot)  one storage slot
     (ACCOUNT, address)        the account record itself: whether it exists, and its

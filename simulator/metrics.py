@@ -31,6 +31,7 @@ class Metrics:
     invalid_executions: int = 0
     validations: int = 0
     validation_failures: int = 0
+    sequential_fallbacks: int = 0  # block-stm under pevm's rules ran the block sequentially
     busy_time: float = 0.0
     events: list = field(default_factory=list)
     abort_locations: Counter = field(default_factory=Counter)

@@ -2,8 +2,9 @@
 
 Protocol (Block-STM, Gelashvili et al., PPoPP'23, section 3):
 - For each location the memory keeps at most one entry per transaction index:
-  (incarnation, value, kind) where kind is FULL (a plain value), DELTA (a balance
-  increment that commutes with other deltas) or ESTIMATE (the incarnation that wrote
+  (incarnation, value, kind) where kind is FULL (a plain value), DELTA (an integer
+  increment that commutes with other deltas: a balance, or a lazy raw transfer's
+  sender nonce, see versioned_state.py) or ESTIMATE (the incarnation that wrote
   here was aborted; a new incarnation will probably write here again).
 - A read by transaction `tx` sees the entry of the highest transaction below `tx` that
   wrote the location. No entry below `tx` means the pre-block value. A DELTA entry is
@@ -17,10 +18,10 @@ Protocol (Block-STM, Gelashvili et al., PPoPP'23, section 3):
 - `first_invalid_read` re-reads every recorded read and succeeds only if each one still
   returns the same version (never comparing values, so it is exact for any value type).
 
-- `journal`: when a list (the processes backend), every `record` and
-  `convert_writes_to_estimates` is also appended to it, as (RECORD, tx, incarnation,
-  writes, deltas) or (ESTIMATES, tx); `apply_journal` replays entries on a replica,
-  which then equals this memory.
+- `journal`: when a list (the processes backend), every `record`,
+  `convert_writes_to_estimates` and `clear` is also appended to it, as (RECORD, tx,
+  incarnation, writes, deltas), (ESTIMATES, tx) or (CLEAR,); `apply_journal` replays
+  entries on a replica, which then equals this memory.
 
 Invariant: after the scheduler is done, each location's entries are exactly the final
 incarnations' writes, none of them ESTIMATE, so folding them in transaction order gives
@@ -42,10 +43,11 @@ class EntryKind(IntEnum):
 class JournalOp(IntEnum):
     RECORD = 0
     ESTIMATES = 1
+    CLEAR = 2
 
 
 FULL, DELTA, ESTIMATE = EntryKind
-RECORD, ESTIMATES = JournalOp
+RECORD, ESTIMATES, CLEAR = JournalOp
 
 # The version of a value read from the pre-block state.
 PRE_BLOCK = None
@@ -90,10 +92,19 @@ class EstimateRead(Exception):
 
 class MVMemory:
     def __init__(self, block_size: int) -> None:
+        self.journal: list | None = None
+        self._empty(block_size)
+
+    def _empty(self, block_size: int) -> None:
         self._entries: dict = {}  # location -> {tx: (incarnation, value, kind)}
         self._writers: dict = {}  # location -> sorted list of tx indices with an entry
         self._last_written: list = [frozenset()] * block_size
-        self.journal: list | None = None
+
+    def clear(self) -> None:
+        """Forget every entry (a run that starts over)."""
+        if self.journal is not None:
+            self.journal.append((CLEAR,))
+        self._empty(len(self._last_written))
 
     # -- reads -------------------------------------------------------------------
     def read(self, location, tx: int):
@@ -189,5 +200,7 @@ def apply_journal(mv: MVMemory, entries) -> None:
     for entry in entries:
         if entry[0] == RECORD:
             mv.record(*entry[1:])
-        else:
+        elif entry[0] == ESTIMATES:
             mv.convert_writes_to_estimates(entry[1])
+        else:
+            mv.clear()

@@ -147,8 +147,11 @@ def apply_incarnation(account_db: AccountDB, incarnation) -> None:
             account_db.set_storage(address, location[2], value)
         else:
             accounts.append((address, value))
-    for (_, address), delta in incarnation.deltas.items():
-        account_db.set_balance(address, account_db.get_balance(address) + delta)
+    for (kind, address), delta in incarnation.deltas.items():
+        if kind == NONCE:  # a lazy raw transfer's sender (versioned_state.py)
+            account_db.set_nonce(address, account_db.get_nonce(address) + delta)
+        else:
+            account_db.set_balance(address, account_db.get_balance(address) + delta)
     for address, exists in accounts:
         if exists:
             account_db.touch_account(address)

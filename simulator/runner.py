@@ -58,7 +58,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
               serial=None, intermediate_roots: bool = False, progress=None,
               strategy_options=None, deep_check: bool = False,
               cold_load: float | None = None, oracle_what_if: bool = False,
-              backend_options=None, serial_repeats: int = 3) -> RunReport:
+              backend_options=None, serial_repeats: int = 3,
+              lazy_transfers: bool = False) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
     `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
     `intermediate_roots` keeps the state root after each transaction; `progress`, a
@@ -69,7 +70,9 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     the cost model's COLD_LOAD (the storage tier's latency); `oracle_what_if` adds
     the oracle to the what-if analysis (insight.py); `backend_options` are keyword
     arguments of the backend (processes: timeout, jitter, seed); `serial_repeats`
-    how many serial runs a processes run times (the median counts)."""
+    how many serial runs a processes run times (the median counts); `lazy_transfers`
+    updates raw transfers' senders and recipients as deltas (pevm's,
+    versioned_state.py)."""
     def bar(description):
         return progress(description, len(block)) if progress else nullcontext()
 
@@ -83,7 +86,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     started = time.perf_counter()
     model = COST_MODELS[cost_model](cold_load)
     metrics = Metrics()
-    env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary)
+    env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary,
+                       lazy_transfers)
     engine = BACKENDS[backend](**(backend_options or {}))
     with recording() as preimages, bar(f"{strategy} on {threads} workers") as parallel_bar:
         runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
@@ -102,7 +106,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         with bar(f"{strategy} replayed, simulated") as replay_bar:
             replay = STRATEGIES[strategy](
                 ExecutionEnv(block, PreState(block.db, block.pre_state_root),
-                             lazy_beneficiary), model, Metrics(), **(strategy_options or {}))
+                             lazy_beneficiary, lazy_transfers),
+                model, Metrics(), **(strategy_options or {}))
             makespan = SimulatedBackend().run(replay, threads, replay.metrics, replay_bar)
     wall = time.perf_counter() - started
 
@@ -120,7 +125,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     summary = run_summary(
         block=block, strategy=strategy, threads=threads, backend=backend,
         cost_model=cost_model, cost_model_constants=model.constants(),
-        lazy_beneficiary=lazy_beneficiary, deep_check=deep_check, result=result,
+        lazy_beneficiary=lazy_beneficiary, lazy_transfers=lazy_transfers, deep_check=deep_check, result=result,
         serial_result=serial_result, problems=problems,
         header_check=block.header_check(result), metrics=metrics,
         serial_time=serial_time, makespan=makespan, bound=bound,

@@ -22,6 +22,10 @@ Protocol:
   every transaction's latest incarnation has been validated after every lower
   transaction's latest write, so the multi-version memory holds the serial result.
 
+- `first_validated` (pevm's rule, strategies/block_stm.py): transactions below it are
+  never validated (pevm skips transaction 0, whose reads are all pre-block and so can
+  never be stale); the validation cursor never drops below it.
+
 - `defer`: a transaction about to start is held until another finishes executing (the
   producer-hint rule of Bor's Block-STM, strategies/dag.py); unlike a suspension this
   keeps its incarnation number.
@@ -56,10 +60,11 @@ READY_TO_EXECUTE, EXECUTING, EXECUTED, ABORTING = TxStatus
 
 
 class Scheduler:
-    def __init__(self, block_size: int) -> None:
+    def __init__(self, block_size: int, first_validated: int = 0) -> None:
         self.block_size = block_size
+        self.first_validated = first_validated
         self.execution_idx = 0
-        self.validation_idx = 0
+        self.validation_idx = first_validated
         self.num_active_tasks = 0
         self.done_marker = block_size == 0
         self.incarnation = [0] * block_size
@@ -100,6 +105,7 @@ class Scheduler:
             self.execution_idx = target
 
     def _decrease_validation_idx(self, target: int) -> None:
+        target = max(target, self.first_validated)
         if target < self.validation_idx:
             self.validation_idx = target
 
@@ -218,7 +224,7 @@ class Scheduler:
         if self.validation_idx > tx:
             if wrote_new_location:
                 self._decrease_validation_idx(tx)
-            else:
+            elif tx >= self.first_validated:
                 return Task(TaskKind.VALIDATION, tx, incarnation)
         self.num_active_tasks -= 1
         return None

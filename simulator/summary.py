@@ -36,6 +36,8 @@ SUMMARY_FIELDS = {
     "cost_model": "cost model: gas (state in memory), gas-disk (state on SSD), measured",
     "cost_model_constants": "the cost model's constants, seconds (JSON only)",
     "lazy_beneficiary": "coinbase credited as a commutative delta",
+    "lazy_transfers": "raw transfers' senders and recipients updated as commutative "
+                      "deltas (pevm's LazySender/LazyRecipient)",
     "deep_check": "each transaction's writes were also compared with serial's",
     "repeats": "runs of this configuration (--repeat); figures are the median run's",
     "matches_serial": "post-state, receipts and gas equal stock serial py-evm's",
@@ -67,6 +69,8 @@ SUMMARY_FIELDS = {
                           "(e.g. a nonce not yet written); retried later",
     "validations": "read-set validations",
     "validation_failures": "validations that found a changed read",
+    "sequential_fallbacks": "block-stm under pevm's rules: 1 when the block ran "
+                            "sequentially (a small block, or a self-destructed read)",
     "utilization": "busy share of the virtual workers' time",
     "conflicts": "locations causing the most re-executions and suspensions (JSON only): "
                  "location, name (derived from the contract's source or layout), label "
@@ -91,7 +95,8 @@ def head(workload: str, params: dict, seed: int) -> dict:
 
 
 def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model: str,
-                cost_model_constants: dict, lazy_beneficiary: bool, deep_check: bool,
+                cost_model_constants: dict, lazy_beneficiary: bool, lazy_transfers: bool,
+                deep_check: bool,
                 result, serial_result, problems: list, header_check, metrics,
                 serial_time: float, makespan: float, bound: float, insight: dict,
                 wall: float, serial_wall: float, peak_rss_mib: float | None,
@@ -112,6 +117,7 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
         "cost_model": cost_model,
         "cost_model_constants": cost_model_constants,
         "lazy_beneficiary": lazy_beneficiary,
+        "lazy_transfers": lazy_transfers,
         "deep_check": deep_check,
         "repeats": 1,
         "matches_serial": not problems,
@@ -138,6 +144,7 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
         "invalid_executions": metrics.invalid_executions,
         "validations": metrics.validations,
         "validation_failures": metrics.validation_failures,
+        "sequential_fallbacks": metrics.sequential_fallbacks,
         "utilization": (metrics.busy_time / (threads * real["real_makespan_s"]) if real
                         else metrics.busy_time / (threads * makespan) if makespan else 0.0),
         "conflicts": [{"location": c["location"], "name": c["name"], "label": c["label"],

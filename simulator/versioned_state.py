@@ -35,12 +35,30 @@ other `delta_balance` on it) is recorded as a DELTA, which commutes, instead of 
 read-modify-write of its balance. A transaction that really reads the coinbase balance
 (BALANCE, a transfer from it, the EIP-161 emptiness check when its own credit is zero)
 reads the base value plus every lower transaction's delta, and depends on all of them.
+
+Lazy raw transfers (pevm's `LazySender` / `LazyRecipient`, risechain/pevm
+crates/pevm/src/vm.rs): with `lazy_transfers` on, a transaction whose recipient has no
+code (as its execution reads it) is a raw transfer, and neither its sender's nor its
+recipient's balance is read: every balance change of either is a DELTA, and so is the
+sender's nonce increment (+1). The sender's own checks see pevm's mock: the
+transaction's nonce and an unlimited balance (a valid block passes them; every run is
+still checked against serial). So transfers from one busy sender, or into one
+exchange address, commute like fee payments to a lazy coinbase. Whether a transaction
+is lazy depends only on a value it reads (its recipient's code), so an execution stays
+a function of the values it reads, which the oracle, Sealevel's declarations and
+every validation rely on. Two deviations from pevm, stated: (1) pevm makes a raw
+transfer lazy only when its sender or recipient already has an entry in its
+multi-version memory (a cost heuristic for its final evaluation of lazy accounts,
+which pevmsim does not model, and a condition on timing rather than on values read);
+here every raw transfer is lazy; (2) pevm does not validate a lazy transaction;
+pevmsim validates it like any other (its few reads: the recipient's code, the
+accounts' existence), which keeps every run equal to serial for a cheap validation.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from eth.abc import AccountDatabaseAPI
@@ -108,12 +126,16 @@ class VersionedAccountDB(AccountDatabaseAPI):
         self._mv = db.mv
         self._pre = db.pre_state
         self.reads: dict = {}  # location -> version read from the multi-version memory
+        self.code_sizes: dict = {}  # (CODE, address) read -> the code's length in bytes
         self._base: dict = {}  # location -> (version, value, delta_sum) as read
         self.writes: dict = {}  # location -> value
         self.deltas: dict = {}  # balance location -> commutative increment
         self.wiped: set = set()  # addresses whose storage this incarnation wiped
         self.slots_set: set = set()  # every (address, slot) ever passed to set_storage
         self.unserved: EstimateRead | None = None  # the first ESTIMATE met, if any
+        self.lazy: frozenset = frozenset()  # addresses whose balance takes deltas only
+        self.lazy_sender = None  # a lazy raw transfer's sender, its checks mocked
+        self.lazy_nonce = 0  # that transfer's nonce (the mock pevm's LazySender reads)
         self._warm: set = set()
         self._journal: list = []
 
@@ -131,6 +153,8 @@ class VersionedAccountDB(AccountDatabaseAPI):
             raise
         if value is NOT_WRITTEN:
             value = self._pre.value(location)
+        if location[0] == CODE:
+            self.code_sizes[location] = len(value)
         self.reads[location] = version
         result = self._base[location] = (version, value, delta_sum)
         return result
@@ -191,9 +215,14 @@ class VersionedAccountDB(AccountDatabaseAPI):
         value = self.writes.get(location)
         if value is not None:
             return value
+        if address == self.lazy_sender:
+            return LAZY_SENDER_BALANCE + self.deltas.get(location, 0)
         return self._read_value(location) + self.deltas.get(location, 0)
 
     def set_balance(self, address, balance: int) -> None:
+        if debug.ENABLED:
+            debug.check(address != self.lazy_sender,
+                        "a lazy sender's balance written from its mocked value")
         self._ensure_exists(address)
         location = (BALANCE, address)
         self.writes[location] = balance
@@ -212,14 +241,26 @@ class VersionedAccountDB(AccountDatabaseAPI):
     def get_nonce(self, address) -> int:
         location = (NONCE, address)
         value = self.writes.get(location)
-        return self._read_value(location) if value is None else value
+        if value is not None:
+            return value
+        if address == self.lazy_sender:
+            return self.lazy_nonce + self.deltas.get(location, 0)
+        return self._read_value(location)
 
     def set_nonce(self, address, nonce: int) -> None:
+        if debug.ENABLED:
+            debug.check(address != self.lazy_sender,
+                        "a lazy sender's nonce written from its mocked value")
         self._ensure_exists(address)
         self.writes[(NONCE, address)] = nonce
 
     def increment_nonce(self, address) -> None:
-        self.set_nonce(address, self.get_nonce(address) + 1)
+        if address == self.lazy_sender:  # a commutative +1, as pevm's LazySender
+            self._ensure_exists(address)
+            location = (NONCE, address)
+            self.deltas[location] = self.deltas.get(location, 0) + 1
+        else:
+            self.set_nonce(address, self.get_nonce(address) + 1)
 
     # -- code --------------------------------------------------------------------
     def get_code(self, address) -> bytes:
@@ -329,9 +370,15 @@ class VersionedAccountDB(AccountDatabaseAPI):
         raise NotImplementedError("an incarnation is never persisted: assemble the block")
 
 
+# What a lazy sender's balance reads as: pevm's mock (U256::MAX), so that its checks
+# pass without reading it.
+LAZY_SENDER_BALANCE = 2 ** 256 - 1
+
+
 def _lazy_delta_balance(state, address, delta: int) -> None:
-    if address == state.coinbase:
-        state._account_db.add_balance_delta(address, delta)
+    db = state._account_db
+    if address in db.lazy:
+        db.add_balance_delta(address, delta)
     else:
         state.set_balance(address, state.get_balance(address) + delta)
 
@@ -355,16 +402,16 @@ def _gas_noting(computation_class: type) -> type:
 
 
 @lru_cache(maxsize=None)
-def versioned_state_class(state_class: type, lazy_beneficiary: bool) -> type:
+def versioned_state_class(state_class: type) -> type:
     """The fork's State with the versioned account database plugged in (and SHA3
-    preimages recorded, see preimages.py)."""
+    preimages recorded, see preimages.py); balance changes of the database's lazy
+    addresses are deltas."""
     attrs = {
         "account_db_class": VersionedAccountDB,
         "computation_class": _gas_noting(with_preimages(state_class.computation_class)),
         "set_system_contracts": _no_system_contracts,
+        "delta_balance": _lazy_delta_balance,
     }
-    if lazy_beneficiary:
-        attrs["delta_balance"] = _lazy_delta_balance
     return type(f"Versioned{state_class.__name__}", (state_class,), attrs)
 
 
@@ -402,21 +449,36 @@ class Incarnation:
     blocked_location: tuple | None = None  # the location of that ESTIMATE
     error: str | None = None  # why py-evm rejected the transaction
     cpu_time: float = 0.0
+    self_destructed: frozenset = frozenset()  # accounts its SELFDESTRUCTs deleted
+    code_sizes: dict = field(default_factory=dict)  # code read -> its size in bytes
 
 
 class ExecutionEnv:
     """Everything constant across the incarnations of one block run."""
 
-    def __init__(self, block, pre_state: PreState, lazy_beneficiary: bool) -> None:
+    def __init__(self, block, pre_state: PreState, lazy_beneficiary: bool,
+                 lazy_transfers: bool = False) -> None:
         self.block = block
         self.vm_class = block.vm_class
         self.transactions = block.transactions
         self.pre_state = pre_state
         self.execution_context = block.execution_context()
-        self.state_class = versioned_state_class(
-            block.vm_class.get_state_class(), lazy_beneficiary
-        )
+        self.state_class = versioned_state_class(block.vm_class.get_state_class())
         self.lazy_beneficiary = lazy_beneficiary
+        self.lazy_transfers = lazy_transfers
+        self._coinbase = (frozenset([self.execution_context.coinbase])
+                          if lazy_beneficiary else frozenset())
+
+    def _make_lazy(self, db: VersionedAccountDB, tx: int, transaction) -> None:
+        """Mark the lazy addresses of this execution: the coinbase (lazy_beneficiary),
+        and a raw transfer's sender and recipient (lazy_transfers)."""
+        db.lazy = self._coinbase
+        if (self.lazy_transfers and transaction.to
+                and db.get_code(transaction.to) == b""):
+            sender = self.block.senders[tx]
+            db.lazy = self._coinbase | {sender, transaction.to}
+            db.lazy_sender = sender
+            db.lazy_nonce = transaction.nonce
 
     def execute(self, mv: MVMemory, tx: int, incarnation: int) -> Incarnation:
         """Execute transaction `tx` for real in py-evm against `mv` as it stands now."""
@@ -430,10 +492,13 @@ class ExecutionEnv:
         transaction = self.transactions[tx]
         outcome = blocked_on = blocked_location = error = None
         gas = 0
+        destructed = frozenset()
         try:
+            self._make_lazy(db, tx, transaction)
             computation = state.apply_transaction(transaction)
             outcome = transaction_outcome(self.vm_class, transaction, computation)
             gas = outcome.gas_used
+            destructed = frozenset(computation.get_accounts_for_deletion())
         except EstimateRead:
             pass  # noted in db.unserved
         except Exception as exc:  # speculative reads can make a transaction invalid
@@ -462,4 +527,6 @@ class ExecutionEnv:
             blocked_location=blocked_location,
             error=error,
             cpu_time=time.process_time() - started,
+            self_destructed=destructed if finished else frozenset(),
+            code_sizes=db.code_sizes,
         )

@@ -38,7 +38,6 @@ class MainnetBlock(Block):
     """A mainnet block, with what its real header says the transactions must give
     (None when only a prefix of the transactions runs)."""
 
-    expected_gas_used: int | None = None
     expected_receipts_root: bytes | None = None
 
     def header_check(self, result) -> dict | None:

@@ -13,6 +13,25 @@ Nonces (`wait_for_sender`, on by default, as in pevm, Bor and grevm): an incarna
 that py-evm rejects, typically for a nonce its sender's earlier transaction has not
 written yet, is suspended on that earlier transaction instead of being recorded as
 invalid. `wait_for_sender=0` is the paper's plain rule (the ablation).
+
+pevm's execution rules (risechain/pevm, crates/pevm/src/pevm.rs, vm.rs, scheduler.rs),
+options off by default so that `block-stm` stays the paper's algorithm:
+- `small_block_fallback=1`: a block with fewer transactions than workers, or whose
+  header says it used under 4,000,000 gas (pevm's `Pevm::execute`; a block without a
+  real header, i.e. a synthetic workload, is judged on its transaction count only),
+  runs sequentially: the serial strategy, a plain sequential EVM with no
+  multi-version bookkeeping and no shared queue.
+- `selfdestruct_fallback=1`: an execution that read an account a lower transaction
+  self-destructed (pevm's `ReadError::SelfDestructedAccount`, raised on reading the
+  account's code hash) abandons the parallel run: no task starts after it, the tasks
+  in flight end (their effects are dropped), and the whole block is then executed
+  sequentially from scratch, with nothing loaded (pevm's `execute_revm_sequential`
+  over a fresh cache). The makespan is the parallel time wasted plus the sequential
+  run.
+- `validate_first=0`: transaction 0 is never validated (pevm's scheduler starts its
+  validation cursor above it: its reads are all pre-block, never stale).
+pevm's lazy raw transfers (`LazySender`/`LazyRecipient`) are an EVM option every
+strategy gets (`lazy_transfers`, versioned_state.py), as is its lazy coinbase.
 Strategy `block-stm-abort` (the ablation of suspension): an ESTIMATE read aborts the
 incarnation outright when its task ends, wasting the gas it had consumed, and the
 transaction goes back to the execution queue instead of onto the blocking
@@ -29,10 +48,28 @@ from __future__ import annotations
 import time
 
 from ..abc import EventKind, Task, TaskKind, TaskRun
-from ..locations import NONCE
+from ..locations import NONCE, STORAGE
+from ..mv_memory import PRE_BLOCK, version_writers
 from ..params import Param
 from ..scheduler import Scheduler
 from .base import SpeculativeStrategy
+from .serial import Serial
+
+PEVM_MIN_PARALLEL_GAS = 4_000_000  # pevm.rs, `Pevm::execute`
+
+WAIT_FOR_SENDER = Param(
+    "wait_for_sender", 1, "1 (default): an incarnation py-evm rejects (say, a nonce its "
+    "sender's earlier transaction has not written yet) is suspended on that earlier "
+    "transaction, as pevm does; 0: the paper's plain rule, recorded and caught by "
+    "validation", int, 0, 1)
+PEVM_OPTIONS = (
+    Param("small_block_fallback", 0, "1: pevm's rule, run a block with fewer "
+          "transactions than workers or under 4,000,000 gas sequentially", int, 0, 1),
+    Param("selfdestruct_fallback", 0, "1: pevm's rule, re-run the block sequentially "
+          "once a transaction reads an account a lower one self-destructed", int, 0, 1),
+    Param("validate_first", 1, "0: pevm's rule, never validate transaction 0 (its reads "
+          "are all pre-block)", int, 0, 1),
+)
 
 
 def previous_by_sender(senders) -> list:
@@ -49,24 +86,62 @@ class BlockSTM(SpeculativeStrategy):
     name = "block-stm"
     description = "Block-STM: optimistic execution, validation, ESTIMATE suspension"
     abort_on_estimate = False
-    options = (Param("wait_for_sender", 1, "1 (default): an incarnation py-evm rejects "
-                     "(say, a nonce its sender's earlier transaction has not written yet) "
-                     "is suspended on that earlier transaction, as pevm does; 0: the "
-                     "paper's plain rule, recorded and caught by validation", int, 0, 1),)
+    options = (WAIT_FOR_SENDER,) + PEVM_OPTIONS
 
-    def __init__(self, env, cost_model, metrics, wait_for_sender: int = 1) -> None:
+    def __init__(self, env, cost_model, metrics, wait_for_sender: int = 1,
+                 small_block_fallback: int = 0, selfdestruct_fallback: int = 0,
+                 validate_first: int = 1) -> None:
         super().__init__(env, cost_model, metrics)
-        self.scheduler = Scheduler(self.size)
+        self.scheduler = Scheduler(self.size, first_validated=0 if validate_first else 1)
         self._running: dict = {}  # worker -> the incarnation or validation verdict
+        self._in_flight = 0  # tasks started and not finished (a backend may execute
+        # requests elsewhere: a task is in flight before its result is known)
         self.previous = previous_by_sender(env.block.senders) if wait_for_sender else None
+        self.small_block_fallback = small_block_fallback
+        self.selfdestruct_fallback = selfdestruct_fallback
+        self.abandoned = False  # a self-destructed read: no task starts any more
+        self.sequential: Serial | None = None  # the sequential run, once fallen back
+
+    def prepare(self, threads: int) -> None:
+        gas = self.env.block.expected_gas_used
+        if self.small_block_fallback and (
+                len(self.env.transactions) < threads
+                or (gas is not None and gas < PEVM_MIN_PARALLEL_GAS)):
+            self.shared_queue = False  # one worker, block order: no queue to contend
+            self._fall_back(self.cost_model)
+
+    def _fall_back(self, cost_model) -> None:
+        """Run the rest sequentially: the serial strategy over this strategy's memory
+        (the one every backend executes requests against)."""
+        self.sequential = Serial(self.env, cost_model, self.metrics)
+        self.sequential.mv = self.mv
+        self.metrics.sequential_fallbacks += 1
 
     def next_task(self) -> Task | None:
+        if self.sequential is not None:
+            return self.sequential.next_task()
+        if self.abandoned:
+            if self._in_flight:
+                return None  # the tasks in flight end first
+            self.mv.clear()  # from scratch: the parallel attempt's writes are dropped
+            self._fall_back(self.cost_model.fresh())
+            return self.sequential.next_task()
         return self.scheduler.next_task()
 
     def done(self) -> bool:
+        if self.sequential is not None:
+            return self.sequential.done()
         return self.scheduler.done()
 
+    def final_incarnations(self) -> list:
+        if self.sequential is not None:
+            return self.sequential.final_incarnations()
+        return self.last
+
     def start(self, worker: int, task: Task) -> TaskRun:
+        if self.sequential is not None:
+            return (yield from self.sequential.start(worker, task))
+        self._in_flight += 1
         if task.kind == TaskKind.EXECUTION:
             return (yield from self._start_execution(worker, task))
         started = time.process_time()
@@ -94,7 +169,18 @@ class BlockSTM(SpeculativeStrategy):
         return self.previous[tx] if self.previous is not None else None
 
     def finish(self, worker: int, task: Task) -> Task | None:
+        if self.sequential is not None:
+            self.sequential.finish(worker, task)
+            # The sequential run hands its one worker the next transaction itself.
+            return None if self.sequential.done() else self.sequential.next_task()
         result = self._running.pop(worker)
+        self._in_flight -= 1
+        if self.abandoned:
+            return None
+        if (task.kind == TaskKind.EXECUTION and self.selfdestruct_fallback
+                and self._read_selfdestructed(result)):
+            self.abandoned = True
+            return None
         if task.kind == TaskKind.EXECUTION:
             return self._finish_execution(task, result)
         aborted = result is not None and self.scheduler.try_validation_abort(
@@ -104,6 +190,16 @@ class BlockSTM(SpeculativeStrategy):
             self.metrics.aborted(task.tx, result)
             self.mv.convert_writes_to_estimates(task.tx)
         return self.scheduler.finish_validation(task.tx, aborted)
+
+    def _read_selfdestructed(self, incarnation) -> bool:
+        """`incarnation` read a field of an account (not a storage slot) whose latest
+        write below it was a lower transaction's SELFDESTRUCT of that account."""
+        for location, version in incarnation.reads.items():
+            if location[0] != STORAGE and version is not PRE_BLOCK:
+                for writer in version_writers(version):
+                    if location[1] in self.last[writer].self_destructed:
+                        return True
+        return False
 
     def _finish_execution(self, task: Task, result) -> Task | None:
         """Suspensions take effect now, at the instant of the read that stopped it."""

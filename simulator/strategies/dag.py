@@ -24,7 +24,7 @@ import random
 
 from ..params import Param
 from ..abc import Task, TaskKind
-from .block_stm import BlockSTM
+from .block_stm import WAIT_FOR_SENDER, BlockSTM
 from .prepass import serial_prepass, true_dependencies
 
 
@@ -43,7 +43,7 @@ def producer_hints(dependencies, missing_edge_rate: float, false_edge_rate: floa
 class DAG(BlockSTM):
     name = "dag"
     description = "Block-STM with producer dependency hints (Bor, PIP-16 / TxDAG)"
-    options = BlockSTM.options + (
+    options = (WAIT_FOR_SENDER,) + (
         Param("missing_edge_rate", 0.0, "chance that each true dependency is left out",
               float, 0.0, 1.0),
         Param("false_edge_rate", 0.0, "chance that a transaction gets a false "

@@ -39,7 +39,6 @@ from functools import partial
 
 from ..abc import EventKind, Strategy, Task, TaskKind, TaskRun, completed
 from ..backends.simulated import SimulatedBackend
-from ..cost_model import pre_state_reads
 from ..metrics import Metrics
 from .base import SpeculativeStrategy
 from .prepass import serial_prepass, true_dependencies
@@ -154,7 +153,7 @@ def best_plan(dependencies, incarnations, cost_model, threads: int) -> tuple:
 def _planned(incarnations, model, task: Task) -> float:
     """A job's duration in a dry run under `model`."""
     if task.kind == WARM_UP:
-        return model.preload(pre_state_reads(incarnations[task.tx]))
+        return model.preload(incarnations[task.tx])
     return model.execution(incarnations[task.tx])
 
 
@@ -189,8 +188,7 @@ class Oracle(SpeculativeStrategy):
 
     def start(self, worker: int, task: Task) -> TaskRun:
         if task.kind == WARM_UP:
-            return (self.cost_model.preload(pre_state_reads(self.prepass[task.tx])),
-                    EventKind.WARM_UP)
+            return self.cost_model.preload(self.prepass[task.tx]), EventKind.WARM_UP
         incarnation, kind = yield from self.execute(task.tx, 0)
         self._running[worker] = incarnation
         if self.sequential:

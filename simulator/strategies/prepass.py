@@ -21,21 +21,22 @@ from weakref import WeakKeyDictionary
 from ..locations import CODE
 from ..mv_memory import MVMemory, version_writers
 
-_CACHE: WeakKeyDictionary = WeakKeyDictionary()  # block -> {lazy_beneficiary: incarnations}
+_CACHE: WeakKeyDictionary = WeakKeyDictionary()  # block -> {lazy flags: incarnations}
 
 
 def serial_prepass(env) -> list:
     """Each transaction's incarnation from a serial pass (shared; do not mutate)."""
     per_block = _CACHE.setdefault(env.block, {})
-    if env.lazy_beneficiary not in per_block:
+    flags = (env.lazy_beneficiary, env.lazy_transfers)
+    if flags not in per_block:
         mv = MVMemory(len(env.transactions))
         incarnations = []
         for tx in range(len(env.transactions)):
             incarnation = env.execute(mv, tx, 0)
             mv.record(tx, 0, incarnation.writes, incarnation.deltas)
             incarnations.append(incarnation)
-        per_block[env.lazy_beneficiary] = incarnations
-    return per_block[env.lazy_beneficiary]
+        per_block[flags] = incarnations
+    return per_block[flags]
 
 
 def true_dependencies(incarnations) -> list:

@@ -1,0 +1,215 @@
+"""Calibration, fidelity statistics, pevm's rules and lazy raw transfers."""
+
+import json
+
+import numpy as np
+import pytest
+
+from simulator.calibration import (CONSTANTS, FEATURES, block_features, fit, fit_parallel,
+                                   incarnation_features, predict, predicted_speedup,
+                                   read_table)
+from simulator.cli import main
+from simulator.cost_model import NANOSECOND, RevmCostModel
+from simulator.fidelity import DEFAULT_TABLE, PEVM_RULES, error_stats, ranks, spearman
+from simulator.runner import run_block
+from simulator.strategies import STRATEGIES
+from workloads.mainnet import load_block
+from workloads.transfer import TransferWorkload
+
+
+def synthetic_features(rng, blocks: int) -> list:
+    features = []
+    for _ in range(blocks):
+        txs = int(rng.integers(1, 1500))
+        features.append({"txs": txs, "gas": int(txs * rng.integers(21_000, 200_000)),
+                         "cold": int(txs * rng.integers(2, 12)),
+                         "warm": int(txs * rng.integers(0, 10)),
+                         "writes": int(txs * rng.integers(2, 8)),
+                         "code_bytes": int(rng.integers(0, 2_000_000))})
+    return features
+
+
+def test_fit_recovers_the_constants_that_generated_the_times():
+    rng = np.random.default_rng(9)
+    truth = dict(zip(CONSTANTS, (x * NANOSECOND for x in (900, 0.05, 300, 40, 25, 2))))
+    features = synthetic_features(rng, 50)
+    seconds = [predict(truth, f) for f in features]
+    result = fit(features, seconds)
+    for name in CONSTANTS:
+        assert result.constants[name] == pytest.approx(truth[name], rel=1e-6)
+    assert result.r_squared == pytest.approx(1.0)
+    assert result.median_relative_error < 1e-9
+
+
+def test_fit_keeps_constants_non_negative():
+    rng = np.random.default_rng(3)
+    features = synthetic_features(rng, 40)
+    truth = dict(zip(CONSTANTS, (1e-6, 0.1e-9, 0, 0, 0, 0)))
+    # The times fall with writes: a free fit would give WRITE a negative constant.
+    seconds = [predict(truth, f) - 5e-9 * f["writes"] + 3e-9 * f["writes"] ** 0.5 for f in features]
+    seconds = [max(s, 1e-6) for s in seconds]
+    assert min(fit(features, seconds).constants.values()) >= 0
+
+
+def test_the_features_predict_what_the_revm_model_charges_serially():
+    """calibration's features and RevmCostModel's serial baseline count the same."""
+    block = load_block(1150000)
+    report = run_block(block, "serial", 1, "revm")
+    features = incarnation_features(report.incarnations)
+    assert features == block_features(block)
+    assert set(features) == set(FEATURES) and features["txs"] == len(block)
+    model = RevmCostModel()
+    constants = {name: getattr(model, name) for name in CONSTANTS}
+    assert predict(constants, features) == pytest.approx(
+        report.summary["virtual_serial_time_s"], rel=1e-12)
+    assert features["code_bytes"] > 0
+
+
+def test_spearman_and_error_helpers():
+    assert list(ranks([10, 30, 20, 20])) == [1, 4, 2.5, 2.5]
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 400]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # Textbook example: d^2 sum 4 over n=5 without ties -> 1 - 6*4/(5*24) = 0.8
+    assert spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.8)
+    stats = error_stats([2.0, 1.0, 3.0], [1.0, 1.0, 2.0])
+    assert stats["median_abs_relative_error"] == pytest.approx(0.5)
+    assert stats["mean_abs_relative_error"] == pytest.approx(0.5)
+    assert stats["median_ratio"] == pytest.approx(1.5)
+
+
+def test_the_vendored_table_lists_the_vendored_blocks():
+    table = read_table(DEFAULT_TABLE)
+    assert len(table) == 50
+    assert sum(m.ran_parallel for m in table) == 35
+    assert all(m.speedup == 1 for m in table if not m.ran_parallel)
+
+
+def test_fidelity_cli_json(tmp_path, capsys):
+    code = main(["fidelity", "--blocks", "46147,4369999", "--cost-models", "revm,gas",
+                 "--json", "-", "--out", str(tmp_path)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [row["block"] for row in result["blocks"]] == [46147, 4369999]
+    sequential, parallel = result["blocks"]
+    assert not sequential["pevm_parallel"] and parallel["pevm_parallel"]
+    assert sequential["predicted_speedup"] == {"revm": 1.0, "gas": 1.0}  # pevm's fallback
+    for row in result["blocks"]:
+        assert row["matches_serial"] == {"revm": True, "gas": True}
+    assert result["statistics"] == {}  # one parallel block: no statistics
+    for name in ("fidelity.png", "fidelity.svg", "fidelity.json", "fidelity.csv",
+                 "fidelity.md"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_fidelity_cli_rejects_bad_input(capsys):
+    assert main(["fidelity", "--blocks", "12345"]) == 2
+    assert main(["fidelity", "--cost-models", "nope"]) == 2
+    assert main(["calibrate", "--table", "/nonexistent.tsv"]) == 2
+    assert capsys.readouterr().err.count("pevmsim: error:") == 3
+
+
+@pytest.mark.parametrize("number,threads", [(46147, 12), (1150000, 12), (4369999, 32)])
+def test_small_block_fallback_fires_and_matches_serial(number, threads):
+    block = load_block(number)
+    report = run_block(block, "block-stm", threads, "revm",
+                       strategy_options={"small_block_fallback": 1})
+    assert report.matches_serial
+    assert report.summary["sequential_fallbacks"] == 1
+    assert report.summary["virtual_speedup"] == pytest.approx(1.0)
+    assert report.summary["validations"] == 0
+
+
+def test_no_validation_of_transaction_zero_matches_serial():
+    block = load_block(4369999)
+    plain = run_block(block, "block-stm", 4, "revm")
+    pevm = run_block(block, "block-stm", 4, "revm", strategy_options={"validate_first": 0})
+    assert plain.matches_serial and pevm.matches_serial
+
+    def validated(report) -> set:
+        return {tx for _, kind, tx, *_ in report.metrics.events if "validation" in kind}
+
+    assert 0 in validated(plain) and 0 not in validated(pevm)
+    assert validated(pevm) == set(range(1, len(block)))
+
+
+def test_pevm_rules_together_match_serial_on_a_parallel_block():
+    report = run_block(load_block(4369999), "block-stm", 12, "revm",
+                       strategy_options=PEVM_RULES, lazy_transfers=True)
+    assert report.matches_serial
+    assert report.summary["sequential_fallbacks"] == 0
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_lazy_transfers_match_serial(strategy):
+    block = TransferWorkload(accounts=3).block(40, seed=5)
+    report = run_block(block, strategy, 8, lazy_transfers=True, deep_check=True)
+    assert report.summary["mismatches"] == []
+    assert report.summary["lazy_transfers"]
+
+
+def test_lazy_transfers_remove_conflicts_of_a_busy_sender():
+    """Block 2179522: one sender in a third of the transactions."""
+    block = load_block(2179522)
+    eager = run_block(block, "block-stm", 12, "revm").summary
+    lazy = run_block(block, "block-stm", 12, "revm", lazy_transfers=True).summary
+    assert eager["matches_serial"] and lazy["matches_serial"]
+    assert lazy["suspensions"] + lazy["reexecutions"] < eager["suspensions"] + eager["reexecutions"]
+    assert lazy["virtual_speedup"] > eager["virtual_speedup"]
+
+
+def test_selfdestruct_fallback_fires_and_matches_serial():
+    """Block 11114732: pevm measured 0.89x, its self-destruct fallback."""
+    block = load_block(11114732)
+    report = run_block(block, "block-stm", 12, "revm",
+                       strategy_options={"selfdestruct_fallback": 1})
+    assert report.matches_serial
+    assert report.summary["sequential_fallbacks"] == 1
+    assert report.summary["virtual_speedup"] < 1  # the wasted parallel attempt
+    plain = run_block(block, "block-stm", 12, "revm").summary
+    assert plain["matches_serial"] and plain["sequential_fallbacks"] == 0
+
+
+def test_fit_parallel_recovers_the_constants_that_generated_the_speedup():
+    block = load_block(4369999)
+    truth = {"PARALLEL": 2.0, "SCHEDULE": 4e-6}
+    measured = [predicted_speedup(block, 12, truth)]
+    result = fit_parallel([block], measured, 12, parallel_grid=(1.0, 2.0),
+                          schedule_grid=(1e-6, 4e-6))
+    assert (result["PARALLEL"], result["SCHEDULE"]) == (2.0, 4e-6)
+    scores = {(p, s): score for p, s, score in result["scores"]}
+    assert scores[(2.0, 4e-6)] == 0.0
+    assert all(score > 0 for key, score in scores.items() if key != (2.0, 4e-6))
+
+
+SMALL_BLOCKS = (46147, 116525, 1150000, 1796867, 2641321, 2674998, 2675000, 2688148,
+                9068998, 19426587, 19923400, 19933122, 19934116)
+
+
+def test_calibrate_cli_json(tmp_path, capsys):
+    table = tmp_path / "table.tsv"
+    rows = [line for line in DEFAULT_TABLE.read_text().splitlines()
+            if line.startswith("block") or int(line.split("\t")[0]) in SMALL_BLOCKS]
+    table.write_text("\n".join(rows) + "\n")
+    features = tmp_path / "features.csv"
+    argv = ["calibrate", "--table", str(table), "--features", str(features), "--json", "-"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert features.exists()  # computed once, then reused
+    assert result["fit"]["blocks"] == len(SMALL_BLOCKS)
+    assert set(result["fit"]["constants"]) == set(CONSTANTS)
+    assert min(result["fit"]["constants"].values()) >= 0
+    first, second = result["split"]
+    assert sorted(first["fit_on"] + first["evaluated_on"]) == sorted(SMALL_BLOCKS)
+    assert first["fit_on"] == second["evaluated_on"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == result
+
+
+def test_revm_pevm_rules_and_lazy_transfers_do_not_depend_on_the_hash_seed():
+    from test_pyevm_boundary import _json_of
+
+    args = ["run", "--workload", "mainnet", "--set", "block=2179522", "--txs", "120",
+            "--strategy", "block-stm", "--threads", "12", "--cost-model", "revm",
+            "--lazy-transfers", "--strategy-option", "validate_first=0",
+            "--strategy-option", "selfdestruct_fallback=1"]
+    assert _json_of(args, 1) == _json_of(args, 2)
