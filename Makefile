@@ -25,8 +25,7 @@ bench: install
 	$(BIN)/pevmsim sweep bench/suites/default.toml --out reports/default --resume
 	$(BIN)/pevmsim report reports/default --readme README.md
 
-micro# the default suite on a Dask LocalCluster of a worker process per core (--jobs default)
-bench: install
+microbench: install
 	$(BIN)/python -m pytest bench/ -o python_files='bench_*.py' --benchmark-autosave
 
 clean:
