@@ -30,25 +30,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _positive(name):
+def _positive(name, kind: type = int):
+    """A parser of a positive integer (>= 1) or, with kind=float, a number > 0."""
+    noun = "an integer" if kind is int else "a number"
+
     def parse(text):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}")
-        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be {noun}, got {text!r}")
+        if kind is int and value < 1:
             raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {value}")
-        return value
-    return parse
-
-
-def _positive_float(name):
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}")
-        if not value > 0:
+        if kind is float and not value > 0:
             raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text}")
         return value
     return parse
@@ -115,7 +108,7 @@ def add_execution_arguments(parser) -> None:
                         help="simulated (virtual workers in virtual time; default) or "
                              "processes (real worker processes, real time, with the "
                              "simulated prediction beside it)")
-    parser.add_argument("--timeout", type=_positive_float("--timeout"), metavar="S",
+    parser.add_argument("--timeout", type=_positive("--timeout", float), metavar="S",
                         help="processes backend: end a run that takes longer than S "
                              "seconds (exit code 4)")
     parser.add_argument("--serial-repeats", type=_positive("--serial-repeats"), default=3,

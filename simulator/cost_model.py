@@ -83,8 +83,10 @@ machine-dependent; there is no cold/warm split (the loads are inside the CPU tim
 from __future__ import annotations
 
 import copy
+import statistics
 from abc import ABC, abstractmethod
 
+from .abc import EventKind
 from .locations import CODE
 from .mv_memory import PRE_BLOCK
 
@@ -328,6 +330,24 @@ class ObservedCostModel(CostModel):
         self.serial_s = serial_s
         self.SCHEDULE = schedule
         self.SYNC = sync
+
+    @classmethod
+    def from_run(cls, tasks, final, serial_s: list) -> "ObservedCostModel":
+        """From a processes run's observations (backends/processes.Observation each),
+        its final incarnations and the serial per-transaction seconds."""
+        execution_s: dict = {}
+        overheads, syncs = [], []
+        for task in sorted(tasks, key=lambda task: task.end):
+            if task.execute_s <= 0:
+                continue
+            syncs.append(task.sync_s)
+            overheads.append(max(0.0, task.end - task.start - task.execute_s - task.sync_s))
+            if task.kind in (EventKind.EXECUTION, EventKind.RE_EXECUTION):
+                execution_s[task.tx] = task.execute_s
+        gas = {incarnation.tx: incarnation.gas for incarnation in final}
+        return cls(execution_s, gas, serial_s,
+                   statistics.median(overheads) if overheads else 0.0,
+                   statistics.median(syncs) if syncs else 0.0)
 
     def execution(self, incarnation) -> float:
         full = self.execution_s[incarnation.tx]

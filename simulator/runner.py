@@ -18,12 +18,10 @@ run are that prediction, and `prediction_error` says how far it was from the rea
 from __future__ import annotations
 
 import gc
-import statistics
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from .abc import EventKind
 from .backends import BACKENDS
 from .backends.simulated import SimulatedBackend
 from .cost_model import COST_MODELS, ObservedCostModel
@@ -102,7 +100,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         serial_seconds = time_serial(block, serial_repeats)
         real = {"real_makespan_s": makespan, "real_serial_time_s": sum(serial_seconds)}
         cost_model = ObservedCostModel.name
-        model = observed_costs(engine.observations.tasks, final, serial_seconds)
+        model = ObservedCostModel.from_run(engine.observations.tasks, final, serial_seconds)
         with bar(f"{strategy} replayed, simulated") as replay_bar:
             replay = STRATEGIES[strategy](
                 ExecutionEnv(block, PreState(block.db, block.pre_state_root),
@@ -150,19 +148,3 @@ def time_serial(block, repeats: int) -> list:
     runs.sort(key=sum)
     return runs[(len(runs) - 1) // 2]
 
-
-def observed_costs(tasks, final, serial_seconds) -> ObservedCostModel:
-    """The costs a processes run observed (backends/processes.Observation each)."""
-    execution_s: dict = {}
-    overheads, syncs = [], []
-    for task in sorted(tasks, key=lambda task: task.end):
-        if task.execute_s <= 0:
-            continue
-        syncs.append(task.sync_s)
-        overheads.append(max(0.0, task.end - task.start - task.execute_s - task.sync_s))
-        if task.kind in (EventKind.EXECUTION, EventKind.RE_EXECUTION):
-            execution_s[task.tx] = task.execute_s
-    gas = {incarnation.tx: incarnation.gas for incarnation in final}
-    return ObservedCostModel(execution_s, gas, serial_seconds,
-                             statistics.median(overheads) if overheads else 0.0,
-                             statistics.median(syncs) if syncs else 0.0)

@@ -275,11 +275,10 @@ class _Coordinator:
                         lambda: f"task {task} requested {request}")
             entries = self.journal[self.synced[worker]:]
             self.synced[worker] = len(self.journal)
+            self.busy[worker] = (task, run, start)
             try:
                 self.pipes[worker].send_bytes(pickle.dumps((request, entries), PROTOCOL))
             except (BrokenPipeError, OSError):
-                self.busy[worker] = (task, run, start)
                 self.died(worker, "died")
-            self.busy[worker] = (task, run, start)
             return
 
