@@ -111,6 +111,10 @@ def add_execution_arguments(parser) -> None:
     parser.add_argument("--timeout", type=_positive("--timeout", float), metavar="S",
                         help="processes backend: end a run that takes longer than S "
                              "seconds (exit code 4)")
+    parser.add_argument("--pipeline", type=_positive("--pipeline"), metavar="D",
+                        help="processes backend: requests each worker process holds at "
+                             "once, so that it never waits for the coordinator (default "
+                             "2; 1 runs the N-worker schedule exactly)")
     parser.add_argument("--serial-repeats", type=_positive("--serial-repeats"), default=3,
                         metavar="K", help="processes backend: time serial py-evm K times "
                                           "and take the median (default 3)")

@@ -107,7 +107,10 @@ def format_summary(s: dict) -> str:
         *([f"real speedup    {s['real_speedup']:.2f}x: parallel "
            f"{s['real_makespan_s']:.3f} s on {s['threads']} worker processes, serial "
            f"py-evm {s['real_serial_time_s']:.3f} s (median); predicted "
-           f"{s['virtual_speedup']:.2f}x, error {s['prediction_error']:+.0%}"]
+           f"{s['virtual_speedup']:.2f}x, error {s['prediction_error']:+.0%}",
+           f"                {s['real_engine_speedup']:.2f}x over this engine run in "
+           f"order in one process ({s['real_engine_serial_time_s']:.3f} s): "
+           f"the gain of parallelism alone"]
           if s["real_speedup"] is not None else []),
         f"speedup         {s['virtual_speedup']:.2f}x virtual{spread}  "
         f"(dependency bound {s['virtual_speedup_bound']:.2f}x)",
@@ -211,12 +214,17 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
 
 
 def backend_options(args) -> dict:
-    """--timeout for the processes backend (a UsageError on the simulated one)."""
+    """--timeout and --pipeline for the processes backend (a UsageError on the
+    simulated one)."""
     if args.backend == "simulated":
-        if args.timeout is not None:
-            raise UsageError("--timeout applies to the processes backend")
+        for flag, value in (("--timeout", args.timeout), ("--pipeline", args.pipeline)):
+            if value is not None:
+                raise UsageError(f"{flag} applies to the processes backend")
         return {}
-    return {"timeout": args.timeout}
+    options = {"timeout": args.timeout}
+    if args.pipeline is not None:
+        options["pipeline"] = args.pipeline
+    return options
 
 
 def cold_load_seconds(args) -> float | None:

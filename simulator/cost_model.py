@@ -314,8 +314,9 @@ class ObservedCostModel(CostModel):
       bringing its replica up to date before an execution (`SYNC`); one cut short by
       an ESTIMATE the same, scaled by the share of that execution's gas it consumed.
     - A validation costs the CPU time its re-reads take in the replay.
-    - SCHEDULE: the median, over the run's execution tasks, of the task's real span
-      less its execution and sync: dispatch, pickling and the pipe, both ways.
+    - SCHEDULE: the median, over the run's executions, of the time their worker spent
+      between the end of its previous execution and the start of this one, less
+      the sync: pickling, the pipe both ways, and waiting for the coordinator.
     - The serial baseline: each transaction's stock serial py-evm time (the median
       serial run), so the replay's speedup is against the same serial time as the
       real one.
@@ -341,7 +342,8 @@ class ObservedCostModel(CostModel):
             if task.execute_s <= 0:
                 continue
             syncs.append(task.sync_s)
-            overheads.append(max(0.0, task.end - task.start - task.execute_s - task.sync_s))
+            if task.gap_s is not None:
+                overheads.append(task.gap_s)
             if task.kind in (EventKind.EXECUTION, EventKind.RE_EXECUTION):
                 execution_s[task.tx] = task.execute_s
         gas = {incarnation.tx: incarnation.gas for incarnation in final}

@@ -59,6 +59,12 @@ SUMMARY_FIELDS = {
     "real_serial_time_s": "processes backend: stock serial py-evm on the same block in "
                           "the same process, median of --serial-repeats runs",
     "real_speedup": "processes backend: real_serial_time_s / real_makespan_s",
+    "real_engine_serial_time_s": "processes backend: this engine (py-evm over the "
+                                 "versioned state, as in the workers) executing the "
+                                 "block in order in the same process, median of "
+                                 "--serial-repeats runs",
+    "real_engine_speedup": "processes backend: real_engine_serial_time_s / "
+                           "real_makespan_s, the gain of parallelism alone",
     "prediction_error": "processes backend: virtual_speedup (the run replayed in the "
                         "simulated backend with its observed costs) / real_speedup - 1",
     "executions": "transaction executions, first ones and re-executions",
@@ -102,7 +108,7 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
                 wall: float, serial_wall: float, peak_rss_mib: float | None,
                 real: dict | None = None) -> dict:
     """One run's summary (the keys of SUMMARY_FIELDS). `real`: a processes run's
-    real_makespan_s and real_serial_time_s."""
+    real_makespan_s, real_serial_time_s and real_engine_serial_time_s."""
     n = len(block)
     speedup = serial_time / makespan if makespan else 1.0
     real_speedup = (real["real_serial_time_s"] / real["real_makespan_s"]
@@ -136,6 +142,9 @@ def run_summary(*, block, strategy: str, threads: int, backend: str, cost_model:
         "real_makespan_s": real["real_makespan_s"] if real else None,
         "real_serial_time_s": real["real_serial_time_s"] if real else None,
         "real_speedup": real_speedup,
+        "real_engine_serial_time_s": real["real_engine_serial_time_s"] if real else None,
+        "real_engine_speedup": (real["real_engine_serial_time_s"] / real["real_makespan_s"]
+                                if real_speedup else None),
         "prediction_error": speedup / real_speedup - 1 if real_speedup else None,
         "executions": metrics.executions,
         "executions_per_tx": metrics.executions / n if n else 0.0,

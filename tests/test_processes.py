@@ -2,10 +2,11 @@
 injected random delays; a worker that dies, an exception in a worker, a timeout and
 Ctrl-C each end the run at once, with one line and no process left behind.
 
-Full form (`make test-full`, PEVMSIM_FULL_ORACLES=1): every strategy on 2 and 4 workers
-over every scenario and the ethereum/tests slice, 12 random blocks. Default: every
-strategy on 2 workers and Block-STM on 4, the first ethereum/tests file, 4 random
-blocks."""
+Full form (`make test-full`, PEVMSIM_FULL_ORACLES=1): every strategy on 2 and 4 workers,
+each with 1 and 2 requests pipelined per worker, over every scenario and the
+ethereum/tests slice, 12 random blocks. Default: every strategy on 2 workers (pipeline
+2), Block-STM on 4 and Block-STM with pipeline 1, the first ethereum/tests file, 4
+random blocks (pipelines 1-3)."""
 
 import json
 import os
@@ -38,8 +39,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "ethtests" / "BlockchainTests"
 ETHTESTS = ["GeneralStateTests/stCreate2/create2collisionStorage.json",
             "ValidBlocks/bcStateTests/SuicidesMixingCoinbase2.json",
             "ValidBlocks/bcEIP3675/tipInsideBlock.json"][:None if FULL else 1]
-RUNS = [(strategy, threads) for strategy in STRATEGIES for threads in (2, 4)
-        if FULL or threads == 2 or strategy == "block-stm"]
+RUNS = [(strategy, threads, pipeline) for strategy in STRATEGIES for threads in (2, 4)
+        for pipeline in (1, 2)
+        if FULL or (threads, pipeline) == (2, 2) or strategy == "block-stm"
+        and (threads, pipeline) != (4, 1)]
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +52,12 @@ def blocks():
     return made
 
 
-@pytest.mark.parametrize("strategy, threads", RUNS)
-def test_every_strategy_on_real_workers_equals_serial(blocks, strategy, threads):
+@pytest.mark.parametrize("strategy, threads, pipeline", RUNS)
+def test_every_strategy_on_real_workers_equals_serial(blocks, strategy, threads, pipeline):
     for name, block in blocks.items():
         report = run_block(block, strategy, threads, backend="processes",
-                           backend_options={"jitter": JITTER, "seed": threads},
+                           backend_options={"jitter": JITTER, "seed": threads,
+                                            "pipeline": pipeline},
                            serial_repeats=1)
         assert report.summary["mismatches"] == [], name
         assert report.result.diff == report.serial.diff, name
@@ -62,6 +66,8 @@ def test_every_strategy_on_real_workers_equals_serial(blocks, strategy, threads)
         assert summary["cost_model"] == "observed"
         assert summary["prediction_error"] == pytest.approx(
             summary["virtual_speedup"] / summary["real_speedup"] - 1)
+        assert summary["real_engine_speedup"] == pytest.approx(
+            summary["real_engine_serial_time_s"] / summary["real_makespan_s"])
         workers = {event[0] for event in report.metrics.events}
         assert workers <= set(range(threads))
 
@@ -74,10 +80,13 @@ def test_every_strategy_on_real_workers_equals_serial(blocks, strategy, threads)
     threads=st.sampled_from((2, 4)),
     strategy=st.sampled_from(sorted(STRATEGIES)),
     seed=st.integers(0, 3),
+    pipeline=st.integers(1, 3),
 )
-def test_random_blocks_on_real_workers_equal_serial(accounts, ops, threads, strategy, seed):
+def test_random_blocks_on_real_workers_equal_serial(accounts, ops, threads, strategy, seed,
+                                                    pipeline):
     report = run_block(build(accounts, ops, seed), strategy, threads, backend="processes",
-                       backend_options={"jitter": JITTER, "seed": seed}, serial_repeats=1)
+                       backend_options={"jitter": JITTER, "seed": seed,
+                                        "pipeline": pipeline}, serial_repeats=1)
     assert report.summary["mismatches"] == []
     assert report.result.diff == report.serial.diff
 
@@ -210,10 +219,10 @@ def test_cli_json_carries_real_and_predicted_speedup():
     assert set(row["cost_model_constants"]) == {"SCHEDULE", "SYNC"}
 
 
-def test_timeout_needs_the_processes_backend():
+@pytest.mark.parametrize("flag", ["--timeout", "--pipeline"])
+def test_processes_options_need_the_processes_backend(flag):
     result = subprocess.run(
         [sys.executable, "-m", "simulator.cli", "run", "--workload", "erc20", "--txs", "5",
-         "--timeout", "3"], capture_output=True, text=True, timeout=300)
+         flag, "3"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("pevmsim: error: --timeout applies to the processes "
-                                     "backend")
+    assert result.stderr.strip() == f"pevmsim: error: {flag} applies to the processes backend"
