@@ -52,13 +52,13 @@ from __future__ import annotations
 import gc
 import pickle
 import random
+import selectors
 import signal
 import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from multiprocessing.connection import wait
 
 from .. import debug
 from ..abc import Backend, EventKind, Execute, Strategy
@@ -239,23 +239,32 @@ class _Coordinator:
         return time.perf_counter() - self.started
 
     def drive(self) -> float:
-        strategy = self.strategy
         self.started = time.perf_counter()
         deadline = None if self.timeout is None else self.started + self.timeout
+        with selectors.DefaultSelector() as selector:  # registered once: cheap to poll
+            for worker, (pipe, process) in enumerate(zip(self.pipes, self.processes)):
+                selector.register(pipe, selectors.EVENT_READ, (worker, True))
+                selector.register(process.sentinel, selectors.EVENT_READ, (worker, False))
+            waiting = self._loop(selector, deadline)
+        wall = self.now()
+        self.observations.wall_s = wall
+        self.observations.coordinator_busy_s = wall - waiting
+        return wall
+
+    def _loop(self, selector, deadline) -> float:
+        """Hand out tasks and take answers until the block is done; returns the
+        seconds spent waiting for workers."""
+        strategy = self.strategy
         waiting = 0.0
-        by_pipe = {pipe: worker for worker, pipe in enumerate(self.pipes)}
-        by_sentinel = {process.sentinel: worker
-                       for worker, process in enumerate(self.processes)}
         while True:
             while self.idle and not strategy.done():
                 task = strategy.next_task()
                 if task is None:
                     break
                 self.begin(self.idle.pop(0), task)
-            busy = [w for w, queue in enumerate(self.queues) if queue]
-            if not busy:
+            if not any(self.queues):
                 if strategy.done():
-                    break
+                    return waiting
                 raise RuntimeError(f"{strategy.name}: no task in flight, none to start, "
                                    "and the block is not done")
             remaining = None if deadline is None else deadline - time.perf_counter()
@@ -263,20 +272,15 @@ class _Coordinator:
                 raise RunFailure(f"the run took longer than its timeout of "
                                  f"{self.timeout:g} s ({self._held()})")
             before = time.perf_counter()
-            ready = wait([self.pipes[w] for w in busy] + list(by_sentinel), remaining)
+            ready = sorted(key.data for key, _ in selector.select(remaining))
             waiting += time.perf_counter() - before
-            answered = sorted(by_pipe[item] for item in ready if item in by_pipe)
-            for worker in answered:
+            answered = [worker for worker, is_pipe in ready if is_pipe]
+            for worker in answered:  # an answer before its sender's exit: its error
                 self.answer(worker)
-            for item in ready:
-                worker = by_sentinel.get(item)
-                if worker is not None and worker not in answered:
+            for worker, is_pipe in ready:
+                if not is_pipe and worker not in answered:
                     self.died(worker, "died")
             self.idle.sort()
-        wall = self.now()
-        self.observations.wall_s = wall
-        self.observations.coordinator_busy_s = wall - waiting
-        return wall
 
     def _held(self) -> str:
         held = ", ".join(f"worker {w} on transaction {queue[0].task.tx}"
