@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from forms import FULL, matrix
 from scenarios.blocks import SCENARIOS
 from test_random_blocks import OPS, build
 
@@ -33,16 +34,14 @@ from simulator.usage import RunFailure
 from simulator.versioned_state import ExecutionEnv, PreState
 from workloads.erc20 import ERC20Workload
 
-FULL = os.environ.get("PEVMSIM_FULL_ORACLES", "") not in ("", "0")
 JITTER = 0.002  # up to 2 ms of random delay before each execution in a worker
 FIXTURES = Path(__file__).parent / "fixtures" / "ethtests" / "BlockchainTests"
 ETHTESTS = ["GeneralStateTests/stCreate2/create2collisionStorage.json",
             "ValidBlocks/bcStateTests/SuicidesMixingCoinbase2.json",
             "ValidBlocks/bcEIP3675/tipInsideBlock.json"][:None if FULL else 1]
-RUNS = [(strategy, threads, pipeline) for strategy in STRATEGIES for threads in (2, 4)
-        for pipeline in (1, 2)
-        if FULL or (threads, pipeline) == (2, 2) or strategy == "block-stm"
-        and (threads, pipeline) != (4, 1)]
+RUNS = matrix(lambda strategy, threads, pipeline: (threads, pipeline) == (2, 2)
+              or strategy == "block-stm" and (threads, pipeline) != (4, 1),
+              STRATEGIES, (2, 4), (1, 2))
 
 
 @pytest.fixture(scope="module")
