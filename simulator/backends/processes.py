@@ -24,6 +24,9 @@ instead of idling the worker. A queued request reads the memory as it stood when
 was sent, which may be staler than a thread of the real algorithm would see: the
 strategy's validation catches it as any stale read, at the cost of re-executions
 (`pipeline=1` gives each process one task at a time, the N-worker schedule exactly).
+Timelines put each task on its process: an execution spans its worker's own time on
+it, a task that executed nothing (a validation) the coordinator's, which may overlap
+the process's next execution.
 
 Where time goes (independent ERC-20 transfers, Block-STM, 2 workers on 2 cores,
 `observations`): per task the coordinator spends about 0.1 ms (unpickling the
