@@ -38,15 +38,33 @@ from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.rlp.accounts import Account
 from eth_hash.auto import keccak
 from rlp.codec import encode_raw
-from trie.utils.nibbles import bytes_to_nibbles
-from trie.utils.nodes import (
-    compute_extension_key,
-    compute_leaf_key,
-    extract_key,
-    is_leaf_node,
-)
 
 BLANK = b""
+_HEX_DIGITS = b"0123456789abcdef"
+_FROM_HEX = bytes.maketrans(_HEX_DIGITS, bytes(range(16)))
+_TO_HEX = bytes.maketrans(bytes(range(16)), _HEX_DIGITS)
+
+
+def _nibbles(data: bytes) -> tuple:
+    """The nibbles of `data`, high first."""
+    return tuple(data.hex().encode().translate(_FROM_HEX))
+
+
+def _hex_prefix(path: tuple, leaf: bool) -> bytes:
+    """A leaf's or extension's encoded path (the Yellow Paper's hex-prefix encoding)."""
+    flag = 2 if leaf else 0
+    nibbles = (flag + 1, *path) if len(path) % 2 else (flag, 0, *path)
+    return bytes.fromhex(bytes(nibbles).translate(_TO_HEX).decode())
+
+
+def _path(node) -> tuple:
+    """(nibbles, is a leaf) of a leaf or extension node's encoded path."""
+    encoded = node[0]
+    flag = encoded[0] >> 4
+    nibbles = _nibbles(encoded[1:])
+    if flag & 1:
+        nibbles = (encoded[0] & 15, *nibbles)
+    return nibbles, flag >= 2
 
 
 def update_trie(db, root_hash: bytes, changes: dict) -> bytes:
@@ -54,7 +72,7 @@ def update_trie(db, root_hash: bytes, changes: dict) -> bytes:
     `root_hash` in `db`, write the new nodes to `db` and return the new root hash."""
     if not changes:
         return root_hash
-    items = sorted((bytes_to_nibbles(key), value) for key, value in changes.items())
+    items = sorted((_nibbles(key), value) for key, value in changes.items())
     root = _TrieBatch(db).update(_load(db, root_hash), items, 0)
     if root == BLANK:
         return BLANK_ROOT_HASH
@@ -97,8 +115,10 @@ class _TrieBatch:
             return self.build([(key, value) for key, value in items if value], depth)
         if len(node) == 17:
             return self.update_branch(list(node), items, depth)
-        path = extract_key(node)
-        if is_leaf_node(node):
+        path, leaf = _path(node)
+        if leaf:
+            if len(items) == 1 and items[0][0][depth:] == path:  # a value replaced
+                return [node[0], items[0][1]] if items[0][1] else BLANK
             entries = {key[depth:]: value for key, value in items}
             entries.setdefault(path, node[1])
             return self.build(sorted((key, value) for key, value in entries.items()
@@ -109,7 +129,7 @@ class _TrieBatch:
         # Some key leaves the extension's path: the extension as a branch of one child.
         branch = [BLANK] * 17
         branch[path[0]] = (node[1] if len(path) == 1 else
-                           self.reference([compute_extension_key(path[1:]), node[1]]))
+                           self.reference([_hex_prefix(path[1:], False), node[1]]))
         return self.update_branch(branch, items, depth)
 
     def update_branch(self, branch: list, items, depth: int):
@@ -132,7 +152,7 @@ class _TrieBatch:
         if len(children) + bool(branch[16]) > 1:
             return branch
         if branch[16]:
-            return [compute_leaf_key(()), branch[16]]
+            return [_hex_prefix((), True), branch[16]]
         if not children:
             return BLANK
         only = children[0]
@@ -143,17 +163,16 @@ class _TrieBatch:
         if not path or node == BLANK:
             return node
         if len(node) == 17:
-            return [compute_extension_key(path), self.reference(node)]
-        key = path + extract_key(node)
-        return [compute_leaf_key(key) if is_leaf_node(node) else compute_extension_key(key),
-                node[1]]
+            return [_hex_prefix(path, False), self.reference(node)]
+        below, leaf = _path(node)
+        return [_hex_prefix(path + below, leaf), node[1]]
 
     def build(self, items, depth: int):
         """A fresh (sub)trie of distinct keys with non-empty values."""
         if not items:
             return BLANK
         if len(items) == 1:
-            return [compute_leaf_key(items[0][0][depth:]), items[0][1]]
+            return [_hex_prefix(items[0][0][depth:], True), items[0][1]]
         first, last = items[0][0], items[-1][0]
         common = depth
         while common < min(len(first), len(last)) and first[common] == last[common]:
