@@ -4,8 +4,9 @@ A Block is the fork (a py-evm VM class), the header's execution context (coinbas
 number, timestamp, gas limit, base fee, prev randao, ancestor hashes for BLOCKHASH; a
 HeaderContext makes one), the
 pre-state (a state trie in a py-evm database at `pre_state_root`) and the ordered signed
-transactions. Senders are recovered once, when the block is built, and cached on the
-transaction objects that every (re-)execution then reuses. `contracts` maps the address
+transactions. Senders are recovered once, when the block is built (a generated
+block's builder caches each signer's address instead), and cached on the transaction
+objects that every (re-)execution then reuses. `contracts` maps the address
 of each contract deployed from source to its `ContractSource` (storage_names.py), what
 names its storage slots; blocks without source have none.
 """

@@ -4,8 +4,9 @@ A BlockResult is what any executor, serial or parallel, must agree on: the post-
 root, the post-state diff (every account field and storage slot that changed, account
 deletions included), each transaction's receipt (status, gas used, cumulative gas,
 logs) and the block's gas. Parallel results are assembled by folding each transaction's
-final write set, in transaction order, into a stock py-evm AccountDB over the pre-state;
-so both sides' roots come from the same trie code.
+final write set, in transaction order, into a stock py-evm AccountDB over the pre-state
+and committing it in one batch (state_commit.py); the serial side's root comes from
+py-evm's own key-by-key persist, so every run also checks the batch commit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import cached_property
 from eth.db.account import AccountDB
 
 from .locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE, describe
+from .state_commit import commit
 
 
 @dataclass(frozen=True)
@@ -160,32 +162,39 @@ def apply_incarnation(account_db: AccountDB, incarnation) -> None:
 
 
 def assemble(block, incarnations, intermediate_roots: bool = False) -> BlockResult:
-    """The block result from each transaction's final incarnation, in order. The
-    post-state is persisted into the block's database (tries are content-addressed, so
-    the pre-state stays intact). With `intermediate_roots`, the state root after each
-    transaction is kept too (pre-Byzantium receipts need it)."""
-    account_db = AccountDB(block.db, block.pre_state_root)
+    """The block result from each transaction's final incarnation, in order. The write
+    sets are folded into a stock py-evm AccountDB over the pre-state and committed to
+    the block's database in one batch (state_commit.py; tries are content-addressed,
+    so the pre-state stays intact). With `intermediate_roots`, each transaction is
+    folded and committed on its own, and the state root after each is kept too
+    (pre-Byzantium receipts need it)."""
+    groups = ([[incarnation] for incarnation in incarnations] if intermediate_roots
+              else [incarnations])
+    root = block.pre_state_root
     addresses, slots = set(), set()
     roots = []
-    for incarnation in incarnations:
-        account_db.lock_changes()
-        apply_incarnation(account_db, incarnation)
-        if intermediate_roots:
-            roots.append(account_db.make_state_root())
-        for location in incarnation.writes:
-            addresses.add(location[1])
-        slots |= incarnation.slots_set  # as serial's: slots ever set, wiped or not
-        for location in incarnation.deltas:
-            addresses.add(location[1])
-    account_db.persist()
+    for group in groups:
+        account_db = AccountDB(block.db, root)
+        written, set_slots = set(), set()
+        for incarnation in group:
+            account_db.lock_changes()
+            apply_incarnation(account_db, incarnation)
+            written.update(location[1] for location in incarnation.writes)
+            written.update(location[1] for location in incarnation.deltas)
+            written.update(incarnation.wiped)
+            set_slots |= incarnation.slots_set  # as serial's: slots ever set, wiped or not
+        root = commit(block.db, root, account_db, written, set_slots)
+        roots.append(root)
+        addresses |= written
+        slots |= set_slots
     receipts = make_receipts(inc.outcome for inc in incarnations)
     return BlockResult(
-        state_root=account_db.state_root,
+        state_root=root,
         receipts=receipts,
         gas_used=receipts[-1].cumulative_gas_used if receipts else 0,
-        intermediate_roots=tuple(roots),
+        intermediate_roots=tuple(roots) if intermediate_roots else (),
         diff_lister=lambda: state_diff(AccountDB(block.db, block.pre_state_root),
-                                       account_db, addresses, slots),
+                                       AccountDB(block.db, root), addresses, slots),
     )
 
 

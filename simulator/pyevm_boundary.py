@@ -29,8 +29,12 @@ py-evm changes under any of them.
    looks up with a sorted version (the same accounts, a fixed order; results of stock
    py-evm do not depend on it). `get_accounts_for_deletion` also returns set order, but
    deleting accounts reads nothing, so its order cannot reach a result.
-6. py-evm's `AccountDB._get_storage_root` (private; outcome.py) to list storage-root
-   changes in post-state diffs. Guard: the differential and diff tests call it.
+6. py-evm's `AccountDB._get_storage_root` (private; outcome.py, state_commit.py) to
+   list storage-root changes in post-state diffs, and as the storage root a batch
+   commit starts from: the pre-state's, or empty once wiped (item 8 is the one case
+   it does not cover). Guard: the differential and diff tests call it; the batch
+   commit is checked against py-evm's own persist (tests/test_state_commit.py), and
+   every run's root against serial py-evm's.
 7. Computations are context managers: `Computation.__exit__` sees an exception
    leaving a call frame. The versioned state's computation class uses it to note the
    gas each open frame still held when an ESTIMATE stopped the incarnation, so an
@@ -45,6 +49,12 @@ py-evm changes under any of them.
    with nonce 0 (an account with storage only, EIP-7610), which is exactly that case.
    pevmsim's versioned state reproduces it so that parallel equals serial py-evm.
    Guard: a regression block, and the differential test's failing creations.
+9. A signed transaction's `sender` is a `cached_property` (the value lives in the
+   object's `__dict__` under "sender"). The block builder (workloads/api.py) puts the
+   signing key's address there instead of recovering it from the signature again.
+   Guard: a test recovers every sender of built blocks from the signatures and
+   compares (were py-evm to cache elsewhere, the primed value would go unused and the
+   sender would be recovered as before).
 """
 
 from __future__ import annotations
