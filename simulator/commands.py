@@ -47,14 +47,17 @@ def parse_settings(workload_class, settings) -> dict:
 
 
 def prepare(args, progress: Progress, check_block=None) -> tuple:
-    """(workload, params, block, labels, (SerialResult, serial wall s)) for the block
-    options: the block built, labelled and executed serially, or a UsageError (also
-    one that `check_block(block)` raises, before anything is printed)."""
+    """(workload, params, block, labels, serial.PendingSerial) for the block options:
+    the block built, labelled and its serial check started, or a UsageError (also one
+    that `check_block(block)` raises, before anything is printed). On the simulated
+    backend the serial check runs alongside, on another core, while the strategies
+    run; the processes backend measures real time, so there it runs first, alone.
+    `serial_noted` prints its figures once it is done."""
     from workloads.api import WorkloadError, block_size
     from workloads.registry import load_workload
 
     from .block_cache import built_block
-    from .serial import InvalidBlock, execute_serial
+    from .serial import InvalidBlock, start_serial
 
     try:
         workload_class = load_workload(args.workload)
@@ -70,19 +73,25 @@ def prepare(args, progress: Progress, check_block=None) -> tuple:
         raise UsageError(str(exc))
     if check_block is not None:
         check_block(block)
-    built = time.perf_counter()
+    progress.line(f"built the {workload.name} block ({len(block)} txs) in "
+                  f"{time.perf_counter() - started:.1f} s")
+    alongside = args.backend == "simulated"
     try:
-        with progress.stage("serial py-evm (the check)", len(block), log=False) as bar:
-            serial_result, _ = execute_serial(block, bar, steps=args.deep_check)
+        with progress.stage("serial py-evm (the check)", None if alongside else len(block),
+                            log=False) as bar:
+            serial = start_serial(block, args.deep_check, alongside, bar)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
-    done = time.perf_counter()
-    progress.line(f"built the {workload.name} block ({len(block)} txs) in "
-                  f"{built - started:.1f} s, executed it serially in {done - built:.1f} s")
+    return workload, dict(workload.values), block, labels, serial
+
+
+def serial_noted(progress: Progress, workload, serial) -> None:
+    """The serial check's time, and a warning if transactions of the block failed."""
+    serial_result, wall = serial.result()
+    progress.line(f"executed the {workload.name} block serially in {wall:.1f} s")
     warning = failure_warning(serial_result.failures)
     if warning:
         progress.warn(f"workload {workload.name}: {warning}")
-    return workload, dict(workload.values), block, labels, (serial_result, done - built)
 
 
 def format_summary(s: dict) -> str:
@@ -156,6 +165,7 @@ def run_command(args, strategies: list) -> int:
                             cold_load=cold_load, backend_options=engine_options,
                             serial_repeats=args.serial_repeats,
                             lazy_transfers=args.lazy_transfers)
+        serial_noted(progress, workload, serial)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     rows = [{**head(workload.name, params, args.seed), **summary,
@@ -196,7 +206,8 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
     options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
     cold_load = cold_load_seconds(args)
     engine_options = backend_options(args)
-    workload, params, block, labels, serial = prepare(args, Progress(), check_block)
+    progress = Progress()
+    workload, params, block, labels, serial = prepare(args, progress, check_block)
     try:
         report = run_block(block, args.strategy, args.threads[0], args.cost_model,
                            args.lazy_beneficiary, args.backend, labels=labels,
@@ -206,6 +217,7 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
                            backend_options=engine_options,
                            serial_repeats=args.serial_repeats,
                            lazy_transfers=args.lazy_transfers)
+        serial_noted(progress, workload, serial)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     row = {**head(workload.name, params, args.seed), **report.summary,

@@ -31,6 +31,14 @@ def environment() -> dict:
     }
 
 
+def usable_cores() -> int:
+    """Every core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def peak_rss_mib() -> float | None:
     """The peak resident memory of this process so far, in MiB (None where the
     platform has no getrusage)."""

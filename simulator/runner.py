@@ -34,7 +34,7 @@ from .metrics import Metrics, dependency_bound
 from .naming import LocationNamer
 from .outcome import BlockResult, assemble, mismatches, step_mismatches
 from .preimages import recording
-from .serial import InvalidBlock, execute_serial
+from .serial import InvalidBlock, PendingSerial, execute_serial
 from .strategies import STRATEGIES
 from .summary import run_summary
 from .versioned_state import ExecutionEnv, PreState
@@ -62,7 +62,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
               backend_options=None, serial_repeats: int = 3,
               lazy_transfers: bool = False) -> RunReport:
     """Run `block` under `strategy` and check it against serial execution.
-    `serial` may pass an earlier (BlockResult, wall seconds) of the same block;
+    `serial` may pass an earlier (BlockResult, wall seconds) of the same block, or a
+    serial.PendingSerial (one running alongside is collected once the run is over);
     `intermediate_roots` keeps the state root after each transaction; `progress`, a
     factory (description, total) -> context manager with update(k), shows progress;
     `strategy_options` are keyword arguments of the strategy (its `options`);
@@ -82,7 +83,6 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         with bar("serial py-evm") as serial_bar:
             serial_result, _ = execute_serial(block, serial_bar, steps=deep_check)
         serial = (serial_result, time.perf_counter() - started)
-    serial_result, serial_wall = serial
 
     started = time.perf_counter()
     model = COST_MODELS[cost_model](cold_load)
@@ -90,13 +90,18 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), lazy_beneficiary,
                        lazy_transfers)
     engine = BACKENDS[backend](**(backend_options or {}))
-    with recording() as preimages, bar(f"{strategy} on {threads} workers") as parallel_bar:
-        runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
-        makespan = engine.run(runner, threads, metrics, parallel_bar)
-    final = runner.final_incarnations()
-    for index, incarnation in enumerate(final):
-        if incarnation.error is not None:
-            raise InvalidBlock(f"transaction {index} is invalid: {incarnation.error}")
+    try:
+        with recording() as preimages, bar(f"{strategy} on {threads} workers") as parallel_bar:
+            runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
+            makespan = engine.run(runner, threads, metrics, parallel_bar)
+        final = runner.final_incarnations()
+        for index, incarnation in enumerate(final):
+            if incarnation.error is not None:
+                raise InvalidBlock(f"transaction {index} is invalid: {incarnation.error}")
+    except Exception:
+        if isinstance(serial, PendingSerial):  # an invalid block: the serial check,
+            serial.result()  # run first when not alongside, says which tx and why
+        raise
     result = assemble(block, final, intermediate_roots)
     real = None
     if backend != SimulatedBackend.name:
@@ -120,6 +125,9 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
     # block sequentially (the oracle and pevm fall back to that).
     bound = min(dependency_bound(final, model.split(final), threads, model.SCHEDULE,
                                  model.COLD_LOAD), serial_time)
+    insight = analyse(final, model, threads, metrics, namer, oracle_what_if)
+    serial_result, serial_wall = (serial.result() if isinstance(serial, PendingSerial)
+                                  else serial)  # a serial check alongside ends here
     problems = mismatches(result, serial_result)
     if deep_check:
         if serial_result.steps is None:
@@ -132,7 +140,7 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         serial_result=serial_result, problems=problems,
         header_check=block.header_check(result), metrics=metrics,
         serial_time=serial_time, makespan=makespan, bound=bound,
-        insight=analyse(final, model, threads, metrics, namer, oracle_what_if),
+        insight=insight,
         wall=wall, serial_wall=serial_wall, peak_rss_mib=peak_rss_mib(), real=real)
     return RunReport(summary, result, serial_result, metrics, final, namer)
 

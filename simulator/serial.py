@@ -5,16 +5,27 @@ transaction after another, exactly as a traditional client applies a block. The 
 addition is a subclass of AccountDB that notes which accounts and slots were written,
 so that the post-state diff can be listed; every value still comes from py-evm.
 The serial result also says how each failed transaction failed (`failures.py`).
+
+`start_serial` can run the check alongside: a forked process executes the block while
+this one goes on with the parallel run, on another core, and `result()` collects it.
+The forked process sees the block as it was at the fork and changes only its own copy;
+its result carries everything but the diff, which this process lists on demand by
+executing the block again (only a run that does not match needs it).
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import time
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from multiprocessing import get_context
 
 from eth.db.account import AccountDB
 
+from .environment import usable_cores
 from .failures import classify
 from .outcome import BlockResult, location_values, make_receipts, state_diff
 from .versioned_state import transaction_outcome
@@ -137,3 +148,67 @@ def execute_serial(block, progress=None, steps: bool = False) -> tuple:
         failures=tuple(failures),
     )
     return result, seconds
+
+
+class PendingSerial:
+    """The serial check of a block, started by `start_serial`; `result()` gives
+    (SerialResult, wall seconds), waiting for it if it runs alongside."""
+
+    def __init__(self, block, steps: bool, alongside: bool, progress=None) -> None:
+        self.block = block
+        self._value = None
+        if not alongside:
+            started = time.perf_counter()
+            self._value = (execute_serial(block, progress, steps)[0],
+                           time.perf_counter() - started)
+            return
+        self._pipe, theirs = get_context("fork").Pipe(duplex=False)
+        self._process = get_context("fork").Process(
+            target=_serial_alongside, args=(block, steps, theirs), daemon=True,
+            name="pevmsim-serial")
+        self._process.start()
+        theirs.close()
+
+    def result(self) -> tuple:
+        if self._value is None:
+            try:
+                answer = pickle.loads(self._pipe.recv_bytes())
+            except EOFError:
+                self._process.join()
+                raise RuntimeError(f"the serial check's process died (exit code "
+                                   f"{self._process.exitcode})") from None
+            finally:
+                self._pipe.close()
+                self._process.join()
+            kind, value, wall = answer
+            if kind == "invalid":
+                raise InvalidBlock(value)
+            if kind == "error":
+                raise RuntimeError(f"the serial check failed: {value}")
+            block = self.block
+            self._value = (replace(value, diff_lister=lambda: execute_serial(block)[0].diff),
+                           wall)
+        return self._value
+
+
+def start_serial(block, steps: bool = False, alongside: bool = False,
+                 progress=None) -> PendingSerial:
+    """The serial check of `block`: with `alongside`, in a forked process while this
+    one goes on, when this process may use another core (and can fork); else now,
+    `progress.update(1)` after each transaction when given."""
+    return PendingSerial(block, steps,
+                         alongside and hasattr(os, "fork") and usable_cores() > 1, progress)
+
+
+def _serial_alongside(block, steps: bool, connection) -> None:
+    """In the forked process: execute the block, send (kind, result or message, wall)."""
+    started = time.perf_counter()
+    try:
+        result = execute_serial(block, steps=steps)[0]
+        answer = ("ok", replace(result, diff_lister=None), time.perf_counter() - started)
+    except InvalidBlock as exc:
+        answer = ("invalid", str(exc), 0.0)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, one line
+        answer = ("error", traceback.format_exception_only(type(exc), exc)[-1].strip(), 0.0)
+    connection.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
+    connection.close()

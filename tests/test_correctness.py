@@ -1,11 +1,16 @@
 """Parallel == serial (state diff, receipts, logs, gas) on every conflict pattern.
 Light form (forms.py): the eager beneficiary on 2 and 32 workers only."""
 
+import multiprocessing
+import re
+
 import pytest
 from forms import matrix
 from scenarios.blocks import SCENARIOS
 
+from simulator.block import Block
 from simulator.runner import run_block
+from simulator.serial import InvalidBlock, start_serial
 from workloads.erc20 import ERC20Workload
 
 THREADS = (1, 2, 4, 8, 32)
@@ -95,3 +100,35 @@ def test_conflicts_name_the_hot_locations(blocks):
     assert conflicts and conflicts[0]["reexecutions"] + conflicts[0]["suspensions"] > 0
     assert all(row["label"].startswith(("nonce of sender", "ETH balance of sender"))
                for row in conflicts)
+
+
+def test_the_serial_check_alongside_equals_the_one_in_this_process(blocks):
+    """start_serial(alongside=True) executes in a forked process (on a machine with a
+    second core): the same result, steps and diff as in this process, and no process
+    left behind."""
+    block = blocks["erc20_accounts_10"]
+    here, _ = start_serial(block, steps=True).result()
+    pending = start_serial(block, steps=True, alongside=True)
+    alongside, wall = pending.result()
+    assert wall > 0
+    assert (alongside.state_root, alongside.receipts, alongside.gas_used,
+            alongside.failures, alongside.steps) == (here.state_root, here.receipts,
+                                                     here.gas_used, here.failures, here.steps)
+    assert alongside.diff == here.diff and alongside.diff
+    assert multiprocessing.active_children() == []
+    assert pending.result()[0] is alongside  # collected once
+
+
+def test_an_invalid_block_is_reported_by_the_serial_check_alongside():
+    """The parallel run meets the invalid transaction too, but the serial check's
+    words (which transaction, and why) are the ones reported, as when it runs first."""
+    valid = ERC20Workload(accounts=2).block(6, seed=1)
+    repeated = [sender for sender in valid.senders if valid.senders.count(sender) > 1]
+    skipped = valid.senders.index(repeated[0])  # its next transaction's nonce is too high
+    block = Block(valid.vm_class, valid.context, valid.db, valid.pre_state_root,
+                  [tx for index, tx in enumerate(valid.transactions) if index != skipped])
+    with pytest.raises(InvalidBlock) as here:
+        start_serial(block)
+    with pytest.raises(InvalidBlock, match=re.escape(str(here.value))):
+        run_block(block, serial=start_serial(block, alongside=True))
+    assert multiprocessing.active_children() == []

@@ -25,7 +25,6 @@ is closed on the way out, interrupted or not.
 
 from __future__ import annotations
 
-import os
 import pickle
 import queue
 import uuid
@@ -33,6 +32,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ..environment import usable_cores
 from .suite import BlockSpec
 
 CONNECT_TIMEOUT = "5s"  # how long --scheduler ADDRESS may take to answer
@@ -53,10 +53,7 @@ class Task:
 
 def default_jobs() -> int:
     """Every core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 @contextmanager
