@@ -40,13 +40,15 @@ def usable_cores() -> int:
 
 
 def peak_rss_mib() -> float | None:
-    """The peak resident memory of this process so far, in MiB (None where the
-    platform has no getrusage)."""
+    """The peak resident memory so far, in MiB, of this process or of the largest
+    child process it reaped (a serial check alongside, a worker), whichever is
+    higher (None where the platform has no getrusage)."""
     try:
         import resource
     except ImportError:
         return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     return peak / (2**20 if sys.platform == "darwin" else 2**10)  # bytes there, KiB here
 
 

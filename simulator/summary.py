@@ -88,8 +88,10 @@ SUMMARY_FIELDS = {
                   "re-execution (JSON only)",
     "wall_time_s": "host seconds this simulation took (Python; not a speedup figure)",
     "serial_wall_time_s": "host seconds stock serial py-evm took on the block",
-    "peak_rss_mib": "peak resident memory (MiB) of the process that ran this, from its "
-                    "start to the end of this run (a host figure, like wall_time_s)",
+    "peak_rss_mib": "peak resident memory (MiB) of the process that ran this, or of "
+                    "the largest child process it ran (serial check alongside, "
+                    "workers), from its start to the end of this run (a host figure, "
+                    "like wall_time_s)",
 }
 
 JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants"}  # nested: kept out of CSV
