@@ -49,10 +49,12 @@ def parse_settings(workload_class, settings) -> dict:
 def prepare(args, progress: Progress, check_block=None) -> tuple:
     """(workload, params, block, labels, serial.PendingSerial) for the block options:
     the block built, labelled and its serial check started, or a UsageError (also one
-    that `check_block(block)` raises, before anything is printed). On the simulated
-    backend the serial check runs alongside, on another core, while the strategies
-    run; the processes backend measures real time, so there it runs first, alone.
-    `serial_noted` prints its figures once it is done."""
+    that `check_block(block)` raises, before anything is printed). The serial check
+    runs alongside, on another core, while the strategies run, unless something of
+    the run is timed for real: the processes backend, or the `measured` cost model
+    (whose per-transaction CPU times another busy core would perturb for the first
+    strategies only); there it runs first, alone. `serial_noted` prints its figures
+    once it is done."""
     from workloads.api import WorkloadError, block_size
     from workloads.registry import load_workload
 
@@ -75,7 +77,7 @@ def prepare(args, progress: Progress, check_block=None) -> tuple:
         check_block(block)
     progress.line(f"built the {workload.name} block ({len(block)} txs) in "
                   f"{time.perf_counter() - started:.1f} s")
-    alongside = args.backend == "simulated"
+    alongside = args.backend == "simulated" and args.cost_model != "measured"
     try:
         with progress.stage("serial py-evm (the check)", None if alongside else len(block),
                             log=False) as bar:
