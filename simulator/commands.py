@@ -53,8 +53,9 @@ def prepare(args, progress: Progress, check_block=None) -> tuple:
     runs alongside, on another core, while the strategies run, unless something of
     the run is timed for real: the processes backend, or the `measured` cost model
     (whose per-transaction CPU times another busy core would perturb for the first
-    strategies only); there it runs first, alone. `serial_noted` prints its figures
-    once it is done."""
+    strategies only); there it runs first, alone. Its figures and any warning about
+    failed transactions print once its result is in hand (nothing for a block it
+    finds invalid: that is the error)."""
     from workloads.api import WorkloadError, block_size
     from workloads.registry import load_workload
 
@@ -75,25 +76,23 @@ def prepare(args, progress: Progress, check_block=None) -> tuple:
         raise UsageError(str(exc))
     if check_block is not None:
         check_block(block)
-    progress.line(f"built the {workload.name} block ({len(block)} txs) in "
-                  f"{time.perf_counter() - started:.1f} s")
+    built = time.perf_counter() - started
+
+    def noted(serial_result, wall: float) -> None:
+        progress.line(f"built the {workload.name} block ({len(block)} txs) in "
+                      f"{built:.1f} s, executed it serially in {wall:.1f} s")
+        warning = failure_warning(serial_result.failures)
+        if warning:
+            progress.warn(f"workload {workload.name}: {warning}")
+
     alongside = args.backend == "simulated" and args.cost_model != "measured"
     try:
         with progress.stage("serial py-evm (the check)", None if alongside else len(block),
                             log=False) as bar:
-            serial = start_serial(block, args.deep_check, alongside, bar)
+            serial = start_serial(block, args.deep_check, alongside, bar, noted)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     return workload, dict(workload.values), block, labels, serial
-
-
-def serial_noted(progress: Progress, workload, serial) -> None:
-    """The serial check's time, and a warning if transactions of the block failed."""
-    serial_result, wall = serial.result()
-    progress.line(f"executed the {workload.name} block serially in {wall:.1f} s")
-    warning = failure_warning(serial_result.failures)
-    if warning:
-        progress.warn(f"workload {workload.name}: {warning}")
 
 
 def format_summary(s: dict) -> str:
@@ -167,7 +166,6 @@ def run_command(args, strategies: list) -> int:
                             cold_load=cold_load, backend_options=engine_options,
                             serial_repeats=args.serial_repeats,
                             lazy_transfers=args.lazy_transfers)
-        serial_noted(progress, workload, serial)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     rows = [{**head(workload.name, params, args.seed), **summary,
@@ -208,8 +206,7 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
     options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
     cold_load = cold_load_seconds(args)
     engine_options = backend_options(args)
-    progress = Progress()
-    workload, params, block, labels, serial = prepare(args, progress, check_block)
+    workload, params, block, labels, serial = prepare(args, Progress(), check_block)
     try:
         report = run_block(block, args.strategy, args.threads[0], args.cost_model,
                            args.lazy_beneficiary, args.backend, labels=labels,
@@ -219,7 +216,6 @@ def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
                            backend_options=engine_options,
                            serial_repeats=args.serial_repeats,
                            lazy_transfers=args.lazy_transfers)
-        serial_noted(progress, workload, serial)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     row = {**head(workload.name, params, args.seed), **report.summary,

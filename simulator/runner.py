@@ -94,10 +94,10 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         with recording() as preimages, bar(f"{strategy} on {threads} workers") as parallel_bar:
             runner = STRATEGIES[strategy](env, model, metrics, **(strategy_options or {}))
             makespan = engine.run(runner, threads, metrics, parallel_bar)
-        final = runner.final_incarnations()
-        for index, incarnation in enumerate(final):
-            if incarnation.error is not None:
-                raise InvalidBlock(f"transaction {index} is invalid: {incarnation.error}")
+            final = runner.final_incarnations()
+            for index, incarnation in enumerate(final):
+                if incarnation.error is not None:
+                    raise InvalidBlock(f"transaction {index} is invalid: {incarnation.error}")
     except Exception:
         if isinstance(serial, PendingSerial):  # an invalid block: the serial check,
             serial.result()  # run first when not alongside, says which tx and why

@@ -152,15 +152,18 @@ def execute_serial(block, progress=None, steps: bool = False) -> tuple:
 
 class PendingSerial:
     """The serial check of a block, started by `start_serial`; `result()` gives
-    (SerialResult, wall seconds), waiting for it if it runs alongside."""
+    (SerialResult, wall seconds), waiting for it if it runs alongside. `noted(result,
+    wall)` is called once, when the result is first in hand."""
 
-    def __init__(self, block, steps: bool, alongside: bool, progress=None) -> None:
+    def __init__(self, block, steps: bool, alongside: bool, progress=None,
+                 noted=None) -> None:
         self.block = block
         self._value = None
+        self._noted = noted
         if not alongside:
             started = time.perf_counter()
-            self._value = (execute_serial(block, progress, steps)[0],
-                           time.perf_counter() - started)
+            self._done(execute_serial(block, progress, steps)[0],
+                       time.perf_counter() - started)
             return
         self._pipe, theirs = get_context("fork").Pipe(duplex=False)
         self._process = get_context("fork").Process(
@@ -186,18 +189,25 @@ class PendingSerial:
             if kind == "error":
                 raise RuntimeError(f"the serial check failed: {value}")
             block = self.block
-            self._value = (replace(value, diff_lister=lambda: execute_serial(block)[0].diff),
-                           wall)
+            self._done(replace(value, diff_lister=lambda: execute_serial(block)[0].diff),
+                       wall)
         return self._value
+
+    def _done(self, result, wall: float) -> None:
+        self._value = (result, wall)
+        if self._noted is not None:
+            self._noted(result, wall)
 
 
 def start_serial(block, steps: bool = False, alongside: bool = False,
-                 progress=None) -> PendingSerial:
+                 progress=None, noted=None) -> PendingSerial:
     """The serial check of `block`: with `alongside`, in a forked process while this
     one goes on, when this process may use another core (and can fork); else now,
-    `progress.update(1)` after each transaction when given."""
+    `progress.update(1)` after each transaction when given. `noted` as in
+    PendingSerial."""
     return PendingSerial(block, steps,
-                         alongside and hasattr(os, "fork") and usable_cores() > 1, progress)
+                         alongside and hasattr(os, "fork") and usable_cores() > 1,
+                         progress, noted)
 
 
 def _serial_alongside(block, steps: bool, connection) -> None:

@@ -152,7 +152,15 @@ def _start_cli(*args) -> subprocess.Popen:
         [sys.executable, "-m", "simulator.cli", "run", "--workload", "erc20", "--set",
          "accounts=1000", "--txs", "400", "--strategy", "block-stm", "--threads", "2",
          "--backend", "processes", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_interruptible)
+
+
+def _interruptible() -> None:
+    """Ctrl-C as at a terminal, even under a runner that started us with SIGINT
+    ignored (a background job of a shell without job control): Python then keeps it
+    ignored instead of raising KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_workers(cli: subprocess.Popen, count: int) -> list:
