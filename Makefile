@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 test: install
 	$(BIN)/python -m pytest
 
-# every ethereum/tests fixture under every strategy (make test runs a rotating subset)
+# every combination of the heaviest oracle matrices (make test runs a lighter form: tests/forms.py)
 test-full: install
 	PEVMSIM_FULL_ORACLES=1 $(BIN)/python -m pytest
 
