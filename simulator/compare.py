@@ -11,10 +11,9 @@ median run with the spread of its virtual speedups.
 from __future__ import annotations
 
 import textwrap
-import time
 
 from .runner import run_block
-from .serial import execute_serial
+from .serial import start_serial
 from .summary import median_of_repeats
 
 
@@ -27,12 +26,11 @@ def compare(block, strategies, threads, cost_model: str = "gas",
     """One run summary per (strategy, thread count), strategies outermost, in the given
     orders. `threads` is a count or a list of counts; `strategy_options` maps a
     strategy name to its keyword options; `serial` may pass (SerialResult, wall
-    seconds) of the block; `progress` is a simulator.progress.Progress; `deep_check`,
+    seconds) of the block or a serial.PendingSerial; `progress` is a simulator.progress.Progress; `deep_check`,
     `cold_load`, `backend_options`, `serial_repeats` and `lazy_transfers` as in
     run_block."""
     if serial is None:
-        started = time.perf_counter()
-        serial = (execute_serial(block, steps=deep_check)[0], time.perf_counter() - started)
+        serial = start_serial(block, deep_check)
     counts = [threads] if isinstance(threads, int) else list(threads)
     options = strategy_options or {}
     configurations = [(name, count, k) for name in strategies for count in counts

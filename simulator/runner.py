@@ -34,7 +34,7 @@ from .metrics import Metrics, dependency_bound
 from .naming import LocationNamer
 from .outcome import BlockResult, assemble, mismatches, step_mismatches
 from .preimages import recording
-from .serial import InvalidBlock, PendingSerial, execute_serial
+from .serial import InvalidBlock, PendingSerial, execute_serial, start_serial
 from .strategies import STRATEGIES
 from .summary import run_summary
 from .versioned_state import ExecutionEnv, PreState
@@ -79,10 +79,8 @@ def run_block(block, strategy: str = "block-stm", threads: int = 8, cost_model: 
         return progress(description, len(block)) if progress else nullcontext()
 
     if serial is None:
-        started = time.perf_counter()
         with bar("serial py-evm") as serial_bar:
-            serial_result, _ = execute_serial(block, serial_bar, steps=deep_check)
-        serial = (serial_result, time.perf_counter() - started)
+            serial = start_serial(block, deep_check, progress=serial_bar)
 
     started = time.perf_counter()
     model = COST_MODELS[cost_model](cold_load)

@@ -165,8 +165,9 @@ class PendingSerial:
             self._done(execute_serial(block, progress, steps)[0],
                        time.perf_counter() - started)
             return
-        self._pipe, theirs = get_context("fork").Pipe(duplex=False)
-        self._process = get_context("fork").Process(
+        fork = get_context("fork")
+        self._pipe, theirs = fork.Pipe(duplex=False)
+        self._process = fork.Process(
             target=_serial_alongside, args=(block, steps, theirs), daemon=True,
             name="pevmsim-serial")
         self._process.start()
@@ -177,12 +178,12 @@ class PendingSerial:
             try:
                 answer = pickle.loads(self._pipe.recv_bytes())
             except EOFError:
+                self._pipe.close()
                 self._process.join()
                 raise RuntimeError(f"the serial check's process died (exit code "
                                    f"{self._process.exitcode})") from None
-            finally:
-                self._pipe.close()
-                self._process.join()
+            self._pipe.close()
+            self._process.join()
             kind, value, wall = answer
             if kind == "invalid":
                 raise InvalidBlock(value)
