@@ -23,16 +23,17 @@ import pytest
 from simulator.abc import EventKind, Strategy, Task, TaskKind, completed
 from simulator.backends.processes import ProcessesBackend
 from simulator.backends.simulated import SimulatedBackend
-from simulator.cost_model import GasCostModel
-from simulator.locations import BALANCE, STORAGE
-from simulator.metrics import Metrics
-from simulator.mv_memory import MVMemory
-from simulator.outcome import assemble
-from simulator.runner import run_block, time_serial
+from simulator.costs.cost_model import GasCostModel
+from simulator.engine.locations import BALANCE, STORAGE
+from simulator.engine.metrics import Metrics
+from simulator.engine.mv_memory import MVMemory
+from simulator.chain.outcome import assemble
+from simulator.runs.real import time_serial
+from simulator.runs.runner import run_block
 from simulator.strategies import STRATEGIES
-from simulator.versioned_state import ExecutionEnv, PreState
-from simulator.scheduler import Scheduler
-from simulator.serial import execute_serial
+from simulator.engine.versioned_state import ExecutionEnv, PreState
+from simulator.engine.scheduler import Scheduler
+from simulator.chain.serial import execute_serial
 from workloads.erc20 import ERC20Workload
 
 TXS = 50

@@ -1,11 +1,11 @@
-"""The built-block cache (simulator/block_cache.py): a large generated block comes back
+"""The built-block cache (workloads/block_cache.py): a large generated block comes back
 from disk as the block a fresh build makes, under a key that changes with its inputs."""
 
 from __future__ import annotations
 
-from simulator import block_cache
-from simulator.block_cache import CACHED_TXS, built_block, entry_key
-from simulator.serial import execute_serial
+from workloads import block_cache
+from workloads.block_cache import CACHED_TXS, built_block, entry_key
+from simulator.chain.serial import execute_serial
 from workloads.registry import load_workload
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from simulator.cli import main
+from simulator.cli.main import main
 
 RUN_KEYS = {
     "workload", "params", "txs", "gas_used", "strategy", "threads", "backend", "cost_model",

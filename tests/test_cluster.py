@@ -14,7 +14,7 @@ import dask
 import pytest
 from distributed import Client, LocalCluster
 
-from simulator.cli import main
+from simulator.cli.main import main
 from simulator.harness.suite import SuiteError, load_suite, select_txs
 from simulator.harness.sweep import read_results, sweep
 from simulator.progress import Progress

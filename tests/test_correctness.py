@@ -8,9 +8,10 @@ import pytest
 from forms import matrix
 from scenarios.blocks import SCENARIOS
 
-from simulator.block import Block
-from simulator.runner import run_block
-from simulator.serial import InvalidBlock, start_serial
+from simulator.chain.block import Block
+from simulator.runs.runner import run_block
+from simulator.chain.serial import InvalidBlock, start_serial
+from simulator.runs.spec import RunSpec
 from workloads.erc20 import ERC20Workload
 
 THREADS = (1, 2, 4, 8, 32)
@@ -29,8 +30,7 @@ def blocks():
     list(SCENARIOS) + ["erc20_accounts_2", "erc20_accounts_10", "erc20_accounts_1000"],
     THREADS, (True, False)))
 def test_block_stm_equals_serial(blocks, scenario, threads, lazy):
-    report = run_block(blocks[scenario], "block-stm", threads, lazy_beneficiary=lazy,
-                       deep_check=True)
+    report = run_block(blocks[scenario], RunSpec("block-stm", threads, lazy_beneficiary=lazy, deep_check=True))
     assert report.summary["mismatches"] == []
     assert report.result.state_root == report.serial.state_root
     assert report.result.receipts == report.serial.receipts
@@ -39,45 +39,44 @@ def test_block_stm_equals_serial(blocks, scenario, threads, lazy):
 
 
 def test_scenarios_exercise_what_they_claim(blocks):
-    receipts = run_block(blocks["reverts_and_out_of_gas"], "serial", 1).serial.receipts
+    receipts = run_block(blocks["reverts_and_out_of_gas"], RunSpec("serial", 1)).serial.receipts
     assert not all(r.success for r in receipts) and any(r.success for r in receipts)
     assert any(r.gas_used == 60_000 for r in receipts)  # out of gas burns it all
-    payers = run_block(blocks["coinbase_readers_and_payers"], "serial", 1).serial
+    payers = run_block(blocks["coinbase_readers_and_payers"], RunSpec("serial", 1)).serial
     assert all(r.success for r in payers.receipts)
 
 
 def test_full_contention_does_not_collapse(blocks):
-    summary = run_block(blocks["erc20_accounts_2"], "block-stm", 8).summary
+    summary = run_block(blocks["erc20_accounts_2"], RunSpec("block-stm", 8)).summary
     assert summary["matches_serial"]
     assert summary["executions"] > summary["txs"]
     assert summary["virtual_speedup"] >= 0.8
 
 
 def test_one_worker_costs_little(blocks):
-    summary = run_block(blocks["erc20_accounts_1000"], "block-stm", 1).summary
+    summary = run_block(blocks["erc20_accounts_1000"], RunSpec("block-stm", 1)).summary
     assert summary["executions"] == summary["txs"]
     assert 0.85 <= summary["virtual_speedup"] <= 1.0
 
 
 def test_gas_cost_model_is_deterministic(blocks):
     keys = ("virtual_speedup", "executions", "validations", "state_root", "virtual_makespan_s")
-    first = run_block(blocks["erc20_accounts_10"], "block-stm", 8)
-    second = run_block(blocks["erc20_accounts_10"], "block-stm", 8)
+    first = run_block(blocks["erc20_accounts_10"], RunSpec("block-stm", 8))
+    second = run_block(blocks["erc20_accounts_10"], RunSpec("block-stm", 8))
     assert [first.summary[k] for k in keys] == [second.summary[k] for k in keys]
     assert first.metrics.events == second.metrics.events
 
 
 def test_lazy_beneficiary_removes_fee_conflicts(blocks):
-    lazy = run_block(blocks["independent_transfers"], "block-stm", 8).summary
-    eager = run_block(blocks["independent_transfers"], "block-stm", 8,
-                      lazy_beneficiary=False).summary
+    lazy = run_block(blocks["independent_transfers"], RunSpec("block-stm", 8)).summary
+    eager = run_block(blocks["independent_transfers"], RunSpec("block-stm", 8, lazy_beneficiary=False)).summary
     assert lazy["executions"] == lazy["txs"]
     assert eager["executions"] > eager["txs"]
     assert lazy["virtual_speedup"] > 2 * eager["virtual_speedup"]
 
 
 def test_measured_cost_model_also_matches(blocks):
-    summary = run_block(blocks["erc20_accounts_10"], "block-stm", 8, cost_model="measured").summary
+    summary = run_block(blocks["erc20_accounts_10"], RunSpec("block-stm", 8, cost_model="measured")).summary
     assert summary["matches_serial"] and summary["virtual_makespan_s"] > 0
 
 
@@ -86,9 +85,8 @@ def test_measured_cost_model_also_matches(blocks):
                                       "erc20_accounts_10", "coinbase_readers_and_payers"])
 def test_waiting_for_the_sender_keeps_serial_results_and_saves_executions(
         blocks, scenario, threads):
-    plain = run_block(blocks[scenario], "block-stm", threads).summary
-    waiting = run_block(blocks[scenario], "block-stm", threads,
-                        strategy_options={"wait_for_sender": 1}).summary
+    plain = run_block(blocks[scenario], RunSpec("block-stm", threads)).summary
+    waiting = run_block(blocks[scenario], RunSpec("block-stm", threads, strategy_options={"wait_for_sender": 1})).summary
     assert waiting["mismatches"] == []
     assert waiting["executions"] <= plain["executions"]
     if plain["invalid_executions"]:
@@ -96,7 +94,7 @@ def test_waiting_for_the_sender_keeps_serial_results_and_saves_executions(
 
 
 def test_conflicts_name_the_hot_locations(blocks):
-    conflicts = run_block(blocks["one_sender_chain"], "block-stm", 8).summary["conflicts"]
+    conflicts = run_block(blocks["one_sender_chain"], RunSpec("block-stm", 8)).summary["conflicts"]
     assert conflicts and conflicts[0]["reexecutions"] + conflicts[0]["suspensions"] > 0
     assert all(row["label"].startswith(("nonce of sender", "ETH balance of sender"))
                for row in conflicts)
@@ -130,5 +128,5 @@ def test_an_invalid_block_is_reported_by_the_serial_check_alongside():
     with pytest.raises(InvalidBlock) as here:
         start_serial(block)
     with pytest.raises(InvalidBlock, match=re.escape(str(here.value))):
-        run_block(block, serial=start_serial(block, alongside=True))
+        run_block(block, RunSpec(), serial=start_serial(block, alongside=True))
     assert multiprocessing.active_children() == []

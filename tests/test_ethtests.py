@@ -15,7 +15,8 @@ import pytest
 
 from forms import FULL
 
-from simulator.fixtures import load_fixtures, run_fixture
+from simulator.runs.fixtures import load_fixtures, run_fixture
+from simulator.runs.spec import RunSpec
 from simulator.strategies import STRATEGIES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ethtests" / "BlockchainTests"
@@ -44,4 +45,4 @@ def test_the_default_form_still_covers_every_file_and_strategy():
     for path, strategy, lazy in CASES])
 def test_fixture_file(path, strategy, lazy):
     for name, fixture in load_fixtures(path):
-        run_fixture(fixture, strategy, threads=8, lazy_beneficiary=lazy)
+        run_fixture(fixture, RunSpec(strategy, 8, lazy_beneficiary=lazy))

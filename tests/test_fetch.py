@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from rpc_node import Fault, Node
-from simulator.cli import main
-from simulator.runner import run_block
-from workloads.block_store import BlockStore
+from simulator.cli.main import main
+from simulator.runs.runner import run_block
+from simulator.sources.block_store import BlockStore
+from simulator.runs.spec import RunSpec
 from workloads.mainnet import VENDORED, load_block
 
 PEVMSIM = str(Path(sys.executable).parent / "pevmsim")
@@ -98,7 +99,7 @@ def test_fetched_block_of_another_era_replays_like_the_vendored_one(number, era_
     ours = load_block(number, store=BlockStore(era_dir))
     theirs = load_block(number)
     assert ours.pre_state_root == theirs.pre_state_root
-    fetched, vendored = run_block(ours, "block-stm", 8), run_block(theirs, "block-stm", 8)
+    fetched, vendored = run_block(ours, RunSpec("block-stm", 8)), run_block(theirs, RunSpec("block-stm", 8))
     assert fetched.matches_serial
     assert fetched.result.state_root == vendored.result.state_root
     assert fetched.result.receipts == vendored.result.receipts

@@ -5,14 +5,16 @@ import json
 import numpy as np
 import pytest
 
-from simulator.calibration import (CONSTANTS, FEATURES, block_features, fit, fit_parallel,
+from simulator.harness.calibration import (CONSTANTS, FEATURES, block_features, fit, fit_parallel,
                                    incarnation_features, predict, predicted_speedup,
                                    read_table)
-from simulator.cli import main
-from simulator.cost_model import NANOSECOND, RevmCostModel
-from simulator.fidelity import DEFAULT_TABLE, PEVM_RULES, error_stats, ranks, spearman
-from simulator.runner import run_block
+from simulator.cli.main import main
+from simulator.costs.cost_model import NANOSECOND, RevmCostModel
+from simulator.harness.calibration import PEVM_RULES
+from simulator.harness.fidelity import DEFAULT_TABLE, error_stats, ranks, spearman
+from simulator.runs.runner import run_block
 from simulator.strategies import STRATEGIES
+from simulator.runs.spec import RunSpec
 from workloads.mainnet import load_block
 from workloads.transfer import TransferWorkload
 
@@ -54,7 +56,7 @@ def test_fit_keeps_constants_non_negative():
 def test_the_features_predict_what_the_revm_model_charges_serially():
     """calibration's features and RevmCostModel's serial baseline count the same."""
     block = load_block(1150000)
-    report = run_block(block, "serial", 1, "revm")
+    report = run_block(block, RunSpec("serial", 1, "revm"))
     features = incarnation_features(report.incarnations)
     assert features == block_features(block)
     assert set(features) == set(FEATURES) and features["txs"] == len(block)
@@ -111,8 +113,7 @@ def test_fidelity_cli_rejects_bad_input(capsys):
 @pytest.mark.parametrize("number,threads", [(46147, 12), (1150000, 12), (4369999, 32)])
 def test_small_block_fallback_fires_and_matches_serial(number, threads):
     block = load_block(number)
-    report = run_block(block, "block-stm", threads, "revm",
-                       strategy_options={"small_block_fallback": 1})
+    report = run_block(block, RunSpec("block-stm", threads, "revm", strategy_options={"small_block_fallback": 1}))
     assert report.matches_serial
     assert report.summary["sequential_fallbacks"] == 1
     assert report.summary["virtual_speedup"] == pytest.approx(1.0)
@@ -121,8 +122,8 @@ def test_small_block_fallback_fires_and_matches_serial(number, threads):
 
 def test_no_validation_of_transaction_zero_matches_serial():
     block = load_block(4369999)
-    plain = run_block(block, "block-stm", 4, "revm")
-    pevm = run_block(block, "block-stm", 4, "revm", strategy_options={"validate_first": 0})
+    plain = run_block(block, RunSpec("block-stm", 4, "revm"))
+    pevm = run_block(block, RunSpec("block-stm", 4, "revm", strategy_options={"validate_first": 0}))
     assert plain.matches_serial and pevm.matches_serial
 
     def validated(report) -> set:
@@ -133,8 +134,7 @@ def test_no_validation_of_transaction_zero_matches_serial():
 
 
 def test_pevm_rules_together_match_serial_on_a_parallel_block():
-    report = run_block(load_block(4369999), "block-stm", 12, "revm",
-                       strategy_options=PEVM_RULES, lazy_transfers=True)
+    report = run_block(load_block(4369999), RunSpec("block-stm", 12, "revm", strategy_options=PEVM_RULES, lazy_transfers=True))
     assert report.matches_serial
     assert report.summary["sequential_fallbacks"] == 0
 
@@ -142,7 +142,7 @@ def test_pevm_rules_together_match_serial_on_a_parallel_block():
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_lazy_transfers_match_serial(strategy):
     block = TransferWorkload(accounts=3).block(40, seed=5)
-    report = run_block(block, strategy, 8, lazy_transfers=True, deep_check=True)
+    report = run_block(block, RunSpec(strategy, 8, lazy_transfers=True, deep_check=True))
     assert report.summary["mismatches"] == []
     assert report.summary["lazy_transfers"]
 
@@ -150,8 +150,8 @@ def test_lazy_transfers_match_serial(strategy):
 def test_lazy_transfers_remove_conflicts_of_a_busy_sender():
     """Block 2179522: one sender in a third of the transactions."""
     block = load_block(2179522)
-    eager = run_block(block, "block-stm", 12, "revm").summary
-    lazy = run_block(block, "block-stm", 12, "revm", lazy_transfers=True).summary
+    eager = run_block(block, RunSpec("block-stm", 12, "revm")).summary
+    lazy = run_block(block, RunSpec("block-stm", 12, "revm", lazy_transfers=True)).summary
     assert eager["matches_serial"] and lazy["matches_serial"]
     assert lazy["suspensions"] + lazy["reexecutions"] < eager["suspensions"] + eager["reexecutions"]
     assert lazy["virtual_speedup"] > eager["virtual_speedup"]
@@ -160,12 +160,11 @@ def test_lazy_transfers_remove_conflicts_of_a_busy_sender():
 def test_selfdestruct_fallback_fires_and_matches_serial():
     """Block 11114732: pevm measured 0.89x, its self-destruct fallback."""
     block = load_block(11114732)
-    report = run_block(block, "block-stm", 12, "revm",
-                       strategy_options={"selfdestruct_fallback": 1})
+    report = run_block(block, RunSpec("block-stm", 12, "revm", strategy_options={"selfdestruct_fallback": 1}))
     assert report.matches_serial
     assert report.summary["sequential_fallbacks"] == 1
     assert report.summary["virtual_speedup"] < 1  # the wasted parallel attempt
-    plain = run_block(block, "block-stm", 12, "revm").summary
+    plain = run_block(block, RunSpec("block-stm", 12, "revm")).summary
     assert plain["matches_serial"] and plain["sequential_fallbacks"] == 0
 
 

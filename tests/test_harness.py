@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from simulator.cli import main
+from simulator.cli.main import main
 from simulator.harness import sweep as sweep_module
 from simulator.harness.report import report
 from simulator.harness.suite import load_suite
@@ -83,12 +83,12 @@ def test_grid_expansion_and_all_strategies(tmp_path):
     suite = load_suite(str(path))
     assert len(suite.blocks) == 3  # erc20 x 2 hot ratios, transfer
     assert len(suite.configs) == 3 * len(STRATEGIES) * 2
-    assert {c.strategy for c in suite.configs} == set(STRATEGIES)
+    assert {c.run.strategy for c in suite.configs} == set(STRATEGIES)
     assert len({c.key for c in suite.configs}) == len(suite.configs)
     assert (suite.focus_strategy, suite.focus_threads) == ("block-stm", 4)
     omitted = load_suite(str(write_suite(tmp_path, TINY.replace(
         'strategies = ["serial", "block-stm"]', ""), "omitted.toml")))
-    assert {c.strategy for c in omitted.configs} == set(STRATEGIES)
+    assert {c.run.strategy for c in omitted.configs} == set(STRATEGIES)
 
 
 def test_bundled_suites_are_valid():

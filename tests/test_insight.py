@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from eth_hash.auto import keccak
 
-from simulator.cli import main
-from simulator.locations import STORAGE
-from simulator.cost_model import GasCostModel
-from simulator.preimages import recording
-from simulator.runner import run_block
-from simulator.metrics import DependencyBound, dependency_bound
-from simulator.whatif import Rewrite, induced_edges, rewrite, rewritten_reads, touching
+from simulator.cli.main import main
+from simulator.engine.locations import STORAGE
+from simulator.costs.cost_model import GasCostModel
+from simulator.engine.preimages import recording
+from simulator.runs.runner import run_block
+from simulator.engine.metrics import DependencyBound, dependency_bound
+from simulator.insight.whatif import Rewrite, induced_edges, rewrite, rewritten_reads, touching
+from simulator.runs.spec import RunSpec
 from workloads.api import BlockBuilder, Contract
 from workloads.registry import build_block
 from workloads.vyper_build import Artifact, compile_file
@@ -48,7 +49,7 @@ def market_block(market_source):
 
 
 def names_of_writes(block):
-    report = run_block(block, "block-stm", 4)
+    report = run_block(block, RunSpec("block-stm", 4))
     assert report.matches_serial
     written = {location for incarnation in report.incarnations
                for location in incarnation.writes if location[0] == STORAGE}
@@ -123,7 +124,7 @@ def voting_block(proposals=(0, 1)):
 
 def test_what_if_removing_the_only_conflict_gives_the_no_conflict_bound():
     block, poll = voting_block()
-    report = run_block(block, "block-stm", 2)
+    report = run_block(block, RunSpec("block-stm", 2))
     turnout = (STORAGE, poll.address, poll.slot("turnout"))
     final = report.incarnations
     assert final[1].reads[turnout] is not None  # the second vote read the first's write
@@ -145,7 +146,7 @@ def test_what_if_removing_the_only_conflict_gives_the_no_conflict_bound():
 def test_what_if_as_deltas_keeps_a_pure_reader_waiting():
     block, poll = voting_block()
     turnout = (STORAGE, poll.address, poll.slot("turnout"))
-    final = run_block(block, "block-stm", 2).incarnations
+    final = run_block(block, RunSpec("block-stm", 2)).incarnations
     reader = [final[0], replace(final[1], writes={}, deltas={})]  # reads, never writes
     assert rewrite(reader, (turnout,), Rewrite.DELTA)[1].reads[("what-if", turnout, 0)] == (0, 0)
     assert turnout not in rewrite(final, (turnout,), Rewrite.DELTA)[1].reads
@@ -158,7 +159,7 @@ def test_what_if_as_deltas_keeps_a_pure_reader_waiting():
 ])
 def test_what_if_bounds_never_below_the_real_bound(workload, params):
     block = build_block(workload, 50, seed=3, params=params)
-    summary = run_block(block, "block-stm", 8, oracle_what_if=True).summary
+    summary = run_block(block, RunSpec("block-stm", 8), oracle_what_if=True).summary
     whatif = summary["whatif"]
     assert whatif["locations"]
     for entry in whatif["locations"]:
@@ -172,7 +173,7 @@ def test_what_if_bounds_never_below_the_real_bound(workload, params):
 def test_hand_labels_still_win():
     block, poll = voting_block((0, 0))
     turnout = (STORAGE, poll.address, poll.slot("turnout"))
-    report = run_block(block, "block-stm", 2, labels={turnout: "poll turnout"})
+    report = run_block(block, RunSpec("block-stm", 2), labels={turnout: "poll turnout"})
     assert report.namer.name(turnout) == "poll turnout"
     assert report.namer.derived(turnout) == "voting.turnout"
     votes = (STORAGE, poll.address, poll.slot("votes", 0))
@@ -239,7 +240,7 @@ def test_reexecuted_transactions_name_what_forced_them():
     block = build_block("nft", 40, seed=1, params={"collections": 1, "hot_ratio": 1.0,
                                                    "mint_weight": 1.0, "transfer_weight": 0,
                                                    "list_weight": 0, "buy_weight": 0})
-    report = run_block(block, "block-stm", 8)
+    report = run_block(block, RunSpec("block-stm", 8))
     reexecuted = report.summary["reexecuted"]
     assert reexecuted
     executions = report.metrics.executions_per_tx(len(block))
@@ -253,11 +254,11 @@ def test_reexecuted_transactions_name_what_forced_them():
 def test_preimages_are_recorded_without_changing_execution():
     block, poll = voting_block()
     with recording() as table:
-        report = run_block(block, "block-stm", 2)
+        report = run_block(block, RunSpec("block-stm", 2))
     assert report.matches_serial and table == {}  # run_block records into its own table
     block, market, users = market_block(lambda chain: chain.deploy(MARKET, name="Market"))
     from simulator.strategies.prepass import serial_prepass
-    from simulator.versioned_state import ExecutionEnv, PreState
+    from simulator.engine.versioned_state import ExecutionEnv, PreState
 
     env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), True)
     with recording() as table:
@@ -292,7 +293,7 @@ def test_explain_bad_input_is_one_line(argv, message, capsys):
 
 def test_mainnet_usdt_balance_map_is_named_from_real_transfers():
     block = build_block("mainnet", 134, params={"block": 12522062})
-    summary = run_block(block, "block-stm", 16).summary
+    summary = run_block(block, RunSpec("block-stm", 16)).summary
     assert summary["matches_serial"]
     names = [entry["name"] for entry in summary["conflicts"]]
     assert names[0].startswith("ERC-20 0xdac1..1ec7 balanceOf[0x")  # USDT, no source
@@ -306,8 +307,7 @@ def test_mainnet_usdt_balance_map_is_named_from_real_transfers():
 def test_the_incremental_what_if_bound_is_the_full_recomputation(workload, params):
     """DependencyBound.makespan(changed) recomputes only downstream of a rewrite; it
     must give the very float a full pass over the rewritten graph gives."""
-    final = run_block(build_block(workload, 60, seed=1, params=params), "block-stm",
-                      8).incarnations
+    final = run_block(build_block(workload, 60, seed=1, params=params), RunSpec("block-stm", 8)).incarnations
     model = GasCostModel()
     parts = model.split(final)
     bound = DependencyBound(final, parts, 8, model.SCHEDULE, model.COLD_LOAD)

@@ -6,8 +6,9 @@ import pytest
 from eth.db.trie import make_trie_root_and_nodes
 from eth.vm.forks.byzantium import ByzantiumVM
 
-from simulator.outcome import py_evm_receipts
-from simulator.runner import run_block
+from simulator.chain.outcome import py_evm_receipts
+from simulator.runs.runner import run_block
+from simulator.runs.spec import RunSpec
 from workloads.api import WorkloadError
 from workloads.mainnet import MainnetWorkload, available_blocks, load_block
 
@@ -24,7 +25,7 @@ def test_all_fifty_blocks_are_vendored():
 @pytest.mark.parametrize("number", BLOCKS)
 def test_mainnet_block_under_block_stm(number):
     block = load_block(number)
-    report = run_block(block, "block-stm", 8)
+    report = run_block(block, RunSpec("block-stm", 8))
     assert report.summary["mismatches"] == []
     assert report.result.gas_used == block.expected_gas_used
     if issubclass(block.vm_class, ByzantiumVM):
@@ -35,7 +36,7 @@ def test_mainnet_block_under_block_stm(number):
 def test_a_prefix_is_a_valid_block():
     block = MainnetWorkload(block=17034869).block(10)
     assert len(block) == 10 and block.expected_gas_used is None
-    assert run_block(block, "block-stm", 4).matches_serial
+    assert run_block(block, RunSpec("block-stm", 4)).matches_serial
 
 
 def test_unknown_block_and_oversized_prefix_are_named():

@@ -24,14 +24,15 @@ from scenarios.blocks import SCENARIOS
 from test_random_blocks import OPS, build
 
 from simulator.backends.simulated import SimulatedBackend
-from simulator.cost_model import GasCostModel
-from simulator.fixtures import load_fixtures, run_fixture
-from simulator.metrics import Metrics
-from simulator.mv_memory import ESTIMATES, MVMemory, apply_journal
-from simulator.runner import run_block
+from simulator.costs.cost_model import GasCostModel
+from simulator.runs.fixtures import load_fixtures, run_fixture
+from simulator.runs.spec import RunSpec
+from simulator.engine.metrics import Metrics
+from simulator.engine.mv_memory import ESTIMATES, MVMemory, apply_journal
+from simulator.runs.runner import run_block
 from simulator.strategies import STRATEGIES
 from simulator.usage import RunFailure
-from simulator.versioned_state import ExecutionEnv, PreState
+from simulator.engine.versioned_state import ExecutionEnv, PreState
 from workloads.erc20 import ERC20Workload
 
 JITTER = 0.002  # up to 2 ms of random delay before each execution in a worker
@@ -54,10 +55,8 @@ def blocks():
 @pytest.mark.parametrize("strategy, threads, pipeline", RUNS)
 def test_every_strategy_on_real_workers_equals_serial(blocks, strategy, threads, pipeline):
     for name, block in blocks.items():
-        report = run_block(block, strategy, threads, backend="processes",
-                           backend_options={"jitter": JITTER, "seed": threads,
-                                            "pipeline": pipeline},
-                           serial_repeats=1)
+        report = run_block(block, RunSpec(strategy, threads, backend="processes", backend_options={"jitter": JITTER, "seed": threads,
+                                            "pipeline": pipeline}, serial_repeats=1))
         assert report.summary["mismatches"] == [], name
         assert report.result.diff == report.serial.diff, name
         summary = report.summary
@@ -83,9 +82,8 @@ def test_every_strategy_on_real_workers_equals_serial(blocks, strategy, threads,
 )
 def test_random_blocks_on_real_workers_equal_serial(accounts, ops, threads, strategy, seed,
                                                     pipeline):
-    report = run_block(build(accounts, ops, seed), strategy, threads, backend="processes",
-                       backend_options={"jitter": JITTER, "seed": seed,
-                                        "pipeline": pipeline}, serial_repeats=1)
+    report = run_block(build(accounts, ops, seed), RunSpec(strategy, threads, backend="processes", backend_options={"jitter": JITTER, "seed": seed,
+                                        "pipeline": pipeline}, serial_repeats=1))
     assert report.summary["mismatches"] == []
     assert report.result.diff == report.serial.diff
 
@@ -94,7 +92,7 @@ def test_random_blocks_on_real_workers_equal_serial(accounts, ops, threads, stra
 @pytest.mark.parametrize("path", ETHTESTS)
 def test_ethereum_tests_on_real_workers(path, strategy):
     for _, fixture in load_fixtures(FIXTURES / path):
-        run_fixture(fixture, strategy, threads=2, backend="processes", serial_repeats=1)
+        run_fixture(fixture, RunSpec(strategy, 2, backend="processes", serial_repeats=1))
 
 
 def test_replicas_follow_the_journal(blocks):
@@ -125,15 +123,14 @@ def test_an_exception_in_a_worker_names_the_worker_and_transaction(blocks, monke
     monkeypatch.setattr(ExecutionEnv, "execute", execute)
     with pytest.raises(RunFailure, match=r"worker \d \(pid \d+\) failed \(MemoryError: "
                                          r"injected\) while holding transaction 5"):
-        run_block(blocks["independent_transfers"], "block-stm", 2, backend="processes")
+        run_block(blocks["independent_transfers"], RunSpec("block-stm", 2, backend="processes"))
     assert set(_children(parent)) <= before
 
 
 def test_a_timeout_ends_the_run(blocks):
     before = set(_children(os.getpid()))
     with pytest.raises(RunFailure, match="longer than its timeout of 0.05 s"):
-        run_block(blocks["independent_transfers"], "serial", 2, backend="processes",
-                  backend_options={"timeout": 0.05, "jitter": 0.05})
+        run_block(blocks["independent_transfers"], RunSpec("serial", 2, backend="processes", backend_options={"timeout": 0.05, "jitter": 0.05}))
     assert set(_children(os.getpid())) <= before
 
 

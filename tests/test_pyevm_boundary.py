@@ -1,4 +1,4 @@
-"""Where pevmsim meets py-evm's internals (simulator/pyevm_boundary.py): the four
+"""Where pevmsim meets py-evm's internals (simulator/engine/pyevm_boundary.py): the four
 failures adversarial testing found, each as a regression test, and the defenses that
 keep the class from coming back."""
 
@@ -16,12 +16,13 @@ from eth.vm.forks.prague import state as prague_state
 from eth.vm.forks.spurious_dragon import _utils as spurious_dragon_utils
 from scenarios import raw
 
-from simulator.compare import compare
-from simulator.locations import ACCOUNT, NONCE, STORAGE
-from simulator.mv_memory import MVMemory
-from simulator.runner import run_block
+from simulator.runs.compare import compare
+from simulator.engine.locations import ACCOUNT, NONCE, STORAGE
+from simulator.engine.mv_memory import MVMemory
+from simulator.runs.runner import run_block
 from simulator.strategies import STRATEGIES
-from simulator.versioned_state import ExecutionEnv, PreState
+from simulator.engine.versioned_state import ExecutionEnv, PreState
+from simulator.runs.spec import RunSpec, grid
 
 ROOT = Path(__file__).resolve().parent.parent
 PEVMSIM = str(Path(sys.executable).parent / "pevmsim")
@@ -31,7 +32,7 @@ PLUGIN = "tests/scenarios/adversarial_plugin.py"
 def every_strategy_matches(block, threads=(1, 3, 8), **options):
     for name in STRATEGIES:
         for count in threads:
-            report = run_block(block, name, count, **options)
+            report = run_block(block, RunSpec(name, count, **options))
             assert report.summary["mismatches"] == [], (name, count)
             assert report.result.diff == report.serial.diff, (name, count)
 
@@ -41,14 +42,14 @@ def every_strategy_matches(block, threads=(1, 3, 8), **options):
 def test_create2_onto_existing_storage_equals_serial(fork):
     block, target = raw.create2_onto_storage(raw.FORKS[fork])
     every_strategy_matches(block)
-    report = run_block(block, "block-stm", 4)
+    report = run_block(block, RunSpec("block-stm", 4))
     assert report.serial.diff[(STORAGE, target, 0)] == 1  # the wipe really happened
 
 
 def test_failed_create2_onto_existing_storage_equals_serial():
     block, target = raw.create2_onto_storage(fails=True)
     every_strategy_matches(block)
-    report = run_block(block, "block-stm", 4)
+    report = run_block(block, RunSpec("block-stm", 4))
     assert report.serial.diff[(STORAGE, target, 0)] == 0  # py-evm keeps the wipe
     assert report.serial.diff[(ACCOUNT, target)][1] == BLANK_ROOT_HASH
 
@@ -58,7 +59,7 @@ def test_set_code_authorization_is_never_skipped_on_an_estimate():
     block, authority = raw.set_code_authorization_after_read()
     every_strategy_matches(block, threads=(2, 3, 4, 8, 100))
     for wait in (0, 1):
-        report = run_block(block, "block-stm", 3, strategy_options={"wait_for_sender": wait})
+        report = run_block(block, RunSpec("block-stm", 3, strategy_options={"wait_for_sender": wait}))
         assert report.summary["mismatches"] == []
         assert report.serial.diff[(NONCE, authority)] == 2  # tx1, then the authorization
 
@@ -93,7 +94,7 @@ def test_checkpoints_come_from_py_evm_counter_for_thousands_of_executions():
 def test_call_heavy_block_under_every_strategy_three_times_in_one_process():
     block = raw.call_heavy()
     for _ in range(3):
-        summaries = compare(block, list(STRATEGIES), 8)
+        summaries = compare(block, grid(list(STRATEGIES), 8))
         assert all(summary["matches_serial"] for summary in summaries)
 
 
@@ -101,7 +102,7 @@ def test_call_heavy_block_under_every_strategy_three_times_in_one_process():
 def test_write_then_selfdestruct_diff_equals_serial():
     block = raw.write_then_selfdestruct()
     every_strategy_matches(block)
-    report = run_block(block, "block-stm", 2)
+    report = run_block(block, RunSpec("block-stm", 2))
     doomed = block.transactions[0].to
     assert report.result.diff[(STORAGE, doomed, 0)] == 0
 
@@ -139,7 +140,7 @@ def test_results_do_not_depend_on_the_hash_seed():
 # -- 6. the abort ablation stays bounded -------------------------------------------------
 def test_abort_ablation_does_not_spin_on_a_long_writer():
     block = raw.big_writer_and_readers(readers=30, heavy_gas=1_000_000)
-    report = run_block(block, "block-stm-abort", 32)
+    report = run_block(block, RunSpec("block-stm-abort", 32))
     assert report.summary["mismatches"] == []
     assert report.summary["executions_per_tx"] <= 50
 
@@ -160,9 +161,9 @@ def test_a_stopped_incarnation_is_charged_the_gas_it_consumed():
 # -- the deep check ------------------------------------------------------------------------
 def test_deep_check_finds_a_wrong_intermediate_write_behind_a_right_final_state():
     block = raw.call_heavy(calls=1, txs=3)  # every transaction bumps the same counter
-    report = run_block(block, "block-stm", 2, deep_check=True)
+    report = run_block(block, RunSpec("block-stm", 2, deep_check=True))
     assert report.summary["mismatches"] == []
-    from simulator.outcome import step_mismatches
+    from simulator.chain.outcome import step_mismatches
 
     final = list(report.incarnations)
     slot = next(loc for loc in final[0].writes if loc[0] == STORAGE)

@@ -4,7 +4,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenarios.blocks import PROBE
 
-from simulator.runner import run_block
+from simulator.runs.runner import run_block
+from simulator.runs.spec import RunSpec
 from workloads.api import BlockBuilder
 from workloads.vyper_build import compile_file
 
@@ -54,9 +55,7 @@ def build(accounts: int, ops, seed: int):
 def test_random_block_block_stm_equals_serial(accounts, ops, threads, lazy, wait_for_sender,
                                                seed):
     block = build(accounts, ops, seed)
-    report = run_block(block, "block-stm", threads, lazy_beneficiary=lazy,
-                       strategy_options={"wait_for_sender": wait_for_sender},
-                       deep_check=True)
+    report = run_block(block, RunSpec("block-stm", threads, lazy_beneficiary=lazy, strategy_options={"wait_for_sender": wait_for_sender}, deep_check=True))
     assert report.summary["mismatches"] == []
     assert report.result.diff == report.serial.diff
     assert report.summary["virtual_speedup"] <= report.summary["virtual_speedup_bound"] + 1e-9

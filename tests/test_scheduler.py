@@ -2,10 +2,10 @@
 
 import pytest
 
-from simulator.locations import BALANCE, STORAGE
-from simulator.mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
+from simulator.engine.locations import BALANCE, STORAGE
+from simulator.engine.mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
 from simulator.abc import Task, TaskKind
-from simulator.scheduler import ABORTING, EXECUTED, READY_TO_EXECUTE, Scheduler
+from simulator.engine.scheduler import ABORTING, EXECUTED, READY_TO_EXECUTE, Scheduler
 
 A = (STORAGE, b"\x01" * 20, 0)
 B = (STORAGE, b"\x01" * 20, 1)

@@ -1,4 +1,4 @@
-"""The batch commit (simulator/state_commit.py) gives what py-evm's key-by-key persist
+"""The batch commit (simulator/chain/state_commit.py) gives what py-evm's key-by-key persist
 gives: the same trie roots and readable tries, the same pre-states of generated
 blocks, and the same senders as recovering them from the signatures."""
 
@@ -15,7 +15,7 @@ from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
 from trie import HexaryTrie
 
-from simulator.state_commit import commit, update_trie
+from simulator.chain.state_commit import commit, update_trie
 from workloads.api import BlockBuilder
 from workloads.registry import BUILTINS
 

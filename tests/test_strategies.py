@@ -12,12 +12,13 @@ from forms import matrix
 from scenarios.blocks import SCENARIOS
 from test_random_blocks import OPS, build
 
-from simulator.cli import main
-from simulator.compare import compare
-from simulator.locations import NONCE
-from simulator.runner import run_block
-from simulator.serial import execute_serial
+from simulator.cli.main import main
+from simulator.runs.compare import compare
+from simulator.engine.locations import NONCE
+from simulator.runs.runner import run_block
+from simulator.chain.serial import execute_serial
 from simulator.strategies import STRATEGIES
+from simulator.runs.spec import RunSpec, grid
 from workloads.registry import BUILTINS
 
 EXECUTION_KINDS = {"execution", "re-execution", "invalid", "aborted", "suspended"}
@@ -45,7 +46,7 @@ def executions_per_tx(metrics) -> Counter:
     [True, False], [1, 8, 32], ["transfer", "erc20"], STRATEGIES))
 def test_strategy_equals_serial(strategy, workload, threads, lazy):
     block, serial = workload_block(workload)
-    report = run_block(block, strategy, threads, lazy_beneficiary=lazy, serial=serial)
+    report = run_block(block, RunSpec(strategy, threads, lazy_beneficiary=lazy), serial=serial)
     assert report.summary["mismatches"] == []
     summary = report.summary
     assert summary["virtual_speedup"] <= summary["virtual_speedup_bound"] * (1 + 1e-12)
@@ -54,7 +55,7 @@ def test_strategy_equals_serial(strategy, workload, threads, lazy):
 @pytest.mark.parametrize("workload", sorted(set(BUILTINS) - {"transfer", "erc20"}))
 def test_every_strategy_on_other_workloads(workload):
     block, serial = workload_block(workload)
-    for summary in compare(block, STRATEGIES, 8):
+    for summary in compare(block, grid(STRATEGIES, 8)):
         assert summary["mismatches"] == [], summary["strategy"]
 
 
@@ -62,7 +63,7 @@ def test_every_strategy_on_other_workloads(workload):
 @pytest.mark.parametrize("lazy", [True, False])
 def test_every_strategy_on_conflict_scenarios(scenario, lazy):
     block = SCENARIOS[scenario]()
-    for summary in compare(block, STRATEGIES, 4, lazy_beneficiary=lazy):
+    for summary in compare(block, grid(STRATEGIES, 4, RunSpec(lazy_beneficiary=lazy))):
         assert summary["mismatches"] == [], summary["strategy"]
 
 
@@ -70,16 +71,15 @@ def test_every_strategy_on_conflict_scenarios(scenario, lazy):
 @pytest.mark.parametrize("workload", ["transfer", "erc20", "amm"])
 def test_wrong_knowledge_still_gives_serial(strategy, workload):
     block, serial = workload_block(workload)
-    report = run_block(block, strategy, 8, serial=serial, strategy_options=WRONG[strategy])
+    report = run_block(block, RunSpec(strategy, 8, strategy_options=WRONG[strategy]), serial=serial)
     assert report.summary["mismatches"] == []
 
 
 def test_wrong_knowledge_is_exercised():
     block, serial = workload_block("erc20")
-    sealevel = run_block(block, "sealevel", 8, serial=serial,
-                         strategy_options=WRONG["sealevel"]).summary
-    dag = run_block(block, "dag", 8, serial=serial, strategy_options=WRONG["dag"]).summary
-    sei = run_block(block, "sei", 8, serial=serial, strategy_options=WRONG["sei"]).summary
+    sealevel = run_block(block, RunSpec("sealevel", 8, strategy_options=WRONG["sealevel"]), serial=serial).summary
+    dag = run_block(block, RunSpec("dag", 8, strategy_options=WRONG["dag"]), serial=serial).summary
+    sei = run_block(block, RunSpec("sei", 8, strategy_options=WRONG["sei"]), serial=serial).summary
     assert sealevel["reexecutions"] > 0 and dag["reexecutions"] > 0 and sei["reexecutions"] > 0
 
 
@@ -89,7 +89,7 @@ def test_wrong_knowledge_is_exercised():
 ])
 def test_oracle_beats_every_strategy(workload, threads, cost_model):
     block, _ = workload_block(workload)
-    summaries = {s["strategy"]: s for s in compare(block, STRATEGIES, threads, cost_model)}
+    summaries = {s["strategy"]: s for s in compare(block, grid(STRATEGIES, threads, RunSpec(cost_model=cost_model)))}
     oracle = summaries["oracle"]["virtual_makespan_s"]
     for name, summary in summaries.items():
         assert summary["virtual_makespan_s"] >= oracle * (1 - 1e-12), name
@@ -103,7 +103,7 @@ def test_oracle_beats_every_strategy(workload, threads, cost_model):
 def test_in_order_commit_executes_at_most_twice(strategy, workload):
     block, serial = workload_block(workload)
     options = WRONG.get(strategy, {})
-    report = run_block(block, strategy, 8, serial=serial, strategy_options=options)
+    report = run_block(block, RunSpec(strategy, 8, strategy_options=options), serial=serial)
     assert max(executions_per_tx(report.metrics).values()) <= 2
     assert report.summary["matches_serial"]
 
@@ -111,25 +111,24 @@ def test_in_order_commit_executes_at_most_twice(strategy, workload):
 def test_oracle_and_serial_execute_once():
     block, serial = workload_block("erc20")
     for strategy in ("oracle", "serial"):
-        report = run_block(block, strategy, 8, serial=serial)
+        report = run_block(block, RunSpec(strategy, 8), serial=serial)
         assert set(executions_per_tx(report.metrics).values()) == {1}
 
 
 def test_block_stm_abort_never_suspends_on_an_estimate():
     block, serial = workload_block("erc20")
-    report = run_block(block, "block-stm-abort", 8, serial=serial)
+    report = run_block(block, RunSpec("block-stm-abort", 8), serial=serial)
     assert report.summary["matches_serial"] and report.metrics.abort_locations
     # only the nonce rule (wait_for_sender) suspends; ESTIMATE reads abort
     assert {location[0] for location in report.metrics.suspension_locations} <= {NONCE}
-    plain = run_block(block, "block-stm-abort", 8, serial=serial,
-                      strategy_options={"wait_for_sender": 0}).summary
+    plain = run_block(block, RunSpec("block-stm-abort", 8, strategy_options={"wait_for_sender": 0}), serial=serial).summary
     assert plain["suspensions"] == 0 and plain["matches_serial"]
 
 
 def test_strategies_are_deterministic():
     block, serial = workload_block("erc20")
     for strategy in STRATEGIES:
-        first, second = (run_block(block, strategy, 8, serial=serial).summary
+        first, second = (run_block(block, RunSpec(strategy, 8), serial=serial).summary
                          for _ in range(2))
         assert first["virtual_makespan_s"] == second["virtual_makespan_s"], strategy
 
@@ -153,8 +152,7 @@ def test_random_blocks_every_strategy(accounts, ops, threads, lazy, seed, sei,
     options = {**WRONG, "sei": sei,
                "dag": {**WRONG["dag"], "wait_for_sender": wait_for_sender},
                "block-stm-abort": {"wait_for_sender": wait_for_sender}}
-    summaries = compare(block, STRATEGIES, threads, lazy_beneficiary=lazy,
-                        strategy_options=options)
+    summaries = compare(block, grid(STRATEGIES, threads, RunSpec(lazy_beneficiary=lazy), options))
     oracle = next(s for s in summaries if s["strategy"] == "oracle")
     for summary in summaries:
         assert summary["mismatches"] == [], summary["strategy"]
@@ -202,6 +200,6 @@ def test_sei_validation_passes_never_keep_a_stale_read(cascade):
     # A block where, without the cascade, a transaction validated in the same pass as
     # a lower one that then failed kept a stale read (sei.py, validateAll).
     block = BUILTINS["erc20"](accounts=100).block(300, seed=0)
-    summary = run_block(block, "sei", 32, strategy_options={
-        "accuracy": 0.0, "cascade": cascade}).summary
+    summary = run_block(block, RunSpec("sei", 32, strategy_options={
+        "accuracy": 0.0, "cascade": cascade})).summary
     assert summary["mismatches"] == []

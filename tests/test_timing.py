@@ -11,11 +11,12 @@ from scenarios.blocks import independent_transfers, one_sender_chain
 from test_random_blocks import OPS, build
 
 from simulator import debug
-from simulator.cost_model import COST_MODELS, CostModel, GasCostModel
-from simulator.runner import run_block
+from simulator.costs.cost_model import COST_MODELS, CostModel, GasCostModel
+from simulator.runs.runner import run_block
 from simulator.abc import TaskKind
-from simulator.scheduler import EXECUTED, Scheduler
+from simulator.engine.scheduler import EXECUTED, Scheduler
 from simulator.strategies import STRATEGIES
+from simulator.runs.spec import RunSpec
 from workloads.api import BlockBuilder
 from workloads.erc20 import ERC20Workload
 
@@ -67,7 +68,7 @@ def hot_receiver_block(hot: int, independent: int):
 
 @pytest.mark.parametrize("threads, makespan", [(1, 30), (4, 8), (8, 4), (32, 1)])
 def test_independent_transactions_take_ceil_n_over_t(unit, threads, makespan):
-    report = run_block(independent_transfers(), "block-stm", threads, unit)
+    report = run_block(independent_transfers(), RunSpec("block-stm", threads, unit))
     assert report.summary["virtual_makespan_s"] == makespan
     assert report.summary["executions"] == 30
 
@@ -76,7 +77,7 @@ def test_independent_transactions_take_ceil_n_over_t(unit, threads, makespan):
 def test_a_full_dependency_chain_has_no_speedup(unit, threads):
     # One sender: each transaction needs its predecessor's nonce. Each waits for it
     # (suspended at t=0 at no cost), then runs: 20 transactions take 20.
-    report = run_block(one_sender_chain(), "block-stm", threads, unit)
+    report = run_block(one_sender_chain(), RunSpec("block-stm", threads, unit))
     assert report.summary["virtual_makespan_s"] == 20
     assert report.summary["virtual_speedup"] == 1.0
     assert report.summary["virtual_speedup_bound"] == 1.0
@@ -89,7 +90,7 @@ def test_a_suspended_transaction_resumes_when_its_blocker_finishes(unit):
     sender, first, second = chain.accounts(3)
     block = chain.build([chain.transfer(sender, first.address, 10**15),
                          chain.transfer(sender, second.address, 10**15)])
-    report = run_block(block, "block-stm", 2, unit)
+    report = run_block(block, RunSpec("block-stm", 2, unit))
     events = [(kind, tx, start, end) for _, kind, tx, _, start, end in report.metrics.events]
     assert events == [("suspended", 1, 0.0, 0.0), ("execution", 0, 0.0, 1.0),
                       ("validation", 0, 1.0, 1.0), ("re-execution", 1, 1.0, 2.0),
@@ -101,7 +102,7 @@ def test_one_hot_key_bounds_the_oracle_at_the_chain_length(unit):
     # 10 transfers to one receiver (a chain of 10) and 20 independent ones on 4
     # workers: the bound is max(10, 30 / 4) = 10 and the oracle reaches it.
     block = hot_receiver_block(10, 20)
-    oracle = run_block(block, "oracle", 4, unit, lazy_beneficiary=True).summary
+    oracle = run_block(block, RunSpec("oracle", 4, unit, lazy_beneficiary=True)).summary
     assert oracle["virtual_speedup_bound"] == 3.0 and oracle["virtual_makespan_s"] == 10
     assert oracle["virtual_speedup"] == 3.0
 
@@ -152,22 +153,22 @@ def _finish(s, task, rng, calm):
 def test_threads_one_costs_every_strategy_at_most_ten_percent():
     block = ERC20Workload(accounts=1000).block(60, seed=7)
     for name in STRATEGIES:
-        speedup = run_block(block, name, 1).summary["virtual_speedup"]
+        speedup = run_block(block, RunSpec(name, 1)).summary["virtual_speedup"]
         assert 0.9 <= speedup <= 1.0 + 1e-12, (name, speedup)
-    assert run_block(block, "serial", 1).summary["virtual_speedup"] == 1.0
+    assert run_block(block, RunSpec("serial", 1)).summary["virtual_speedup"] == 1.0
 
 
 def test_disk_tier_rewards_parallel_loading():
     block = ERC20Workload(accounts=1000).block(60, seed=7)
-    memory = run_block(block, "block-stm", 16, "gas").summary
-    disk = run_block(block, "block-stm", 16, "gas-disk").summary
+    memory = run_block(block, RunSpec("block-stm", 16, "gas")).summary
+    disk = run_block(block, RunSpec("block-stm", 16, "gas-disk")).summary
     assert disk["virtual_speedup"] > memory["virtual_speedup"]
     assert disk["virtual_serial_time_s"] > memory["virtual_serial_time_s"]
 
 
 def test_a_reexecution_finds_its_state_warm():
     block = ERC20Workload(accounts=1000).block(5, seed=7)
-    report = run_block(block, "serial", 1)
+    report = run_block(block, RunSpec("serial", 1))
     model = GasCostModel()
     first = model.execution(report.incarnations[0])
     again = model.execution(report.incarnations[0])
@@ -187,5 +188,5 @@ def test_no_schedule_beats_the_bound_when_loading_state_dominates(accounts, ops,
     # not charge a transaction's own loads in sequence before it may start.
     block = build(accounts, ops, seed)
     for strategy in ("oracle", "block-stm"):
-        summary = run_block(block, strategy, threads, "gas-disk").summary
+        summary = run_block(block, RunSpec(strategy, threads, "gas-disk")).summary
         assert summary["virtual_speedup"] <= summary["virtual_speedup_bound"] * (1 + 1e-9)

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from simulator.cli import EXIT_MISMATCH, main
+from simulator.cli.main import main
+from simulator.usage import EXIT_MISMATCH
 from simulator.environment import environment
-from simulator.failures import revert_reason
+from simulator.chain.failures import revert_reason
 from simulator.harness.sweep import environment as sweep_environment
 from simulator.params import Param
 from simulator.progress import Progress
-from simulator.summary import HEAD_FIELDS, SUMMARY_FIELDS
+from simulator.runs.spec import RunSpec
+from simulator.runs.summary import HEAD_FIELDS, SUMMARY_FIELDS
 from workloads.registry import build_block
 
 PEVMSIM = Path(sys.executable).with_name("pevmsim")
@@ -28,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VOTING = ROOT / "docs" / "examples" / "voting.py"
 
 PLUGIN = '''
-from simulator.locations import STORAGE
+from simulator.engine.locations import STORAGE
 from workloads.api import Param, Workload
 
 
@@ -320,7 +322,7 @@ def test_workloads_lists_a_plugin_with_types_and_bounds_aligned(capsys):
 
 
 def test_a_mismatch_exits_3(monkeypatch, capsys):
-    import simulator.runner as runner
+    import simulator.runs.runner as runner
 
     monkeypatch.setattr(runner, "mismatches", lambda result, serial: ["forced for the test"])
     assert main(["run", "--workload", "transfer", "--txs", "4"]) == EXIT_MISMATCH == 3
@@ -400,7 +402,7 @@ def test_a_contract_importing_a_sibling_compiles_and_the_cache_sees_edits(
         tmp_path, monkeypatch):
     from eth.db.account import AccountDB
 
-    from simulator.serial import execute_serial
+    from simulator.chain.serial import execute_serial
 
     monkeypatch.setenv("PEVMSIM_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "scaling.vy").write_text(VYPER_LIB.format(factor=2))
@@ -454,7 +456,7 @@ def test_struct_members_are_consecutive_slots(tmp_path, monkeypatch):
     """What docs/workloads.md says of struct members: member k is slot(...) + k."""
     from eth.db.account import AccountDB
 
-    from simulator.serial import execute_serial
+    from simulator.chain.serial import execute_serial
     from workloads.api import BlockBuilder
 
     monkeypatch.setenv("PEVMSIM_CACHE_DIR", str(tmp_path / "cache"))
@@ -480,7 +482,7 @@ def __default__():
 
 def test_eth_sent_to_a_contract_makes_its_balance_shared():
     """What docs/workloads.md says: value sent to one contract conflicts on its balance."""
-    from simulator.runner import run_block
+    from simulator.runs.runner import run_block
     from workloads.api import BlockBuilder
     from workloads.vyper_build import compile_source
 
@@ -489,7 +491,7 @@ def test_eth_sent_to_a_contract_makes_its_balance_shared():
     receiver = chain.deploy(compile_source(SINK, "sink"))
     block = chain.build([chain.transfer(sender, receiver.address, 1, gas=30_000)
                          for sender in senders])
-    summary = run_block(block, "block-stm", 8).summary
+    summary = run_block(block, RunSpec("block-stm", 8)).summary
     assert summary["matches_serial"]
     labels = {item["label"] for item in summary["conflicts"]}
     assert any(label.startswith("ETH balance of contract") for label in labels)
@@ -511,7 +513,7 @@ class Plugin(Votes):
 
 
 def test_accounts_and_contracts_stand_for_their_addresses(plugin_dir):
-    from simulator.serial import execute_serial
+    from simulator.chain.serial import execute_serial
     from workloads.api import view
     from workloads.registry import load_workload
 
@@ -553,7 +555,7 @@ def test_no_command_names_the_commands():
 
 
 def test_median_of_repeats_is_a_real_run():
-    from simulator.summary import median_of_repeats
+    from simulator.runs.summary import median_of_repeats
 
     runs = [{"virtual_speedup": x, "virtual_makespan_s": 1 / x, "mismatches": [], "k": k}
             for k, x in enumerate([3.0, 1.0, 2.0, 5.0])]

@@ -22,8 +22,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from simulator.mv_memory import MVMemory
-from simulator.versioned_state import IncarnationView, PreState, VersionedAccountDB
+from simulator.engine.mv_memory import MVMemory
+from simulator.engine.versioned_state import IncarnationView, PreState, VersionedAccountDB
 
 ADDRESSES = [bytes([n]) * 20 for n in (0xAA, 0xBB, 0xCC)]
 PRE = {  # a contract with storage; storage but no code and nonce 0; nothing

@@ -15,8 +15,9 @@ import pytest
 from eth_hash.auto import keccak
 from forms import matrix
 
-from simulator.runner import run_block
-from simulator.serial import execute_serial
+from simulator.runs.runner import run_block
+from simulator.chain.serial import execute_serial
+from simulator.runs.spec import RunSpec
 from workloads.api import view
 from workloads.registry import load_workload
 
@@ -51,7 +52,7 @@ class Case:
         self.workload = load_workload(spec)(**params)
         self.block = self.workload.block(N, SEED)
         self.serial = execute_serial(self.block)
-        self.report = run_block(self.block, threads=8, serial=self.serial)
+        self.report = run_block(self.block, RunSpec(threads=8), serial=self.serial)
         self.root = self.report.result.state_root
 
     def view(self, contract, function, *args, root=None):
@@ -99,7 +100,7 @@ def test_labels_name_locations(case):
 @pytest.mark.parametrize("lazy, threads", matrix(
     lambda lazy, threads: lazy or threads == 8, [True, False], [1, 8, 32]))
 def test_parallel_matches_serial(case, threads, lazy):
-    report = run_block(case.block, threads=threads, lazy_beneficiary=lazy, serial=case.serial)
+    report = run_block(case.block, RunSpec(threads=threads, lazy_beneficiary=lazy), serial=case.serial)
     assert report.matches_serial, report.summary
 
 

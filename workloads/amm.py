@@ -19,7 +19,7 @@ mean fewer conflicts.
 
 from __future__ import annotations
 
-from simulator.locations import STORAGE
+from simulator.engine.locations import STORAGE
 
 from .api import BlockBuilder, Param, Workload
 from .erc20 import approve_all, deploy_token

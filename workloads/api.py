@@ -55,12 +55,12 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils import function_signature_to_4byte_selector
 
-from simulator.block import Block, HeaderContext
-from simulator.failures import FailureKind, classify
+from simulator.chain.block import Block, HeaderContext
+from simulator.chain.failures import FailureKind, classify
 from simulator.params import Param
-from simulator.serial import recording_state_class
-from simulator.state_commit import commit
-from simulator.storage_names import ContractSource
+from simulator.chain.serial import recording_state_class
+from simulator.chain.state_commit import commit
+from simulator.insight.storage_names import ContractSource
 
 from .vyper_build import Artifact, compile_file, find_contract
 
@@ -431,7 +431,7 @@ class BlockBuilder:
 
     def build(self, transactions) -> Block:
         """Freeze the pre-state and wrap the transactions into a Block. The pre-state is
-        committed in one batch (simulator/state_commit.py): the root and the state
+        committed in one batch (simulator/chain/state_commit.py): the root and the state
         py-evm's key-by-key persist would give, in far less time."""
         account_db = self._state._account_db
         pre_state_root = commit(self.db, BLANK_ROOT_HASH, account_db,
@@ -470,7 +470,7 @@ def validate_block(block: Block, plugin: str):
     """Run the block serially (stock py-evm) and return its BlockResult. A transaction
     that cannot be applied (bad nonce, insufficient funds, gas above the limit...) raises
     WorkloadError naming the plug-in, the transaction's index and the reason."""
-    from simulator.serial import InvalidBlock, execute_serial
+    from simulator.chain.serial import InvalidBlock, execute_serial
 
     try:
         result, _ = execute_serial(block)

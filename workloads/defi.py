@@ -16,7 +16,7 @@ totals are written by every lending operation whatever the knobs.
 
 from __future__ import annotations
 
-from simulator.locations import STORAGE
+from simulator.engine.locations import STORAGE
 
 from .amm import Exchange
 from .api import BlockBuilder, Param, Workload, weight

@@ -12,7 +12,7 @@ allocation), with totalSupply kept equal to the sum of balances.
 
 from __future__ import annotations
 
-from simulator.locations import STORAGE
+from simulator.engine.locations import STORAGE
 
 from .api import BlockBuilder, Contract, Param, Workload
 

@@ -25,11 +25,11 @@ from eth_hash.auto import keccak
 from eth.db.trie import make_trie_root_and_nodes
 from eth.vm.forks.byzantium import ByzantiumVM
 
-from simulator.block import Block, HeaderContext
-from simulator.outcome import py_evm_receipts
+from simulator.chain.block import Block, HeaderContext
+from simulator.chain.outcome import py_evm_receipts
 
 from .api import BlockSource, Param, WorkloadError
-from .block_store import MAINNET_CHAIN_ID, BlockStore, StoreError
+from simulator.sources.block_store import MAINNET_CHAIN_ID, BlockStore, StoreError
 
 VENDORED = BlockStore(Path(__file__).parent / "mainnet_blocks")
 

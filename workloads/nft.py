@@ -20,7 +20,7 @@ credit its creator's balance.
 
 from __future__ import annotations
 
-from simulator.locations import BALANCE, STORAGE
+from simulator.engine.locations import BALANCE, STORAGE
 
 from .api import BlockBuilder, Param, Workload, weight
 

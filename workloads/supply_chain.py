@@ -21,7 +21,7 @@ every hand-off comes from the item's custodian of the moment.
 
 from __future__ import annotations
 
-from simulator.locations import STORAGE
+from simulator.engine.locations import STORAGE
 
 from .api import BlockBuilder, Param, Workload
 

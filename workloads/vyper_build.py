@@ -8,7 +8,7 @@ sum, a hash over the contract's source and every module it imports (`import lib`
 recompiles every contract that uses it.
 
 Storage types (`Artifact.types`, what names a storage slot by its source, see
-simulator/storage_names.py) are JSON trees taken from the compiler's own type analysis,
+simulator/insight/storage_names.py) are JSON trees taken from the compiler's own type analysis,
 with Vyper's slot counts: {"kind": "hashmap", "key": "address", "value": T},
 {"kind": "dynarray" | "array", "element": T}, {"kind": "struct", "name": "Listing",
 "members": [[name, T], ...]}, or {"kind": "value", "name": "uint256"}; each also has

@@ -7,7 +7,7 @@ dependency chain however many proposals there are.
 
 from pathlib import Path
 
-from simulator.locations import STORAGE
+from simulator.engine.locations import STORAGE
 from workloads.api import BlockBuilder, Param, Workload, WorkloadError
 
 CONTRACT = Path(__file__).with_name("voting.vy")

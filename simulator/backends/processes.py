@@ -65,8 +65,8 @@ from multiprocessing import get_context
 
 from .. import debug
 from ..abc import Backend, EventKind, Execute, Strategy
-from ..mv_memory import apply_journal
-from ..preimages import current_table
+from ..engine.mv_memory import apply_journal
+from ..engine.preimages import current_table
 from ..usage import RunFailure
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -101,7 +101,7 @@ def _worker_main(index: int, connection, env, mv, jitter: float, seed: int) -> N
     """A worker: apply the journal entries, execute, answer; until told to stop.
     Its answer carries perf_counter times, which are the same clock in every process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.disable()  # as while timing serial py-evm (runner.time_serial); also keeps the
+    gc.disable()  # as while timing serial py-evm (runs/real.py, time_serial); also keeps the
     # collector from touching, and so copying, the pages shared with the coordinator
     rng = random.Random(f"jitter:{seed}:{index}")
     previous_end = None
@@ -168,11 +168,10 @@ class ProcessesBackend(Backend):
                 processes.append(process)
             mv.journal = journal
             enabled = gc.isenabled()
-            gc.disable()  # as while timing serial py-evm (runner.time_serial)
+            gc.disable()  # as while timing serial py-evm (runs/real.py, time_serial)
             try:
-                makespan = _Coordinator(strategy, metrics, progress, pipes, processes,
-                                        journal, self.timeout, self.pipeline,
-                                        self.observations).drive()
+                makespan = _Coordinator(self, strategy, metrics, progress, pipes,
+                                        processes, journal).drive()
             finally:
                 if enabled:
                     gc.enable()
@@ -223,8 +222,10 @@ class _InFlight:
 
 
 class _Coordinator:
-    def __init__(self, strategy, metrics, progress, pipes, processes, journal,
-                 timeout, pipeline: int, observations: Observations) -> None:
+    def __init__(self, backend: "ProcessesBackend", strategy, metrics, progress, pipes,
+                 processes, journal) -> None:
+        """`backend` gives the run's timeout, pipeline depth and observations."""
+        pipeline = backend.pipeline
         self.strategy = strategy
         self.metrics = metrics
         self.progress = progress
@@ -235,8 +236,8 @@ class _Coordinator:
         self.queues = [deque() for _ in pipes]  # each process's requests, in order
         self.idle = list(range(len(pipes) * pipeline))  # slot s is on process s % N
         self.pipeline = pipeline
-        self.timeout = timeout
-        self.observations = observations
+        self.timeout = backend.timeout
+        self.observations = backend.observations
 
     def now(self) -> float:
         return time.perf_counter() - self.started

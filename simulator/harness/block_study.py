@@ -22,7 +22,7 @@ import statistics
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from .report import Charts, Data, _num, _shorten
+from .charts import Charts, Data, num, shorten
 
 EXTREMES = 3  # worst and best blocks shown
 TOP_CONFLICTS = 3  # locations shown per extreme block
@@ -49,10 +49,10 @@ def block_sections(d: Data, charts: Charts) -> list:
              ("table", ["block", "txs", "Mgas", "dependency bound"] + d.strategies
               + ["executions per tx", "real header"],
               [[names[s], str(s[2]), f"{_first(d, s, 'gas_used') / 1e6:.1f}",
-                _num(d.mean(s, d.focus_strategy, d.focus_threads, "virtual_speedup_bound"))]
-               + [_num(d.mean(s, strategy, d.focus_threads, "virtual_speedup"))
+                num(d.mean(s, d.focus_strategy, d.focus_threads, "virtual_speedup_bound"))]
+               + [num(d.mean(s, strategy, d.focus_threads, "virtual_speedup"))
                   for strategy in d.strategies]
-               + [_num(d.mean(s, d.focus_strategy, d.focus_threads, "executions_per_tx")),
+               + [num(d.mean(s, d.focus_strategy, d.focus_threads, "executions_per_tx")),
                   _header(d, s)] for s in settings]),
              ("p", f"Speedups at {d.focus_threads} threads (x, virtual time). Real header: "
                    "the block's gas against the header's gasUsed and, from Byzantium on, "
@@ -63,11 +63,11 @@ def block_sections(d: Data, charts: Charts) -> list:
         for s in chosen:
             conflicts = d.conflicts(s)[:TOP_CONFLICTS]
             parts.append(("p", f"Block {names[s]} ({s[2]} txs): {focus[s]:.2f}x, dependency "
-                               f"bound {_num(d.mean(s, d.focus_strategy, d.focus_threads, 'virtual_speedup_bound'))}x"
+                               f"bound {num(d.mean(s, d.focus_strategy, d.focus_threads, 'virtual_speedup_bound'))}x"
                                + ("" if conflicts else "; no conflicts.")))
             if conflicts:
                 parts.append(("table", ["name", "location", "re-executions", "suspensions"],
-                              [[e["label"] or "-", _shorten(e["location"]),
+                              [[e["label"] or "-", shorten(e["location"]),
                                 str(e["reexecutions"]), str(e["suspensions"])]
                                for e in conflicts]))
     return parts

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..backends import BACKENDS
-from ..cost_model import COST_MODELS
+from ..costs.cost_model import COST_MODELS
+from ..runs.spec import RunSpec
 from ..strategies import STRATEGIES
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "bench" / "suites"
@@ -59,30 +60,17 @@ class BlockSpec:
 class Config:
     """One run of a block: the unit a sweep records and a resume skips."""
     block: BlockSpec
-    strategy: str
-    threads: int
-    cost_model: str
-    lazy_beneficiary: bool
-    backend: str = "simulated"
+    run: RunSpec
 
     @property
     def key(self) -> str:
-        return config_key(self.block.workload, self.block.param_dict, self.block.txs,
-                          self.block.seed, self.strategy, self.threads, self.cost_model,
-                          self.lazy_beneficiary, self.backend)
+        """The stable identity of a configuration (also stored in every results row)."""
+        return (f"{self.block.workload}"
+                f"{json.dumps(self.block.param_dict, sort_keys=True, separators=(',', ':'))}"
+                f" txs={self.block.txs} seed={self.block.seed} {self.run.key()}")
 
     def describe(self) -> str:
-        return f"{self.block.describe()} {self.strategy}@{self.threads}"
-
-
-def config_key(workload, params, txs, seed, strategy, threads, cost_model,
-               lazy_beneficiary, backend: str = "simulated") -> str:
-    """The stable identity of a configuration (also stored in every results row); the
-    backend is named only when it is not the simulated one, so older keys still hold."""
-    return (f"{workload}{json.dumps(params, sort_keys=True, separators=(',', ':'))}"
-            f" txs={txs} seed={seed} {strategy} threads={threads} {cost_model}"
-            f" lazy={'yes' if lazy_beneficiary else 'no'}"
-            + ("" if backend == "simulated" else f" backend={backend}"))
+        return f"{self.block.describe()} {self.run.strategy}@{self.run.threads}"
 
 
 @dataclass
@@ -175,8 +163,9 @@ class _Loader:
                                 for cost_model in grid["cost_models"]:
                                     for lazy in grid["lazy_beneficiary"]:
                                         for backend in grid["backends"]:
-                                            config = Config(block, strategy, threads,
-                                                            cost_model, lazy, backend)
+                                            config = Config(block, RunSpec(
+                                                strategy, threads, cost_model, lazy,
+                                                backend))
                                             if config not in configs:
                                                 configs.append(config)
         focus_strategy, focus_threads = self.focus(data.get("focus", {}), strategies_used,

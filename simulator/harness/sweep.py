@@ -36,14 +36,14 @@ from pathlib import Path
 from workloads.api import WorkloadError
 from workloads.registry import load_workload
 
-from ..block_cache import built_block
-from ..cost_model import COST_MODELS
+from workloads.block_cache import built_block
+from ..costs.cost_model import COST_MODELS
 from ..environment import environment as host_environment
-from ..failures import failure_warning
+from ..chain.failures import failure_warning
 from ..progress import Progress
-from ..runner import run_block
-from ..serial import InvalidBlock, execute_serial
-from ..summary import head
+from ..runs.runner import run_block
+from ..chain.serial import InvalidBlock, execute_serial
+from ..runs.summary import head
 from .cluster import Task, executor
 from .suite import BlockSpec, Suite
 
@@ -88,7 +88,7 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
     cluster at `scheduler`. `progress` defaults to a bar on a terminal stderr and a
     line per run otherwise."""
     out = Path(out)
-    if (jobs != 1 or scheduler) and any(c.backend != "simulated" for c in suite.configs):
+    if (jobs != 1 or scheduler) and any(c.run.backend != "simulated" for c in suite.configs):
         raise SweepError(f"suite {suite.name} has rows on a real backend (processes): run "
                          "it with --jobs 1, so that no other run shares the cores it times")
     out.mkdir(parents=True, exist_ok=True)
@@ -157,7 +157,7 @@ def setting_runs(block: BlockSpec, configs: tuple, suite_name: str, focus: tuple
     for config in configs:
         row, report = _run(config, built, labels, serial, suite_name)
         timeline = (timeline_of(config, report) if report is not None
-                    and (config.strategy, config.threads) == focus else None)
+                    and (config.run.strategy, config.run.threads) == focus else None)
         yield Run(row, warning, timeline)
         warning = None
 
@@ -165,9 +165,7 @@ def setting_runs(block: BlockSpec, configs: tuple, suite_name: str, focus: tuple
 def _run(config, block, labels, serial, suite_name: str) -> tuple:
     """One configuration -> (its results row, its RunReport or None if it failed)."""
     try:
-        report = run_block(block, config.strategy, config.threads, config.cost_model,
-                           config.lazy_beneficiary, config.backend, labels=labels,
-                           serial=serial)
+        report = run_block(block, config.run, labels=labels, serial=serial)
     except InvalidBlock as exc:  # a strategy bug: recorded, and flagged by the report
         return failed_row(config, suite_name, exc), None
     except Exception as exc:  # any other failure of this run: recorded, the sweep goes on
@@ -183,9 +181,9 @@ def failed_row(config, suite_name: str, error) -> dict:
     text = str(error) or type(error).__name__
     return {"suite": suite_name, "key": config.key,
             **head(config.block.workload, config.block.param_dict, config.block.seed),
-            "txs": config.block.txs, "strategy": config.strategy,
-            "threads": config.threads, "cost_model": config.cost_model,
-            "lazy_beneficiary": config.lazy_beneficiary, "backend": config.backend,
+            "txs": config.block.txs, "strategy": config.run.strategy,
+            "threads": config.run.threads, "cost_model": config.run.cost_model,
+            "lazy_beneficiary": config.run.lazy_beneficiary, "backend": config.run.backend,
             "matches_serial": False,
             "mismatches": [text], "error": text}
 
@@ -222,8 +220,8 @@ def timeline_of(config, report) -> dict:
     return {
         "key": config.key, "workload": config.block.workload,
         "params": config.block.param_dict, "txs": summary["txs"],
-        "strategy": config.strategy, "threads": config.threads,
-        "cost_model": config.cost_model,
+        "strategy": config.run.strategy, "threads": config.run.threads,
+        "cost_model": config.run.cost_model,
         "score": summary["reexecutions"] + summary["suspensions"],
         "makespan_us": makespan * 1e6,
         "tasks": len(events), "binned": len(events) > MAX_EVENTS,
@@ -294,7 +292,7 @@ def write_json(path: Path, payload, compact: bool = False) -> None:
 
 # -- environment --------------------------------------------------------------------
 def environment(suite: Suite) -> dict:
-    models = sorted({c.cost_model for c in suite.configs})
+    models = sorted({c.run.cost_model for c in suite.configs})
     return {
         **host_environment(),
         "cost_models": {name: COST_MODELS[name]().constants() for name in models},

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from ..abc import EventKind, Execute, Strategy, TaskRun
-from ..mv_memory import MVMemory
+from ..engine.mv_memory import MVMemory
 
 
 class SpeculativeStrategy(Strategy):

@@ -48,10 +48,10 @@ from __future__ import annotations
 import time
 
 from ..abc import EventKind, Task, TaskKind, TaskRun
-from ..locations import NONCE, STORAGE
-from ..mv_memory import PRE_BLOCK, version_writers
+from ..engine.locations import NONCE, STORAGE
+from ..engine.mv_memory import PRE_BLOCK, version_writers
 from ..params import Param
-from ..scheduler import Scheduler
+from ..engine.scheduler import Scheduler
 from .base import SpeculativeStrategy
 from .serial import Serial
 

@@ -39,7 +39,7 @@ from functools import partial
 
 from ..abc import EventKind, Strategy, Task, TaskKind, TaskRun, completed
 from ..backends.simulated import SimulatedBackend
-from ..metrics import Metrics
+from ..engine.metrics import Metrics
 from .base import SpeculativeStrategy
 from .prepass import serial_prepass, true_dependencies
 

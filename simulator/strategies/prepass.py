@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from weakref import WeakKeyDictionary
 
-from ..locations import CODE
-from ..mv_memory import MVMemory, version_writers
+from ..engine.locations import CODE
+from ..engine.mv_memory import MVMemory, version_writers
 
 _CACHE: WeakKeyDictionary = WeakKeyDictionary()  # block -> {lazy flags: incarnations}
 

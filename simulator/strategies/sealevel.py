@@ -33,7 +33,7 @@ from __future__ import annotations
 import random
 from enum import Enum
 
-from ..locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
+from ..engine.locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
 from .in_order import PredecessorGated
 from ..params import Param
 from .prepass import serial_prepass

@@ -54,7 +54,7 @@ from collections import defaultdict, deque
 from enum import Enum
 
 from ..abc import EventKind, Task, TaskKind, TaskRun
-from ..mv_memory import EstimateRead, version_writers
+from ..engine.mv_memory import EstimateRead, version_writers
 from ..params import Param
 from .base import SpeculativeStrategy
 from .prepass import serial_prepass, transaction_type, written_locations

@@ -14,7 +14,7 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 import rlp
 
-from simulator.block import Block, HeaderContext
+from simulator.chain.block import Block, HeaderContext
 
 FORKS = {vm.fork: vm for _, vm in MAINNET_VM_CONFIGURATION}
 COINBASE = bytes.fromhex("c0ffee00000000000000000000000000000000c0")

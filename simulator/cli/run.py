@@ -1,0 +1,261 @@
+"""`pevmsim run` and `pevmsim compare`: one block, its strategies x thread counts x
+repeats, a table or a summary, JSON and CSV rows.
+
+Order of work, so that mistakes cost nothing: every option and output path is checked
+first; then the block is built and executed serially (the check every run is held
+to), which is where a plug-in's mistakes surface; only then do the strategies run.
+Progress goes to stderr (simulator/progress.py), results to stdout.
+
+Exit codes: 0 when every run matches serial (and a recorded block its real header),
+usage.EXIT_MISMATCH (3) when one does not, 2 for bad input (`pevmsim: error: ...`,
+one line).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from ..runs.spec import RunSpec
+from .arguments import strategy_options
+from ..environment import environment
+from .exports import ExportError, check_outputs, export, to_stdout
+from ..chain.failures import failure_warning
+from ..progress import Progress
+from ..runs.summary import head
+from ..usage import EXIT_MISMATCH, UsageError
+
+
+def parse_settings(workload_class, settings) -> dict:
+    from ..params import split_setting
+
+    params = {p.name: p for p in workload_class.params}
+    values = {}
+    for setting in settings:
+        try:
+            key, text = split_setting(setting, "--set")
+        except ValueError as exc:
+            raise UsageError(str(exc))
+        if key in values:
+            raise UsageError(f"--set {key} given twice")
+        if key not in params:
+            raise UsageError(f"unknown parameter {key!r} for workload {workload_class.name}; "
+                             f"valid: {', '.join(params) or 'none'}")
+        try:
+            values[key] = params[key].parse(text)
+        except ValueError as exc:
+            raise UsageError(f"--set {exc}")
+    return values
+
+
+def prepare(args, progress: Progress, check_block=None) -> tuple:
+    """(workload, params, block, labels, serial.PendingSerial) for the block options:
+    the block built, labelled and its serial check started, or a UsageError (also one
+    that `check_block(block)` raises, before anything is printed). The serial check
+    runs alongside, on another core, while the strategies run, unless something of
+    the run is timed for real: the processes backend, or the `measured` cost model
+    (whose per-transaction CPU times another busy core would perturb for the first
+    strategies only); there it runs first, alone. Its figures and any warning about
+    failed transactions print once its result is in hand (nothing for a block it
+    finds invalid: that is the error)."""
+    from workloads.api import WorkloadError, block_size
+    from workloads.registry import load_workload
+
+    from workloads.block_cache import built_block
+    from ..chain.serial import InvalidBlock, start_serial
+
+    try:
+        workload_class = load_workload(args.workload)
+    except WorkloadError as exc:
+        raise UsageError(str(exc))
+    workload = workload_class(**parse_settings(workload_class, args.set))
+    started = time.perf_counter()
+    try:
+        with progress.stage(f"building the {workload.name} block", log=False):
+            block, labels = built_block(workload, block_size(workload, args.txs),
+                                        args.seed)
+    except WorkloadError as exc:
+        raise UsageError(str(exc))
+    if check_block is not None:
+        check_block(block)
+    built = time.perf_counter() - started
+
+    def noted(serial_result, wall: float) -> None:
+        progress.line(f"built the {workload.name} block ({len(block)} txs) in "
+                      f"{built:.1f} s, executed it serially in {wall:.1f} s")
+        warning = failure_warning(serial_result.failures)
+        if warning:
+            progress.warn(f"workload {workload.name}: {warning}")
+
+    alongside = args.backend == "simulated" and args.cost_model != "measured"
+    try:
+        with progress.stage("serial py-evm (the check)", None if alongside else len(block),
+                            log=False) as bar:
+            serial = start_serial(block, args.deep_check, alongside, bar, noted)
+    except InvalidBlock as exc:
+        raise UsageError(f"workload {workload.name}: {exc}")
+    return workload, dict(workload.values), block, labels, serial
+
+
+def format_summary(s: dict) -> str:
+    """One run, readable: what ran, whether it matches serial, the virtual figures,
+    the work done, and the real (host) time it took."""
+    verdict = "yes" if s["matches_serial"] else "NO: " + "; ".join(s["mismatches"])
+    failed = (f"{s['failed_txs']} failed ({s['reverted_txs']} reverted, "
+              f"{s['out_of_gas_txs']} out of gas)" if s["failed_txs"] else "none failed")
+    spread = (f", {s['repeats']} repeats: {s['virtual_speedup_min']:.2f}x-"
+              f"{s['virtual_speedup_max']:.2f}x" if s["repeats"] > 1 else "")
+    return "\n".join([
+        f"workload        {s['workload']} {s['params']}  ({s['txs']} txs, {s['gas_used']:,} gas)",
+        f"transactions    {failed}",
+        f"strategy        {s['strategy']} on {s['threads']} virtual workers "
+        f"({s['backend']} backend), "
+        f"{s['cost_model']} cost model"
+        + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary")
+        + (", lazy transfers" if s["lazy_transfers"] else ""),
+        f"matches serial  {verdict}",
+        *([f"real header     {_header_verdict(s['header_check'])}"]
+          if s.get("header_check") else []),
+        *([f"real speedup    {s['real_speedup']:.2f}x: parallel "
+           f"{s['real_makespan_s']:.3f} s on {s['threads']} worker processes, serial "
+           f"py-evm {s['real_serial_time_s']:.3f} s (median); predicted "
+           f"{s['virtual_speedup']:.2f}x, error {s['prediction_error']:+.0%}",
+           f"                {s['real_engine_speedup']:.2f}x over this engine run in "
+           f"order in one process ({s['real_engine_serial_time_s']:.3f} s): "
+           f"the gain of parallelism alone"]
+          if s["real_speedup"] is not None else []),
+        f"speedup         {s['virtual_speedup']:.2f}x virtual{spread}  "
+        f"(dependency bound {s['virtual_speedup_bound']:.2f}x)",
+        f"virtual time    parallel {s['virtual_makespan_s'] * 1e3:.3f} ms, "
+        f"serial {s['virtual_serial_time_s'] * 1e3:.3f} ms",
+        f"throughput      {s['virtual_throughput_tps']:,.0f} tx/s, "
+        f"{s['virtual_throughput_gas_per_s'] / 1e6:,.1f} Mgas/s (virtual)",
+        f"executions      {s['executions']} ({s['executions_per_tx']:.2f} per tx): "
+        f"{s['reexecutions']} re-executions, {s['suspensions']} suspensions, "
+        f"{s['invalid_executions']} rejected by py-evm on stale reads (e.g. a nonce not "
+        "yet written)",
+        f"validations     {s['validations']} ({s['validation_failures']} failed), "
+        f"worker utilization {s['utilization']:.0%}",
+        f"host time       simulation {s['wall_time_s']:.2f} s, serial py-evm "
+        f"{s['serial_wall_time_s']:.2f} s (real seconds of this Python tool, not a speedup)",
+        *([f"host memory     peak {s['peak_rss_mib']:,.0f} MiB resident"]
+          if s["peak_rss_mib"] is not None else []),
+    ])
+
+
+def run_command(args, strategies: list) -> int:
+    """run (one strategy) and compare (several): the rows, printed and exported."""
+    from ..runs.compare import compare, format_table
+    from ..chain.serial import InvalidBlock
+
+    try:
+        check_outputs(args.json, args.csv)
+    except ExportError as exc:
+        raise UsageError(str(exc))
+    if args.repeat > 1 and args.cost_model != "measured":
+        raise UsageError(f"--repeat {args.repeat} needs --cost-model measured: the "
+                         f"{args.cost_model} cost model gives the same figures every time")
+    options = strategy_options(strategies, args.strategy_options)
+    base = run_spec(args)
+    specs = [replace(base, strategy=name, threads=count).with_options(options.get(name))
+             for name in strategies for count in args.threads]
+    progress = Progress()
+    workload, params, block, labels, serial = prepare(args, progress)
+    try:
+        summaries = compare(block, specs, repeat=args.repeat, labels=labels,
+                            serial=serial, progress=progress)
+    except InvalidBlock as exc:
+        raise UsageError(f"workload {workload.name}: {exc}")
+    rows = [{**head(workload.name, params, args.seed), **summary,
+             "environment": environment()} for summary in summaries]
+    single = args.command == "run" and len(rows) == 1
+    export(args.json, args.csv, rows[0] if single else rows, rows)
+    if not to_stdout(args.json, args.csv):
+        if single:
+            print(format_summary(rows[0]))
+        else:
+            first = rows[0]
+            failed = (f", {first['failed_txs']} failed: {first['reverted_txs']} reverted, "
+                      f"{first['out_of_gas_txs']} out of gas" if first["failed_txs"] else "")
+            print(f"{workload.name} {params} ({len(block)} txs{failed}), "
+                  f"{args.cost_model} cost model"
+                  + ("" if args.lazy_beneficiary else ", no lazy beneficiary")
+                  + (", lazy transfers" if args.lazy_transfers else "")
+                  + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
+                     else ""))
+            print(format_table(rows))
+        for flag, path in (("JSON", args.json), ("CSV", args.csv)):
+            if path is not None:
+                print(f"{flag} written to {path}")
+    return 0 if all(row["matches_serial"] and header_ok(row) for row in rows) \
+        else EXIT_MISMATCH
+
+
+def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:
+    """One strategy (--strategy) at one thread count on the block of the block options,
+    checked against serial: (block, RunReport, its row). `check_block(block)` may
+    reject the block (UsageError) before it runs; `oracle_what_if` as in run_block."""
+    from ..runs.runner import run_block
+    from ..chain.serial import InvalidBlock
+
+    if len(args.threads) > 1 or args.repeat > 1:
+        raise UsageError(f"pevmsim {args.command} runs one configuration: give one "
+                         "--threads count and no --repeat")
+    options = strategy_options([args.strategy], args.strategy_options)[args.strategy]
+    spec = replace(run_spec(args), strategy=args.strategy,
+                   threads=args.threads[0]).with_options(options)
+    workload, params, block, labels, serial = prepare(args, Progress(), check_block)
+    try:
+        report = run_block(block, spec, labels=labels, serial=serial,
+                           oracle_what_if=oracle_what_if)
+    except InvalidBlock as exc:
+        raise UsageError(f"workload {workload.name}: {exc}")
+    row = {**head(workload.name, params, args.seed), **report.summary,
+           "environment": environment()}
+    return block, report, row
+
+
+def run_spec(args) -> RunSpec:
+    """The RunSpec of the execution options (strategy and threads are the caller's to
+    vary): a UsageError for an option that does not apply."""
+    return RunSpec(cost_model=args.cost_model, lazy_beneficiary=args.lazy_beneficiary,
+                   backend=args.backend, deep_check=args.deep_check,
+                   cold_load=cold_load_seconds(args), backend_options=backend_options(args),
+                   serial_repeats=args.serial_repeats, lazy_transfers=args.lazy_transfers)
+
+
+def backend_options(args) -> dict:
+    """--timeout and --pipeline for the processes backend (a UsageError on the
+    simulated one)."""
+    if args.backend == "simulated":
+        for flag, value in (("--timeout", args.timeout), ("--pipeline", args.pipeline)):
+            if value is not None:
+                raise UsageError(f"{flag} applies to the processes backend")
+        return {}
+    options = {"timeout": args.timeout}
+    if args.pipeline is not None:
+        options["pipeline"] = args.pipeline
+    return options
+
+
+def cold_load_seconds(args) -> float | None:
+    """--cold-load-us in seconds (a UsageError for a bad value or model)."""
+    if args.cold_load_us is None:
+        return None
+    if not args.cold_load_us >= 0:
+        raise UsageError("--cold-load-us must be a number >= 0")
+    if args.cost_model == "measured":
+        raise UsageError("--cold-load-us applies to the gas cost models, not measured")
+    return args.cold_load_us * 1e-6
+
+
+def _header_verdict(check: dict) -> str:
+    names = {"gas_used": "gasUsed", "receipts_root": "receiptsRoot"}
+    return ", ".join(f"{names[key]} " + {True: "matches", False: "DIFFERS",
+                                         None: "not checkable before Byzantium"}[value]
+                     for key, value in check.items())
+
+
+def header_ok(summary: dict) -> bool:
+    """No check of a recorded block against its real header failed."""
+    return False not in (summary.get("header_check") or {}).values()

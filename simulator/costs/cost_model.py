@@ -1,0 +1,378 @@
+"""Cost models: how long a task takes on a virtual worker, in seconds. One model per
+run, shared by every strategy, the serial baseline and the dependency bound: no
+strategy gets a discount the others do not.
+
+Where the time goes (the `gas` models):
+
+    execution   = TX + gas x PER_GAS                       the EVM itself
+                + cold x COLD_LOAD + warm x WARM_READ       state access
+                + reads x MV_READ + writes x MV_WRITE       multi-version bookkeeping
+    validation  = reads x VALIDATED_READ
+    scheduling  = SCHEDULE per task taken from the shared queue or cursors (added by
+                  the backend; a follow-up task a worker hands itself pays none)
+
+- `gas` is what the incarnation executed: the receipt's gas for one that ran to the
+  end, the gas it had consumed when it stopped for one cut short by an ESTIMATE
+  (read from py-evm's gas meter), zero for one py-evm rejected before executing.
+- A read is *cold* when it is the first load of that location from the pre-block state
+  by any incarnation in the run, *warm* otherwise (already loaded by anyone, or a
+  value another transaction wrote). So a re-execution is cheaper than a first
+  execution for every strategy alike, because its state is loaded: Monad's cheap
+  re-execution needs no factor of its own.
+- The storage tier sets COLD_LOAD: `gas` keeps state in memory (what pevm and grevm
+  benchmark), `gas-disk` reads it from an SSD (the case Monad's design is about).
+
+The serial baseline is a plain sequential EVM: each final incarnation's TX + gas + its
+state access with cold and warm as a serial run sees them (a location is cold the
+first time a transaction, in block order, reads it from the pre-state), and no
+multi-version or scheduling cost. The dependency bound and the oracle use the same
+per-transaction costs as a parallel execution (`split`): the cold loads, which depend
+on nothing, and the rest.
+
+Constants and their sources (order-of-magnitude figures for a native EVM on one core;
+the `revm` model below fits them to pevm's measurements):
+- PER_GAS 1 ns: pevm's measured sequential revm times on pevmsim's 50 mainnet blocks
+  (workloads/mainnet_blocks, pevm_benchmark.tsv) run 0.07 to 0.75 ns per gas; 1 ns is
+  the conservative end, as this model always used.
+- TX 1 us: per-transaction work outside opcodes (environment setup, intrinsic checks,
+  fee payment, receipt); pevm's table gives 4 to 85 us per transaction in total.
+- COLD_LOAD 100 ns in memory: a hash-map lookup that misses the CPU caches (DRAM
+  latency is about 80-100 ns); WARM_READ 20 ns: the same lookup cached.
+- COLD_LOAD 80 us on disk: an NVMe random read (50-100 us; grevm's disk benchmark
+  uses 100 us, where it reports 28-58x); configurable.
+- MV_READ, MV_WRITE 50 ns: a multi-version map access (an ordered map lookup plus a
+  version compare), as this model always charged.
+- VALIDATED_READ 20 ns: re-reading one version during validation.
+- SCHEDULE 200 ns: taking a task from a shared atomic cursor or queue under
+  contention (a contended cache line is about 100-200 ns).
+Same inputs give bit-identical durations.
+
+`revm`: the same structure, plus WRITE per write and CODE_BYTE per byte of contract
+code among the cold loads (revm analyses a contract's bytecode when it loads it), with
+the EVM constants fitted to pevm's measured sequential revm times on the 50 vendored
+mainnet blocks (workloads/mainnet_blocks/pevm_benchmark.tsv; risechain/pevm, MIT;
+Graviton3, state in memory) by `pevmsim calibrate` (calibration.py: non-negative least
+squares on relative error, features counted from py-evm's incarnations):
+    TX 0, PER_GAS 0.0422 ns, COLD_LOAD 318 ns, WARM_READ 210 ns, WRITE 0,
+    CODE_BYTE 2.33 ns; R^2 0.64, median relative error 17.9% over 49 blocks (the empty
+    block carries no information). Without CODE_BYTE the same fit reaches R^2 0.15 and
+    a median error of 49%: code size, not gas, separates old blocks from new ones.
+The fit leaves TX and WRITE at zero: per transaction and per write, revm's time is
+explained by the loads each one makes. MV_READ, MV_WRITE and VALIDATED_READ, which
+sequential times cannot identify, are the `gas` model's (sources above). Two
+constants of pevm's parallel mode are fitted to pevm's parallel times (`pevmsim
+calibrate --fit-parallel`: the pair of a grid whose predicted speedups, block-stm
+under pevm's rules at 12 workers, have the least squared log error on the 35 blocks
+pevm ran in parallel):
+- PARALLEL: an execution in parallel costs PARALLEL times its sequential cost (12
+  threads share memory bandwidth and caches; pevm builds a fresh EVM and cache per
+  execution where its sequential mode reuses one), for every parallel strategy alike;
+  the serial baseline and sequential fallbacks pay 1;
+- SCHEDULE: the cost of each task taken from the shared cursors (pevm's atomics,
+  locks and per-task bookkeeping).
+Fitted: PARALLEL 2.0, SCHEDULE 4 us (grid PARALLEL 1, 1.5, 2, 3 by SCHEDULE 1, 2, 4,
+8 us). Predicted speedups on those 35 blocks: Spearman 0.74, median absolute relative
+error 17.3% (docs/fidelity.md, `pevmsim fidelity`).
+
+`measured`: an execution costs the CPU time (process time) that very py-evm
+incarnation took and a validation the CPU time its re-reads took; the serial
+baseline sums the final incarnations' CPU times. Real, but noisy and
+machine-dependent; there is no cold/warm split (the loads are inside the CPU time).
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+from abc import ABC, abstractmethod
+
+from ..abc import EventKind
+from ..engine.locations import CODE
+from ..engine.mv_memory import PRE_BLOCK
+
+NANOSECOND = 1e-9
+MICROSECOND = 1e-6
+
+# `revm`, fitted by `pevmsim calibrate` (calibration.py); see the module docstring.
+FITTED_TX = 0 * NANOSECOND
+FITTED_PER_GAS = 0.04221 * NANOSECOND
+FITTED_COLD_LOAD = 317.7 * NANOSECOND
+FITTED_WARM_READ = 209.9 * NANOSECOND
+FITTED_WRITE = 0 * NANOSECOND
+FITTED_CODE_BYTE = 2.334 * NANOSECOND
+PARALLEL_FIT = 2.0  # from pevm's parallel times, see the module docstring
+SCHEDULE_FIT = 4 * MICROSECOND  # from pevm's parallel times, see the module docstring
+
+
+class CostModel(ABC):
+    """A run's cost model. Stateful: it remembers which locations were loaded."""
+
+    name: str
+    SCHEDULE = 0.0
+    COLD_LOAD = 0.0  # the latency of one cold state load (the bound's, see metrics.py)
+
+    @abstractmethod
+    def execution(self, incarnation) -> float:
+        """The duration of this execution, now (it loads what it reads)."""
+
+    @abstractmethod
+    def validation(self, reads: int, measured_seconds: float) -> float:
+        """The duration of re-reading `reads` versions."""
+
+    def preload(self, incarnation) -> float:
+        """Load what `incarnation` reads from the pre-block state, ahead of its
+        execution (the oracle's warm-up); its cost."""
+        return 0.0
+
+    def fresh(self) -> "CostModel":
+        """A copy with the same constants and nothing loaded yet (for dry runs)."""
+        return copy.copy(self)
+
+    @abstractmethod
+    def sequential(self, incarnation) -> float:
+        """The duration of this execution on a plain sequential EVM, now (no
+        multi-version bookkeeping; it loads what it reads)."""
+
+    @abstractmethod
+    def serial_costs(self, incarnations) -> list:
+        """Each final incarnation's cost on a plain sequential EVM, in block order."""
+
+    @abstractmethod
+    def split(self, incarnations) -> list:
+        """(loads, rest) per final incarnation: its parallel execution cost, split
+        into cold loads (which depend on nothing) and the rest; a location is cold for
+        the first transaction in block order that reads it from the pre-state."""
+
+    @abstractmethod
+    def constants(self) -> dict:
+        """The model's constants, for reports."""
+
+
+def cold_code_bytes(incarnation, cold) -> int:
+    """The bytes of contract code among the `cold` locations the incarnation read."""
+    sizes = incarnation.code_sizes
+    return sum(sizes[location] for location in cold if location[0] == CODE)
+
+
+def first_loads(loaded: set, incarnation) -> list:
+    """The incarnation's pre-state reads not in `loaded` yet, in read order; adds them."""
+    cold = []
+    for location in pre_state_reads(incarnation):
+        if location not in loaded:
+            loaded.add(location)
+            cold.append(location)
+    return cold
+
+
+def pre_state_reads(incarnation) -> list:
+    """The locations an incarnation read from the pre-block state."""
+    return [location for location, version in incarnation.reads.items()
+            if version is PRE_BLOCK]
+
+
+class GasCostModel(CostModel):
+    name = "gas"
+    TX = 1000 * NANOSECOND
+    PER_GAS = 1 * NANOSECOND
+    COLD_LOAD = 100 * NANOSECOND
+    WARM_READ = 20 * NANOSECOND
+    MV_READ = 50 * NANOSECOND
+    MV_WRITE = 50 * NANOSECOND
+    VALIDATED_READ = 20 * NANOSECOND
+    SCHEDULE = 200 * NANOSECOND
+
+    def __init__(self, cold_load: float | None = None) -> None:
+        if cold_load is not None:
+            self.COLD_LOAD = cold_load
+        self.loaded: set = set()
+
+    def _loads(self, incarnation, cold: list) -> float:
+        """The cost of loading the `cold` locations (the incarnation's first loads)."""
+        return len(cold) * self.COLD_LOAD
+
+    def _evm(self, incarnation, cold: list) -> float:
+        warm = len(incarnation.reads) - len(cold)
+        return (self.TX + incarnation.gas * self.PER_GAS
+                + self._loads(incarnation, cold) + warm * self.WARM_READ)
+
+    def _multi_version(self, incarnation) -> float:
+        writes = len(incarnation.writes) + len(incarnation.deltas)
+        return len(incarnation.reads) * self.MV_READ + writes * self.MV_WRITE
+
+    def fresh(self) -> "GasCostModel":
+        clone = copy.copy(self)
+        clone.loaded = set()
+        return clone
+
+    def execution(self, incarnation) -> float:
+        cold = first_loads(self.loaded, incarnation)
+        return self._evm(incarnation, cold) + self._multi_version(incarnation)
+
+    def sequential(self, incarnation) -> float:
+        return self._evm(incarnation, first_loads(self.loaded, incarnation))
+
+    def validation(self, reads: int, measured_seconds: float) -> float:
+        return reads * self.VALIDATED_READ
+
+    def preload(self, incarnation) -> float:
+        return self._loads(incarnation, first_loads(self.loaded, incarnation))
+
+    def serial_costs(self, incarnations) -> list:
+        loaded: set = set()
+        return [self._evm(inc, first_loads(loaded, inc)) for inc in incarnations]
+
+    def split(self, incarnations) -> list:
+        loaded: set = set()
+        parts = []
+        for incarnation in incarnations:
+            cold = first_loads(loaded, incarnation)
+            loads = self._loads(incarnation, cold)
+            total = self._evm(incarnation, cold) + self._multi_version(incarnation)
+            parts.append((loads, total - loads))
+        return parts
+
+    def constants(self) -> dict:
+        return {name: getattr(self, name) for name in (
+            "TX", "PER_GAS", "COLD_LOAD", "WARM_READ", "MV_READ", "MV_WRITE",
+            "VALIDATED_READ", "SCHEDULE")}
+
+
+class DiskGasCostModel(GasCostModel):
+    name = "gas-disk"
+    COLD_LOAD = 80 * MICROSECOND
+
+
+class MeasuredCostModel(CostModel):
+    name = "measured"
+
+    def __init__(self, cold_load: float | None = None) -> None:
+        if cold_load is not None:
+            raise ValueError("the measured cost model has no cold-load constant")
+
+    def execution(self, incarnation) -> float:
+        return incarnation.cpu_time
+
+    sequential = execution
+
+    def validation(self, reads: int, measured_seconds: float) -> float:
+        return measured_seconds
+
+    def serial_costs(self, incarnations) -> list:
+        return [incarnation.cpu_time for incarnation in incarnations]
+
+    def split(self, incarnations) -> list:
+        return [(0.0, incarnation.cpu_time) for incarnation in incarnations]
+
+    def constants(self) -> dict:
+        return {}
+
+
+class RevmCostModel(GasCostModel):
+    """`revm`: the gas model's structure, its EVM constants fitted to pevm's measured
+    sequential revm times on pevmsim's 50 mainnet blocks (see the module docstring)."""
+
+    name = "revm"
+    TX = FITTED_TX
+    PER_GAS = FITTED_PER_GAS
+    COLD_LOAD = FITTED_COLD_LOAD
+    WARM_READ = FITTED_WARM_READ
+    WRITE = FITTED_WRITE
+    CODE_BYTE = FITTED_CODE_BYTE
+    SCHEDULE = SCHEDULE_FIT
+    PARALLEL = PARALLEL_FIT
+
+    def _loads(self, incarnation, cold: list) -> float:
+        return (len(cold) * self.COLD_LOAD
+                + cold_code_bytes(incarnation, cold) * self.CODE_BYTE)
+
+    def _evm(self, incarnation, cold: list) -> float:
+        writes = len(incarnation.writes) + len(incarnation.deltas)
+        return super()._evm(incarnation, cold) + writes * self.WRITE
+
+    def execution(self, incarnation) -> float:
+        return super().execution(incarnation) * self.PARALLEL
+
+    def preload(self, incarnation) -> float:
+        return super().preload(incarnation) * self.PARALLEL
+
+    def split(self, incarnations) -> list:
+        return [(loads * self.PARALLEL, rest * self.PARALLEL)
+                for loads, rest in super().split(incarnations)]
+
+    def constants(self) -> dict:
+        return {**super().constants(), "WRITE": self.WRITE, "CODE_BYTE": self.CODE_BYTE,
+                "PARALLEL": self.PARALLEL}
+
+
+class ObservedCostModel(CostModel):
+    """`observed`: what a run on the processes backend really took, to replay it in
+    the simulated backend (its prediction, set beside the real speedup). Not a user
+    choice: it is built from one real run.
+
+    - An execution run to the end costs the worker time its transaction's last
+      complete execution took in that run, plus the median time a worker spent
+      bringing its replica up to date before an execution (`SYNC`); one cut short by
+      an ESTIMATE the same, scaled by the share of that execution's gas it consumed.
+    - A validation costs the CPU time its re-reads take in the replay.
+    - SCHEDULE: the median, over the run's executions, of the time their worker spent
+      between the end of its previous execution and the start of this one, less
+      the sync: pickling, the pipe both ways, and waiting for the coordinator.
+    - The serial baseline: each transaction's stock serial py-evm time (the median
+      serial run), so the replay's speedup is against the same serial time as the
+      real one.
+    """
+
+    name = "observed"
+
+    def __init__(self, execution_s: dict, execution_gas: dict, serial_s: list,
+                 schedule: float, sync: float) -> None:
+        self.execution_s = execution_s  # tx -> seconds of its last complete execution
+        self.execution_gas = execution_gas  # tx -> that execution's gas
+        self.serial_s = serial_s
+        self.SCHEDULE = schedule
+        self.SYNC = sync
+
+    @classmethod
+    def from_run(cls, tasks, final, serial_s: list) -> "ObservedCostModel":
+        """From a processes run's observations (backends/processes.Observation each),
+        its final incarnations and the serial per-transaction seconds."""
+        execution_s: dict = {}
+        overheads, syncs = [], []
+        for task in sorted(tasks, key=lambda task: task.end):
+            if task.execute_s <= 0:
+                continue
+            syncs.append(task.sync_s)
+            if task.gap_s is not None:
+                overheads.append(task.gap_s)
+            if task.kind in (EventKind.EXECUTION, EventKind.RE_EXECUTION):
+                execution_s[task.tx] = task.execute_s
+        gas = {incarnation.tx: incarnation.gas for incarnation in final}
+        return cls(execution_s, gas, serial_s,
+                   statistics.median(overheads) if overheads else 0.0,
+                   statistics.median(syncs) if syncs else 0.0)
+
+    def execution(self, incarnation) -> float:
+        full = self.execution_s[incarnation.tx]
+        if incarnation.outcome is None:
+            full *= min(1.0, incarnation.gas / max(1, self.execution_gas[incarnation.tx]))
+        return self.SYNC + full
+
+    def sequential(self, incarnation) -> float:
+        return self.serial_s[incarnation.tx]
+
+    def validation(self, reads: int, measured_seconds: float) -> float:
+        return measured_seconds
+
+    def serial_costs(self, incarnations) -> list:
+        return [self.serial_s[incarnation.tx] for incarnation in incarnations]
+
+    def split(self, incarnations) -> list:
+        return [(0.0, self.SYNC + self.execution_s[incarnation.tx])
+                for incarnation in incarnations]
+
+    def constants(self) -> dict:
+        return {"SCHEDULE": self.SCHEDULE, "SYNC": self.SYNC}
+
+
+COST_MODELS = {model.name: model for model in (GasCostModel, DiskGasCostModel,
+                                               RevmCostModel, MeasuredCostModel)}

@@ -1,0 +1,118 @@
+"""One run: a block and a RunSpec (strategy, N workers, cost model, ...) -> a checked
+report.
+
+Every run also executes the block serially with stock py-evm and compares: the run
+`matches_serial` only if the post-state, every receipt (status, gas, logs) and the
+block's gas equal the serial ones. Post-states are compared by state root, a commitment
+to every account field and storage slot, so equal roots mean equal diffs; when roots
+differ, both diffs are listed to name the locations that disagree. With
+`spec.deep_check`, each transaction's final write set is also compared with what that
+transaction did in the serial run (outcome.step_mismatches).
+
+On the processes backend the run is real: real.py adds its wall-clock figures and
+replays it in the simulated backend under the costs it observed.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+from ..backends import BACKENDS
+from ..backends.simulated import SimulatedBackend
+from ..chain.outcome import BlockResult, assemble, mismatches, step_mismatches
+from ..chain.serial import InvalidBlock, PendingSerial, start_serial
+from ..costs.cost_model import COST_MODELS
+from ..engine.metrics import Metrics, dependency_bound
+from ..engine.preimages import recording
+from ..engine.versioned_state import ExecutionEnv, PreState
+from ..environment import peak_rss_mib
+from ..insight.analysis import analyse
+from ..insight.naming import LocationNamer
+from ..strategies import STRATEGIES
+from . import real as real_timing
+from .spec import RunSpec
+from .summary import RunFigures, run_summary
+
+
+@dataclass
+class RunReport:
+    summary: dict  # summary.SUMMARY_FIELDS
+    result: BlockResult  # the parallel result
+    serial: BlockResult  # the stock py-evm serial result
+    metrics: Metrics
+    incarnations: list  # each transaction's final incarnation, in block order
+    namer: LocationNamer  # names the block's locations (hand labels first)
+
+    @property
+    def matches_serial(self) -> bool:
+        return self.summary["matches_serial"]
+
+
+def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
+              progress=None, intermediate_roots: bool = False,
+              oracle_what_if: bool = False) -> RunReport:
+    """Run `block` as `spec` describes and check it against serial execution.
+    `labels` names locations by hand; `serial` may pass an earlier (BlockResult, wall
+    seconds) of the same block, or a serial.PendingSerial (one running alongside is
+    collected once the run is over; with `spec.deep_check` it must have been made with
+    steps); `progress`, a factory (description, total) -> context manager with
+    update(k), shows progress; `intermediate_roots` keeps the state root after each
+    transaction; `oracle_what_if` adds the oracle to the what-if analysis
+    (insight/analysis.py)."""
+    def bar(description):
+        return progress(description, len(block)) if progress else nullcontext()
+
+    if serial is None:
+        with bar("serial py-evm") as serial_bar:
+            serial = start_serial(block, spec.deep_check, progress=serial_bar)
+
+    started = time.perf_counter()
+    model = COST_MODELS[spec.cost_model](spec.cold_load)
+    metrics = Metrics()
+    env = ExecutionEnv(block, PreState(block.db, block.pre_state_root),
+                       spec.lazy_beneficiary, spec.lazy_transfers)
+    engine = BACKENDS[spec.backend](**spec.backend_kwargs)
+    try:
+        with recording() as preimages, \
+                bar(f"{spec.strategy} on {spec.threads} workers") as parallel_bar:
+            runner = STRATEGIES[spec.strategy](env, model, metrics, **spec.options)
+            makespan = engine.run(runner, spec.threads, metrics, parallel_bar)
+            final = runner.final_incarnations()
+            for index, incarnation in enumerate(final):
+                if incarnation.error is not None:
+                    raise InvalidBlock(f"transaction {index} is invalid: {incarnation.error}")
+    except Exception:
+        if isinstance(serial, PendingSerial):  # an invalid block: the serial check,
+            serial.result()  # run first when not alongside, says which tx and why
+        raise
+    result = assemble(block, final, intermediate_roots)
+    real = None
+    if spec.backend != SimulatedBackend.name:
+        timing = real_timing.measure(block, spec, engine, makespan, final, bar)
+        real, model, makespan = timing.figures, timing.model, timing.makespan
+    wall = time.perf_counter() - started
+
+    namer = LocationNamer(block, env.pre_state, final, preimages, labels)
+    serial_time = sum(model.serial_costs(final))
+    # No schedule beats the dependency bound, nor need any be slower than running the
+    # block sequentially (the oracle and pevm fall back to that).
+    bound = min(dependency_bound(final, model.split(final), spec.threads, model.SCHEDULE,
+                                 model.COLD_LOAD), serial_time)
+    insight = analyse(final, model, spec.threads, metrics, namer, oracle_what_if)
+    serial_result, serial_wall = (serial.result() if isinstance(serial, PendingSerial)
+                                  else serial)  # a serial check alongside ends here
+    problems = mismatches(result, serial_result)
+    if spec.deep_check:
+        if serial_result.steps is None:
+            raise ValueError("deep_check needs a serial run made with steps=True")
+        problems += step_mismatches(block, final, serial_result.steps)
+    figures = RunFigures(
+        cost_model=model.name, cost_model_constants=model.constants(), result=result,
+        serial_result=serial_result, problems=problems,
+        header_check=block.header_check(result), metrics=metrics,
+        serial_time=serial_time, makespan=makespan, bound=bound, insight=insight,
+        wall=wall, serial_wall=serial_wall, peak_rss_mib=peak_rss_mib(), real=real)
+    summary = run_summary(block, spec, figures)
+    return RunReport(summary, result, serial_result, metrics, final, namer)
