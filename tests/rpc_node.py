@@ -5,6 +5,9 @@ vendored mainnet blocks.
     with Node([15537393, 15537394]) as node:      # node.url, node.calls, node.faults
         fetch(node.url, ...)
 
+It serves the vendored mainnet blocks, or those of another block directory (`store`:
+e.g. the Prague and Osaka blocks tests/scenarios/recent.py writes).
+
 What it serves, in the shapes geth gives:
 - eth_chainId, eth_blockNumber (the head is the highest block served, or `head`);
   null for a block beyond the head.
@@ -40,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from eth_hash.auto import keccak
 
+from simulator.sources.block_store import BlockStore
 from workloads.mainnet import VENDORED
 
 
@@ -55,8 +59,9 @@ class Fault(Enum):
 class Node:
     def __init__(self, blocks, flaky: bool = True, fault: Fault = Fault.NONE,
                  head: int | None = None, chain_id: int = 1,
-                 down_at: int | None = None) -> None:
-        self.blocks = {n: VENDORED.block(n) for n in blocks}
+                 down_at: int | None = None, store: BlockStore = VENDORED) -> None:
+        self.store = store
+        self.blocks = {n: store.block(n) for n in blocks}
         self.head = max(blocks) if head is None else head
         self.flaky, self.fault, self.chain_id, self.down_at = flaky, fault, chain_id, down_at
         self.hashes = self._hashes()
@@ -78,7 +83,7 @@ class Node:
 
     # -- data ---------------------------------------------------------------------------
     def _hashes(self) -> dict:
-        known = {n: "0x" + h.hex() for n, h in VENDORED.ancestor_hashes().items()}
+        known = {n: "0x" + h.hex() for n, h in self.store.ancestor_hashes().items()}
         for n, block in self.blocks.items():
             for number, value in ((n, block["hash"]), (n - 1, block["parentHash"])):
                 assert known.setdefault(number, value) == value, "inconsistent vendored data"
@@ -99,17 +104,18 @@ class Node:
     def traces(self, number: int) -> list:
         transactions = self.blocks[number]["transactions"]
         results = [{} for _ in transactions]
-        for index, (address, account) in enumerate(sorted(VENDORED.pre_state(number).items())):
+        codes = self.store.codes()
+        for index, (address, account) in enumerate(sorted(self.store.pre_state(number).items())):
             first = index % len(transactions)
             slots = sorted(account.get("storage", {}).items())
             if first + 1 == len(transactions):  # no later transaction: all at once
-                results[first][address] = _geth_account(account, slots, 0)
+                results[first][address] = _geth_account(account, slots, 0, codes)
                 continue
             shown = dict(slots[:len(slots) // 2])
-            results[first][address] = _geth_account(account, list(shown.items()), 0)
+            results[first][address] = _geth_account(account, list(shown.items()), 0, codes)
             later = [(slot, hex(int(value, 16) + 1) if slot in shown else value)
                      for slot, value in slots]
-            results[first + 1][address] = _geth_account(account, later, 1)
+            results[first + 1][address] = _geth_account(account, later, 1, codes)
         return [{"txHash": tx["hash"], "result": result}
                 for tx, result in zip(transactions, results)]
 
@@ -156,7 +162,7 @@ class _RpcFailure(Exception):
         self.code, self.message = code, message
 
 
-def _geth_account(account: dict, slots: list, moved: int) -> dict:
+def _geth_account(account: dict, slots: list, moved: int, codes: dict) -> dict:
     """An account as geth's prestateTracer writes it: balance hex, nonce a number
     (left out when 0), code (left out when none), storage with 32-byte words."""
     fields = {"balance": hex(int(account["balance"], 16) + moved)}
@@ -164,7 +170,7 @@ def _geth_account(account: dict, slots: list, moved: int) -> dict:
     if nonce:
         fields["nonce"] = nonce
     if account.get("code_hash"):
-        fields["code"] = VENDORED.codes()[account["code_hash"]]
+        fields["code"] = codes[account["code_hash"]]
     if slots:
         fields["storage"] = {"0x%064x" % int(slot, 16): "0x%064x" % int(value, 16)
                              for slot, value in slots}

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import rlp
-from eth.chains.mainnet import MAINNET_VM_CONFIGURATION
 from eth.db.atomic import AtomicDB
 from eth.db.account import AccountDB
 from eth.constants import BLANK_ROOT_HASH
@@ -26,6 +25,7 @@ from eth.db.trie import make_trie_root_and_nodes
 from eth.vm.forks.byzantium import ByzantiumVM
 
 from simulator.chain.block import Block, HeaderContext
+from simulator.chain.forks import UnmodelledFork, check_modelled, mainnet_fork
 from simulator.chain.outcome import py_evm_receipts
 
 from .api import BlockSource, Param, WorkloadError
@@ -66,14 +66,6 @@ def _int(hex_text) -> int:
     return int(hex_text, 16) if isinstance(hex_text, str) else int(hex_text)
 
 
-def fork_of(number: int):
-    vm_class = None
-    for start, candidate in MAINNET_VM_CONFIGURATION:
-        if number >= start:
-            vm_class = candidate
-    return vm_class
-
-
 def _access_list(tx: dict) -> list:
     return [[_bytes(item["address"]), [_bytes(key) for key in item["storageKeys"]]]
             for item in tx.get("accessList", [])]
@@ -85,9 +77,9 @@ def encode_transaction(tx: dict) -> bytes:
     common = [_int(tx["nonce"])]
     tail = [_int(tx["gas"]), to, _int(tx["value"]), _bytes(tx["input"])]
     kind = _int(tx.get("type", "0x0"))
-    if kind > 3:
+    if kind > 4:
         raise WorkloadError(f"transaction {tx['hash']} has type {kind}; pevmsim replays "
-                            "types 0 to 3 (legacy, access list, EIP-1559, blob)")
+                            "types 0 to 4 (legacy, access list, EIP-1559, blob, set code)")
     signature = [_int(tx.get("yParity", tx["v"])), _int(tx["r"]), _int(tx["s"])]
     if kind == 0:
         return rlp.encode(common + [_int(tx["gasPrice"])] + tail
@@ -101,6 +93,10 @@ def encode_transaction(tx: dict) -> bytes:
         if kind == 3:
             fields += [_int(tx["maxFeePerBlobGas"]),
                        [_bytes(h) for h in tx["blobVersionedHashes"]]]
+        if kind == 4:  # EIP-7702
+            fields += [[[_int(a["chainId"]), _bytes(a["address"]), _int(a["nonce"]),
+                         _int(a["yParity"]), _int(a["r"]), _int(a["s"])]
+                        for a in tx["authorizationList"]]]
     return bytes([kind]) + rlp.encode(fields + signature)
 
 
@@ -143,7 +139,11 @@ def _load_block(number: int, txs: int | None, store: BlockStore) -> MainnetBlock
             raise WorkloadError(f"mainnet block {number} has {len(transactions)} "
                                 f"transactions, asked for {txs}")
         transactions = transactions[:txs]
-    vm_class = fork_of(number)
+    try:
+        check_modelled(header, store.block(number - 1) if store.has(number - 1) else None)
+    except UnmodelledFork as exc:
+        raise WorkloadError(str(exc))
+    vm_class = mainnet_fork(number, _int(header["timestamp"]))
 
     db = AtomicDB()
     account_db = AccountDB(db, BLANK_ROOT_HASH)

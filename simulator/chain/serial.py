@@ -32,13 +32,20 @@ from ..engine.versioned_state import transaction_outcome
 
 
 class InvalidBlock(Exception):
-    """A transaction of the block cannot be applied (bad nonce, insufficient funds...)."""
+    """A transaction of the block cannot be applied (bad nonce, insufficient funds...);
+    `index` is that transaction's position when known."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 @dataclass(eq=False)
 class SerialResult(BlockResult):
     # Per transaction: None if it succeeded, else its failures.Failure.
     failures: tuple = ()
+    # On request: (accounts, slots) the block read or wrote, as frozensets.
+    touched: tuple | None = None
 
 
 def invalid_reason(transaction, exc: Exception) -> str:
@@ -106,18 +113,69 @@ class RecordingAccountDB(AccountDB):
         super().touch_account(address)
 
 
+class TouchRecordingAccountDB(RecordingAccountDB):
+    """Also notes every account and slot read (what a second oracle must preload)."""
+
+    def __init__(self, db, state_root) -> None:
+        super().__init__(db, state_root)
+        self.read_accounts: set = set()
+        self.read_slots: set = set()
+
+    def touched(self) -> tuple:
+        return (frozenset(self.read_accounts | self.written_accounts),
+                frozenset(self.read_slots | self.written_slots))
+
+    def get_balance(self, address):
+        self.read_accounts.add(address)
+        return super().get_balance(address)
+
+    def get_nonce(self, address):
+        self.read_accounts.add(address)
+        return super().get_nonce(address)
+
+    def get_code(self, address):
+        self.read_accounts.add(address)
+        return super().get_code(address)
+
+    def get_code_hash(self, address):
+        self.read_accounts.add(address)
+        return super().get_code_hash(address)
+
+    def account_exists(self, address):
+        self.read_accounts.add(address)
+        return super().account_exists(address)
+
+    def account_is_empty(self, address):
+        self.read_accounts.add(address)
+        return super().account_is_empty(address)
+
+    def account_has_code_or_nonce(self, address):
+        self.read_accounts.add(address)
+        return super().account_has_code_or_nonce(address)
+
+    def get_storage(self, address, slot, from_journal=True):
+        self.read_accounts.add(address)
+        self.read_slots.add((address, slot))
+        return super().get_storage(address, slot, from_journal)
+
+
 @lru_cache(maxsize=None)
-def recording_state_class(state_class: type) -> type:
+def recording_state_class(state_class: type, account_db_class: type = RecordingAccountDB
+                          ) -> type:
     return type(f"Recording{state_class.__name__}", (state_class,),
-                {"account_db_class": RecordingAccountDB})
+                {"account_db_class": account_db_class})
 
 
-def execute_serial(block, progress=None, steps: bool = False) -> tuple:
+def execute_serial(block, progress=None, steps: bool = False, touched: bool = False
+                   ) -> tuple:
     """Apply the block serially with stock py-evm. Returns (SerialResult, per-tx seconds).
     `progress.update(1)` is called after each transaction when given. With `steps`,
     the result's `steps` holds, per transaction, the values it left in every location
-    it wrote (what the deep check compares each parallel write set with)."""
-    state_class = recording_state_class(block.vm_class.get_state_class())
+    it wrote (what the deep check compares each parallel write set with); with
+    `touched`, its `touched` holds every account and slot read or written."""
+    state_class = recording_state_class(
+        block.vm_class.get_state_class(),
+        TouchRecordingAccountDB if touched else RecordingAccountDB)
     state = state_class(block.db, block.execution_context(), block.pre_state_root)
     outcomes, seconds, failures, values = [], [], [], []
     for index, transaction in enumerate(block.transactions):
@@ -127,7 +185,7 @@ def execute_serial(block, progress=None, steps: bool = False) -> tuple:
             computation = state.apply_transaction(transaction)
         except Exception as exc:
             raise InvalidBlock(f"transaction {index} is invalid: "
-                               f"{invalid_reason(transaction, exc)}") from None
+                               f"{invalid_reason(transaction, exc)}", index) from None
         failures.append(classify(computation))
         outcomes.append(transaction_outcome(block.vm_class, transaction, computation))
         seconds.append(time.perf_counter() - started)
@@ -146,6 +204,7 @@ def execute_serial(block, progress=None, steps: bool = False) -> tuple:
         diff_lister=lambda: state_diff(AccountDB(block.db, block.pre_state_root), account_db,
                                        account_db.written_accounts, account_db.written_slots),
         failures=tuple(failures),
+        touched=account_db.touched() if touched else None,
     )
     return result, seconds
 

@@ -55,9 +55,20 @@ py-evm changes under any of them.
    Guard: a test recovers every sender of built blocks from the signatures and
    compares (were py-evm to cache elsewhere, the primed value would go unused and the
    sender would be recovered as before).
+10. A ModExp with an empty base. py-evm's `eth.precompiles.modexp._modexp` returns 0
+   whenever the base length is 0; the specification reads an empty base as the number 0
+   and returns 0 ** 0 mod m = 1 mod m when the exponent is 0 too (EIP-198; ethereum-
+   execution 2.20.0, ethereum/forks/byzantium .. bpo2, vm/precompiled_contracts/
+   modexp.py, computes pow(base, exp, modulus)). Found by the EELS oracle. `install()`
+   replaces the module-level `_modexp` that py-evm's `modexp` looks up with
+   `modexp_result`, equal to py-evm's on every other input (Osaka's own ModExp,
+   chain/forks/osaka.py, follows the specification already). Guard: the differential
+   test runs that input against EELS under every fork that has ModExp.
 """
 
 from __future__ import annotations
+
+import importlib
 
 from eth.db import journal
 from eth.vm.forks.spurious_dragon import state as spurious_dragon_state
@@ -71,11 +82,31 @@ def next_checkpoint() -> int:
 _collect_touched_accounts = spurious_dragon_state.collect_touched_accounts
 
 
+# the module (the package exports its curried `modexp` function under the same name)
+modexp_module = importlib.import_module("eth.precompiles.modexp")
+_modexp = modexp_module._modexp
+
+
+def modexp_result(data: bytes) -> int:
+    """ModExp's result as the specification computes it (see 10 above)."""
+    base_length, exponent_length, modulus_length = modexp_module.extract_lengths(data)
+    if base_length == 0 and modulus_length:
+        exponent = int.from_bytes(data[96:96 + exponent_length].ljust(exponent_length,
+                                                                      b"\x00"), "big")
+        modulus = int.from_bytes(
+            data[96 + exponent_length:96 + exponent_length + modulus_length].ljust(
+                modulus_length, b"\x00"), "big")
+        return pow(0, exponent, modulus) if modulus else 0
+    return _modexp(data)
+
+
 def sorted_touched_accounts(computation, ancestor_had_error: bool = False) -> list:
     """py-evm's EIP-161 touched accounts, in address order (see 5 above)."""
     return sorted(_collect_touched_accounts(computation, ancestor_had_error))
 
 
 def install() -> None:
-    """Make py-evm's iteration orders independent of the hash seed. Idempotent."""
+    """Make py-evm's iteration orders independent of the hash seed (5 above) and its
+    ModExp follow the specification (10 above). Idempotent."""
     spurious_dragon_state.collect_touched_accounts = sorted_touched_accounts
+    modexp_module._modexp = modexp_result

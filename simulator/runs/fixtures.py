@@ -6,7 +6,9 @@ under a pevmsim strategy (after py-evm's block pre-processing, such as the EIP-4
 beacon root) and installs the parallel post-state. py-evm then finishes the block as
 usual (withdrawals, rewards) and validates it against the fixture's header: state
 root, receipts root, bloom, gas used. Finally the chain's state must equal the
-fixture's `postState`, and every block's parallel run must equal its serial run.
+fixture's `postState`, and every block's parallel run must equal its serial run. With
+`eels`, every block's transactions are also executed by the executable specification
+(chain/eels.py), which must agree with serial py-evm.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from eth.tools.builder.chain.builders import disable_pow_check
 from eth.vm.forks.byzantium import ByzantiumVM
 
 from ..chain.block import Block
+from ..chain.eels import eels_disagreements
 from ..chain.outcome import py_evm_receipts
 from .runner import run_block
 from .spec import RunSpec
@@ -50,6 +53,10 @@ def _parallel_apply_all_transactions(self, transactions, base_header):
     self.state.persist()  # the pre-state, with py-evm's block pre-processing
     block = Block(type(self), self.state.execution_context, self.chaindb.db,
                   self.state.state_root, transactions)
+    if self.pevmsim_eels:
+        problems = eels_disagreements(block)
+        if problems:
+            raise FixtureMismatch(f"EELS disagrees: {'; '.join(problems[:5])}")
     pre_byzantium = not issubclass(type(self), ByzantiumVM)
     report = run_block(block, spec, intermediate_roots=pre_byzantium)
     if not report.matches_serial:
@@ -71,13 +78,15 @@ def parallel_vm_class(vm_class: type) -> type:
                 {"apply_all_transactions": _parallel_apply_all_transactions})
 
 
-def run_fixture(fixture: dict, spec: RunSpec = RunSpec()) -> int:
-    """Import every block of `fixture` in parallel, each run as `spec` says; raise on
-    any disagreement. Returns the number of transactions executed."""
+def run_fixture(fixture: dict, spec: RunSpec = RunSpec(), eels: bool = False) -> int:
+    """Import every block of `fixture` in parallel, each run as `spec` says (and, with
+    `eels`, checked by the executable specification too); raise on any disagreement.
+    Returns the number of transactions executed."""
     vm_config = tuple((number, parallel_vm_class(vm)) for number, vm in
                       chain_vm_configuration(fixture))
     for _, vm in vm_config:
         vm.pevmsim_spec = spec
+        vm.pevmsim_eels = eels
     chain_class = MainnetChain.configure("PevmsimFixtureChain", vm_configuration=vm_config)
     if fixture.get("sealEngine") == "NoProof":
         chain_class = disable_pow_check(chain_class)

@@ -25,7 +25,10 @@ Invariants:
   not at all, after the codes and hashes it needs. Any failure is a FetchError with one
   line that names the cause; the blocks fetched before it stay.
 - Only chain id 1 (Ethereum mainnet) is fetched: py-evm has the fork schedule of no
-  other chain, and replaying under a guessed fork would be silently wrong.
+  other chain, and replaying under a guessed fork would be silently wrong. For the
+  same reason a block of a fork pevmsim does not implement (after BPO2, see
+  simulator/chain/forks/__init__.py) stops the fetch, before its trace is asked for;
+  the blocks before it stay.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from tqdm import tqdm
 
 from simulator.sources.block_store import MAINNET_CHAIN_ID, BlockStore, StoreError
 
+from ..chain.forks import UnmodelledFork, check_modelled
 from .rpc import MalformedResponse, RemoteError, RetryPolicy, RpcClient, RpcError
 
 BLOCKHASH_DEPTH = 256  # BLOCKHASH reads the 256 most recent ancestors
@@ -104,9 +108,11 @@ def fetch(url: str, blocks: BlockRange, out: Path, policy: RetryPolicy = RetryPo
             for done, number in enumerate(todo):
                 try:
                     counts = _fetch_block(client, store, number, batch_size)
-                except (RpcError, FetchError) as exc:
+                except (RpcError, FetchError, UnmodelledFork) as exc:
                     count = skipped + done
                     kept = f"{count} block{'s' * (count != 1)} kept in {out}"
+                    if isinstance(exc, UnmodelledFork):
+                        raise FetchError(f"{exc} ({kept})")
                     raise FetchError(f"block {number}: {_explain(exc, url)} ({kept})")
                 if bar.disable:  # not a terminal: one line per block
                     print(f"fetched block {number}: {counts}", file=sys.stderr)
@@ -138,6 +144,7 @@ def _fetch_block(client: RpcClient, store: BlockStore, number: int, batch_size: 
     if block is None:
         raise FetchError("the node does not have it (beyond its head?)")
     transactions = _check_header(block, number, "eth_getBlockByNumber")["transactions"]
+    check_modelled(block, store.block(number - 1) if store.has(number - 1) else None)
     if not all(isinstance(tx, dict) and "hash" in tx for tx in transactions):
         raise MalformedResponse("eth_getBlockByNumber: transactions are not full objects")
     traces = client.call("debug_traceBlockByNumber", hex(number), PRESTATE)

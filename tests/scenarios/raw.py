@@ -95,12 +95,13 @@ class RawChain:
             data=data)
         return unsigned.as_signed_transaction(key)
 
-    def build(self, transactions) -> Block:
+    def build(self, transactions, number: int = 20_000_000,
+              timestamp: int = 1_750_000_000) -> Block:
         self.account_db.persist()
         london = issubclass(self.vm_class, LondonVM)
         cancun = issubclass(self.vm_class, CancunVM)
         header = HeaderContext(
-            coinbase=COINBASE, number=20_000_000, timestamp=1_750_000_000,
+            coinbase=COINBASE, number=number, timestamp=timestamp,
             gas_limit=30_000_000, base_fee=self.gas_price if london else None,
             difficulty=0 if london else 10**12, chain_id=self.chain_id,
             excess_blob_gas=0 if cancun else None,
