@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+from enum import Enum
 from functools import lru_cache
 
 import ethereum_rlp
@@ -60,6 +61,12 @@ EELS_FORKS = {
     "cancun": "cancun", "prague": "prague", "osaka": "osaka", "bpo1": "bpo1", "bpo2": "bpo2",
 }
 MAX_ROUNDS = 8  # pre-state reloads before giving up (each adds what EELS alone read)
+
+
+class Oracle(Enum):
+    """A second serial oracle beside py-evm (`--oracle`)."""
+
+    EELS = "eels"
 
 
 class OracleError(Exception):

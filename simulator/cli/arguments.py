@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..backends import BACKENDS
+from ..chain.eels import Oracle
 from ..costs.cost_model import COST_MODELS
 from ..strategies import STRATEGIES
 from ..usage import UsageError
@@ -125,6 +126,14 @@ def add_execution_arguments(parser) -> None:
                         help="run each configuration K times and report the median "
                              "and spread (measured cost model)")
     add_output_arguments(parser, csv=True)
+
+
+def add_oracle_argument(parser) -> None:
+    parser.add_argument("--oracle", type=choice("oracle", [o.value for o in Oracle]),
+                        help="also check serial py-evm against a second serial oracle: "
+                             "eels (the executable specification, ethereum-execution), "
+                             "transaction by transaction; one line per disagreement, "
+                             "exit code 3 if any")
 
 
 def add_output_arguments(parser, csv: bool) -> None:

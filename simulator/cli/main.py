@@ -5,7 +5,7 @@ Exit code 3 (EXIT_MISMATCH) means a run did not match serial execution (or, in a
 sweep, failed: --resume retries it); 4 (EXIT_FAILURE) a run that could not complete (a
 worker process died, a timeout); 130 an interrupt. Each subcommand lives in its own
 module beside this one (run.py: run and compare; explain.py; harness.py: sweep,
-report, bench; fetch.py; fidelity.py: calibrate and fidelity); arguments.py holds the
+report, bench; fetch.py; verify.py; fidelity.py: calibrate and fidelity); arguments.py holds the
 option groups they share.
 """
 
@@ -18,12 +18,13 @@ import sys
 from ..strategies import STRATEGIES
 from ..usage import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, RunFailure, UsageError
 from .arguments import (Parser, add_block_arguments, add_execution_arguments,
-                        add_output_arguments, add_strategy_option_argument, choice,
-                        comma_list)
+                        add_oracle_argument, add_output_arguments,
+                        add_strategy_option_argument, choice, comma_list)
 from .explain import add_explain_command
 from .fetch import add_fetch_command, command_fetch
 from .fidelity import add_commands as add_fidelity_commands
 from .harness import add_harness_commands, command_bench, command_report, command_sweep
+from .verify import add_verify_command, command_verify
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "parallel strategies, checked against serial execution on every run."))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
                                      metavar="{run,compare,workloads,sweep,report,bench,"
-                                     "fetch,explain,calibrate,fidelity}")
+                                     "fetch,verify,explain,calibrate,fidelity}")
 
     run = commands.add_parser("run", help="run one block under one strategy (at one or "
                                           "more thread counts)")
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                      default="block-stm", help=f"one of {', '.join(STRATEGIES)}")
     add_strategy_option_argument(run)
     add_execution_arguments(run)
+    add_oracle_argument(run)
 
     compare = commands.add_parser("compare", help="run several strategies on one block")
     add_block_arguments(compare)
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"comma-separated (default all: {','.join(STRATEGIES)})")
     add_strategy_option_argument(compare)
     add_execution_arguments(compare)
+    add_oracle_argument(compare)
 
     add_explain_command(commands)
 
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_arguments(workloads, csv=False)
     add_harness_commands(commands)
     add_fetch_command(commands)
+    add_verify_command(commands)
     add_fidelity_commands(commands)
     return parser
 
@@ -113,7 +117,8 @@ def command_fidelity(args) -> int:
 
 COMMANDS = {"calibrate": command_calibrate, "fidelity": command_fidelity, "run": command_run, "compare": command_compare, "explain": command_explain,
             "workloads": command_workloads, "sweep": command_sweep,
-            "report": command_report, "bench": command_bench, "fetch": command_fetch}
+            "report": command_report, "bench": command_bench, "fetch": command_fetch,
+            "verify": command_verify}
 
 
 def main(argv=None) -> int:

@@ -168,6 +168,10 @@ def run_command(args, strategies: list) -> int:
         raise UsageError(f"workload {workload.name}: {exc}")
     rows = [{**head(workload.name, params, args.seed), **summary,
              "environment": environment()} for summary in summaries]
+    verdict = second_oracle(block, args.oracle, progress)
+    if verdict is not None:
+        for row in rows:
+            row["second_oracle"] = verdict
     single = args.command == "run" and len(rows) == 1
     export(args.json, args.csv, rows[0] if single else rows, rows)
     if not to_stdout(args.json, args.csv):
@@ -184,11 +188,39 @@ def run_command(args, strategies: list) -> int:
                   + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
                      else ""))
             print(format_table(rows))
+        if verdict is not None:
+            print(format_verdict(verdict, len(block)))
         for flag, path in (("JSON", args.json), ("CSV", args.csv)):
             if path is not None:
                 print(f"{flag} written to {path}")
-    return 0 if all(row["matches_serial"] and header_ok(row) for row in rows) \
+    agrees = verdict is None or verdict["agrees"]
+    return 0 if agrees and all(row["matches_serial"] and header_ok(row) for row in rows) \
         else EXIT_MISMATCH
+
+
+def second_oracle(block, oracle: str | None, progress: Progress) -> dict | None:
+    """--oracle: the second serial oracle's verdict on serial py-evm (None without)."""
+    if oracle is None:
+        return None
+    from ..chain.eels import Oracle, OracleError, eels_disagreements
+
+    with progress.stage(f"{Oracle(oracle).value} (the second serial oracle)", log=False):
+        try:
+            problems = eels_disagreements(block)
+        except OracleError as exc:
+            raise UsageError(str(exc))
+    return {"oracle": oracle, "agrees": not problems, "disagreements": problems}
+
+
+def format_verdict(verdict: dict, txs: int) -> str:
+    """The second oracle's verdict: one line, then one per disagreement."""
+    name = verdict["oracle"].upper()
+    if verdict["agrees"]:
+        return (f"{name} agrees with serial py-evm on all {txs} transactions (status, "
+                "gas, logs, post-values)")
+    problems = verdict["disagreements"]
+    return "\n".join([f"{name} DISAGREES with serial py-evm ({len(problems)}):"]
+                     + [f"  {problem}" for problem in problems])
 
 
 def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:

@@ -95,7 +95,13 @@ SUMMARY_FIELDS = {
                     "like wall_time_s)",
 }
 
-JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants"}  # nested: kept out of CSV
+CHECK_FIELDS = {  # appended by run and compare with --oracle
+    "second_oracle": "--oracle: the second serial oracle on serial py-evm (JSON only): "
+                     "oracle (eels), agrees, disagreements (one line each)",
+}
+
+JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants",
+             "second_oracle"}  # nested: kept out of CSV
 
 
 def head(workload: str, params: dict, seed: int) -> dict:
