@@ -216,3 +216,61 @@ def test_a_directory_of_another_chain_is_refused(first_block_dir, capsys):
 def test_txs_all_needs_a_recorded_block_with_transactions(args, complaint, capsys):
     assert main(["run", *args]) == 2
     assert complaint in capsys.readouterr().err
+
+
+# -- today's forks: a Prague block with EIP-7702 transactions, Osaka and BPO2 blocks ---
+@pytest.fixture(scope="module")
+def recent_dirs(tmp_path_factory):
+    """(the directory the test node serves, {name: number}): blocks built by
+    tests/scenarios/recent.py, their header's gas and receipts root EELS's."""
+    from scenarios.recent import write_recent_blocks
+
+    served = tmp_path_factory.mktemp("recent") / "served"
+    return served, write_recent_blocks(served)
+
+
+@pytest.mark.parametrize("name", ["prague", "osaka", "bpo2"])
+def test_a_recent_block_fetches_then_replays_and_eels_agrees(recent_dirs, name, tmp_path):
+    served, numbers = recent_dirs
+    number = numbers[name]
+    out = tmp_path / "fetched"
+    with Node([number], store=BlockStore(served)) as node:
+        done = fetch(node, number, out)
+        assert done.returncode == 0, done.stderr
+        assert node.faults["429"] or node.faults["dropped"]
+    block = load_block(number, store=BlockStore(out))
+    assert block.vm_class.fork == name
+    assert block.pre_state_root == load_block(number, store=BlockStore(served)).pre_state_root
+    if name == "prague":
+        assert {tx.type_id for tx in block.transactions} == {2, 4}
+    done = pevmsim("run", "--workload", "mainnet", "--set", f"dir={out}", "--set",
+                   f"block={number}", "--txs", "all", "--oracle", "eels", "--json", "-")
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)
+    assert row["matches_serial"] and row["failed_txs"] == (1 if name != "prague" else 0)
+    assert row["header_check"] == {"gas_used": True, "receipts_root": True}
+    assert row["second_oracle"] == {"oracle": "eels", "agrees": True, "disagreements": []}
+    verified = pevmsim("verify", out)
+    assert verified.returncode == 0, verified.stderr
+    assert f"block {number} ({name}, {len(block)} txs): EELS agrees" in verified.stdout
+
+
+def test_a_block_of_a_later_fork_is_refused_by_fetch_and_run(recent_dirs, tmp_path):
+    served, numbers = recent_dirs
+    later = tmp_path / "later"
+    shutil.copytree(served, later)
+    number = numbers["bpo2"]
+    path = later / "blocks" / str(number) / "block.json"
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), timestamp=hex(1_790_000_000),
+                                    blockAccessListHash="0x" + "00" * 32)))
+    refusal = (f"pevmsim: error: block {number} (timestamp 1790000000) is of a fork after "
+               "BPO2, the last pevmsim implements: its header has blockAccessListHash "
+               "(EIP-7928, Glamsterdam)")
+    with Node([number], store=BlockStore(later), flaky=False) as node:
+        done = fetch(node, number, tmp_path / "out")
+        assert node.calls[("debug_traceBlockByNumber", number)] == 0  # refused first
+    assert done.returncode == 2 and done.stderr.strip() == refusal + " (0 blocks kept in " \
+        f"{tmp_path / 'out'})"
+    ran = pevmsim("run", "--workload", "mainnet", "--set", f"dir={later}", "--set",
+                  f"block={number}", "--txs", "all")
+    assert ran.returncode == 2 and ran.stderr.strip() == refusal
