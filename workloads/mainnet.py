@@ -1,10 +1,13 @@
 """Real Ethereum mainnet blocks: the 50 vendored ones (mainnet_blocks/, from
 risechain/pevm, MIT), or any block directory `pevmsim fetch` wrote (`dir`).
 
-Each block runs under its own fork (py-evm's mainnet configuration, by block number)
-with its real header context, its real signed transactions (types 0 to 3, re-encoded
-from the RPC JSON and checked against their published hashes) and the pre-state of the
-accounts and slots it touches. BLOCKHASH is served from the recorded ancestor hashes.
+Each block runs under its own fork (py-evm's mainnet configuration by block number up
+to Prague, then Osaka, BPO1 and BPO2 by timestamp: simulator/chain/forks/) with its
+real header context, its real signed transactions (types 0 to 4, EIP-7702's set-code
+transactions included, re-encoded from the RPC JSON and checked against their published
+hashes) and the pre-state of the accounts and slots it touches (an EIP-7702 authority's
+included: the prestate tracer lists it). A block of a fork pevmsim does not implement
+(after BPO2) is refused, never replayed under the wrong rules. BLOCKHASH is served from the recorded ancestor hashes.
 Only the transactions run: block-level processing (the EIP-4788 beacon root call,
 rewards, withdrawals) is outside the measured block. `txs` below the block's size takes
 its first transactions, a valid block prefix. A directory of another chain is refused:

@@ -227,3 +227,13 @@ class OsakaVM(PragueVM):
         if block.header.blob_gas_used != used:
             raise ValidationError(f"header blob gas used {block.header.blob_gas_used}, the "
                                   f"transactions use {used}")
+
+
+def blob_parameter_fork(name: str, schedule: BlobSchedule, base_vm: type = OsakaVM):
+    """The VM of a blob-parameter-only fork (EIP-7892): `base_vm`'s (the fork before
+    it), with `schedule` as its blob parameters and nothing else changed."""
+    title, module = name.capitalize(), f"{__package__}.{name}"  # e.g. Bpo1VM in bpo1.py
+    state = type(f"{title}State", (base_vm.get_state_class(),),
+                 {"blob_schedule": schedule, "__module__": module})
+    return type(f"{title}VM", (base_vm,),
+                {"fork": name, "_state_class": state, "__module__": module})
