@@ -108,3 +108,19 @@ def test_modexp_with_an_empty_base_follows_the_specification(vm_class):
         0xFA, b"\x00", 0x51, b"\x00", 0x55, 0x00))  # slot 0 = ModExp(calldata)
     block = chain.build([chain.tx(chain.key(), caller, data=data, gas=200_000)])
     assert eels_disagreements(block) == []
+
+
+PLUGIN = "tests/scenarios/adversarial_plugin.py"
+
+
+def test_compare_with_the_eels_oracle_prints_each_disagreement_and_exits_3(capsys):
+    from simulator.cli.main import main
+
+    assert main(["compare", "--workload", f"{PLUGIN}:StorageCollision", "--txs", "3",
+                 "--strategies", "block-stm,monad", "--oracle", "eels"]) == 3
+    out = capsys.readouterr().out
+    assert "EELS DISAGREES with serial py-evm (" in out
+    assert "  tx 0: storage 0x" in out and "py-evm 1, EELS 5" in out
+    assert main(["run", "--workload", f"{PLUGIN}:CallHeavy", "--txs", "4",
+                 "--oracle", "eels"]) == 0
+    assert "EELS agrees with serial py-evm on all 4 transactions" in capsys.readouterr().out

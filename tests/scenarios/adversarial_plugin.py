@@ -27,3 +27,13 @@ class BigWriter(BlockSource):
 
     def block(self, n: int, seed: int = 0):
         return raw.big_writer_and_readers(n - 1, self.gas)
+
+
+class StorageCollision(BlockSource):
+    name = "storage-collision"
+    description = ("Cancun: CREATE2 onto an address with storage but no code (EIP-7610; "
+                   "py-evm creates the contract, the specification fails the creation)")
+    params = ()
+
+    def block(self, n: int, seed: int = 0):
+        return raw.create2_onto_storage()[0]
