@@ -18,6 +18,7 @@ from scenarios.raw import RawChain, asm, push
 from simulator.chain.forks.osaka import OsakaVM
 
 SSTORE, SLOAD, MSTORE, MLOAD, CALL, STOP = 0x55, 0x54, 0x52, 0x51, 0xF1, 0x00
+LOG1, KECCAK, TSTORE, TLOAD, CREATE, SELFDESTRUCT = 0xA1, 0x20, 0x5D, 0x5C, 0xF0, 0xFF
 BINARY = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0A, 0x0B, 0x10, 0x11, 0x12, 0x13,
           0x14, 0x16, 0x17, 0x18, 0x1A]  # ADD .. SIGNEXTEND, LT .. EQ, AND, OR, XOR, BYTE
 TERNARY = [0x08, 0x09]  # ADDMOD, MULMOD
@@ -84,12 +85,22 @@ def program(vm_class, rng: random.Random, statements: int = 12) -> bytes:
                 code += [push(_word(rng)), push(offset), MSTORE]
             code += [push(32), push(0), push(size), push(0), push(0), push(address),
                      push(100_000), CALL, push(1000 + slot), SSTORE, push(0), MLOAD]
-        else:  # a call with value to another account (exists or not)
+        elif kind < 0.94:  # a call with value to another account (exists or not)
             code += [push(0), push(0), push(0), push(0), push(rng.randrange(0, 3)),
                      push(rng.choice((0xdead, int.from_bytes(OTHER, "big")))),
                      push(rng.choice((0, 2300, 50_000))), CALL]
+        else:  # a log of a random word (topics and data), then its hash
+            code += [push(_word(rng)), push(0), MSTORE, push(_word(rng)), push(32),
+                     push(0), LOG1, push(32), push(0), KECCAK]
         code += [push(100 + slot), SSTORE]
-    code.append(STOP)
+    if issubclass(vm_class, CancunVM) and rng.random() < 0.5:  # transient storage
+        code += [push(_word(rng)), push(7), TSTORE, push(7), TLOAD, push(99), SSTORE]
+    if rng.random() < 0.3:  # a creation (its address and code land in the post-state)
+        code += [push(0x600160005560016000F3), push(0), MSTORE,  # init: sstore(0,1), ret
+                 push(10), push(22), push(rng.randrange(0, 2)), CREATE, push(98), SSTORE]
+    code.append(SELFDESTRUCT if rng.random() < 0.2 else STOP)
+    if code[-1] == SELFDESTRUCT:
+        code.insert(-1, push(int.from_bytes(OTHER, "big")))
     return asm(*code)
 
 
