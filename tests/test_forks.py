@@ -12,6 +12,7 @@ from scenarios.raw import FORKS, RawChain
 from scenarios.recent import (CLZ_CONTRACT, P256, modexp_input, osaka_programs, p256_input,
                               prague_authorizations)
 
+from simulator.chain.eels import eels_disagreements
 from simulator.chain.forks import (MAINNET_TIMESTAMP_FORKS, UnmodelledFork, check_modelled,
                                    mainnet_fork)
 from simulator.chain.forks import osaka, secp256r1
@@ -138,6 +139,52 @@ def test_transaction_gas_cap(vm_class):
                 execute_serial(block)
     chain = RawChain(FORKS["prague"])  # no cap before Osaka
     execute_serial(chain.build([chain.tx(chain.key(), CLZ_CONTRACT, gas=2**24 + 1)]))
+
+
+@pytest.mark.parametrize("vm_class", [osaka.OsakaVM, Bpo2VM], ids=["osaka", "bpo2"])
+def test_blobs_per_transaction(vm_class):
+    """EIP-7594: from Osaka on, at most 6 blobs per transaction; both oracles refuse
+    the same transaction."""
+    for blobs, valid in ((6, True), (7, False)):
+        chain = RawChain(vm_class)
+        block = chain.build([chain.blob_tx(chain.key(), CLZ_CONTRACT, blobs)])
+        if valid:
+            execute_serial(block)
+        else:
+            with pytest.raises(InvalidBlock, match="7 blobs in one transaction"):
+                execute_serial(block)
+        assert eels_disagreements(block) == []
+
+
+def test_a_block_over_its_blob_maximum_is_valid_to_py_evms_state_only():
+    """Prague allows 9 blobs per block. py-evm checks that in its VM's block
+    validation, which a replay of the transactions never reaches; EELS checks it as
+    each transaction is included. The oracle names the transaction."""
+    chain = RawChain(FORKS["prague"])
+    block = chain.build([chain.blob_tx(chain.key(), CLZ_CONTRACT, 10)])
+    execute_serial(block)
+    problems = eels_disagreements(block)
+    assert problems == ["tx 0: valid in py-evm, invalid in EELS "
+                        "(BlobGasLimitExceededError: blob gas limit exceeded)"]
+
+
+def test_blob_base_fee_follows_each_forks_schedule():
+    """BLOBBASEFEE under the same excess blob gas: Prague's and Osaka's update fraction
+    (5,007,716), BPO1's (8,346,193) and BPO2's (11,684,671); EELS agrees."""
+    fees = {}
+    for vm_class in (FORKS["prague"], osaka.OsakaVM, Bpo1VM, Bpo2VM):
+        chain = RawChain(vm_class)
+        program = chain.account(b"\xbb" * 20, bytes([0x4A, 0x5F, 0x55, 0x00]))
+        block = chain.build([chain.tx(chain.key(), program, gas=100_000)],
+                            excess_blob_gas=40_000_000)
+        result, _ = execute_serial(block, steps=True)
+        fees[vm_class.fork] = result.steps[0][(3, program, 0)]
+        assert eels_disagreements(block) == []
+    assert fees == {fork: osaka.blob_base_fee(40_000_000, schedule) for fork, schedule in (
+        ("prague", osaka.OSAKA_BLOBS), ("osaka", osaka.OSAKA_BLOBS),
+        ("bpo1", Bpo1VM.get_state_class().blob_schedule),
+        ("bpo2", Bpo2VM.get_state_class().blob_schedule))}
+    assert len(set(fees.values())) == 3
 
 
 def test_modexp_bounds_halt_and_price():

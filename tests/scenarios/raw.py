@@ -72,6 +72,19 @@ class RawChain:
         return dict(chain_id=self.chain_id, address=delegate, nonce=nonce,
                     y_parity=signature.v, r=signature.r, s=signature.s)
 
+    def blob_tx(self, key, to: bytes, blobs: int, max_fee_per_blob_gas: int = 10**12):
+        """A blob transaction (EIP-4844) carrying `blobs` versioned hashes."""
+        sender = key.public_key.to_canonical_address()
+        nonce = self._nonces.get(sender, 0)
+        self._nonces[sender] = nonce + 1
+        unsigned = self.vm_class.get_transaction_builder().new_unsigned_blob_transaction(
+            chain_id=self.chain_id, nonce=nonce, max_priority_fee_per_gas=self.gas_price,
+            max_fee_per_gas=2 * self.gas_price, gas=100_000, to=to, value=0, data=b"",
+            access_list=(), max_fee_per_blob_gas=max_fee_per_blob_gas,
+            blob_versioned_hashes=[b"\x01" + keccak(b"blob %d" % i)[1:]
+                                   for i in range(blobs)])
+        return unsigned.as_signed_transaction(key)
+
     def tx(self, key, to: bytes | None, data: bytes = b"", value: int = 0,
            gas: int = 1_000_000, authorizations=()):
         sender = key.public_key.to_canonical_address()
@@ -96,7 +109,7 @@ class RawChain:
         return unsigned.as_signed_transaction(key)
 
     def build(self, transactions, number: int = 20_000_000,
-              timestamp: int = 1_750_000_000) -> Block:
+              timestamp: int = 1_750_000_000, excess_blob_gas: int = 0) -> Block:
         self.account_db.persist()
         london = issubclass(self.vm_class, LondonVM)
         cancun = issubclass(self.vm_class, CancunVM)
@@ -104,7 +117,7 @@ class RawChain:
             coinbase=COINBASE, number=number, timestamp=timestamp,
             gas_limit=30_000_000, base_fee=self.gas_price if london else None,
             difficulty=0 if london else 10**12, chain_id=self.chain_id,
-            excess_blob_gas=0 if cancun else None,
+            excess_blob_gas=excess_blob_gas if cancun else None,
             ancestor_hashes=(keccak(b"raw chain parent"),))
         return Block(self.vm_class, header.execution_context(), self.db,
                      self.account_db.state_root, transactions)
