@@ -4,9 +4,11 @@ transaction's status, gas, logs and post-values are compared with py-evm's.
 
     problems = eels_disagreements(block)     # [] when they agree; one line each
 
-EELS runs each transaction through its fork's own `fork.process_transaction` with a
-`vm.BlockEnvironment` built from the block's header context (only the transactions,
-as pevmsim measures them: no system calls, rewards or withdrawals). Its state is an
+py-evm's side is a serial execution of its own (chain/serial.py, noting what it reads
+as well as what it writes). EELS runs each transaction through its fork's own
+`fork.process_transaction` with a `vm.BlockEnvironment` built from the block's header
+context (only the transactions, as pevmsim measures them: no system calls, rewards or
+withdrawals). Its state is an
 EELS `State` filled from the block's py-evm pre-state database with every account and
 slot that serial py-evm read or wrote; should EELS read a location py-evm never touched
 and the pre-state has it, the block is executed again with it loaded (a partial
@@ -333,13 +335,13 @@ def eels_disagreements(block) -> list:
         accounts = accounts | {address}
     pre = AccountDB(block.db, block.pre_state_root)
 
+    reads = {BALANCE: pre.get_balance, NONCE: pre.get_nonce, CODE: pre.get_code_hash,
+             ACCOUNT: pre.account_exists}
+
     def pre_value(location):
-        kind, address = location[0], location[1]
-        if kind == STORAGE:
-            return pre.get_storage(address, location[2])
-        if kind == ACCOUNT:
-            return pre.account_exists(address)
-        return (pre.get_balance, pre.get_nonce, pre.get_code_hash)[kind](address)
+        if location[0] == STORAGE:
+            return pre.get_storage(location[1], location[2])
+        return reads[location[0]](location[1])
 
     for _ in range(MAX_ROUNDS):
         run = _EelsRun(block, fork, accounts, slots)
@@ -352,7 +354,7 @@ def eels_disagreements(block) -> list:
                       f"({MAX_ROUNDS} reloads)")
 
 
-def eels_receipts_root(block, accounts, slots) -> tuple:
+def eels_gas_and_receipts_root(block, accounts, slots) -> tuple:
     """(gas used, receipts root) of the block as EELS executes it from the pre-state's
     `accounts` and `slots` (what a header built by the specification would carry)."""
     run = _EelsRun(block, eels_fork_of(block.vm_class), accounts, slots)

@@ -18,7 +18,7 @@ from eth_hash.auto import keccak
 
 from scenarios.raw import COINBASE, RawChain, asm, push
 
-from simulator.chain.eels import eels_receipts_root
+from simulator.chain.eels import eels_gas_and_receipts_root
 from simulator.chain.forks import mainnet_fork
 from simulator.sources.block_store import BlockStore
 
@@ -108,7 +108,7 @@ def write_block(out, chain: RecentChain, transactions, number: int, timestamp: i
     assert mainnet_fork(number, timestamp) is chain.vm_class
     block = chain.build(transactions, number=number, timestamp=timestamp)
     slots = {(address, slot) for address, storage in chain.pre.items() for slot in storage}
-    gas_used, receipts_root = eels_receipts_root(block, set(chain.pre), slots)
+    gas_used, receipts_root = eels_gas_and_receipts_root(block, set(chain.pre), slots)
     codes, pre_state = {}, {}
     account_db = chain.account_db
     for address in sorted(chain.pre):
