@@ -124,3 +124,26 @@ def test_compare_with_the_eels_oracle_prints_each_disagreement_and_exits_3(capsy
     assert main(["run", "--workload", f"{PLUGIN}:CallHeavy", "--txs", "4",
                  "--oracle", "eels"]) == 0
     assert "EELS agrees with serial py-evm on all 4 transactions" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["/nonexistent"], "/nonexistent is not a directory"),
+    (["vendored", "--blocks", "9..3"], "--blocks 9..3: need 0 <= N <= M"),
+    (["vendored", "--blocks", "3..4"], "holds no block in 3..4"),
+])
+def test_verify_refuses_bad_input_in_one_line(args, complaint, capsys):
+    from simulator.cli.main import main
+
+    assert main(["verify", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pevmsim: error: ") and complaint in err[0]
+
+
+def test_verify_checks_each_block_of_a_directory(capsys):
+    from simulator.cli.main import main
+
+    assert main(["verify", "vendored", "--blocks", "2674998..2675000"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("block 2674998 (tangerine-whistle, 16 txs): EELS agrees")
+    assert out[1].startswith("block 2675000 (spurious-dragon, 15 txs): EELS agrees")
+    assert out[2] == "EELS agrees with serial py-evm on 2 of 2 blocks"
