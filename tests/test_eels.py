@@ -147,3 +147,22 @@ def test_verify_checks_each_block_of_a_directory(capsys):
     assert out[0].startswith("block 2674998 (tangerine-whistle, 16 txs): EELS agrees")
     assert out[1].startswith("block 2675000 (spurious-dragon, 15 txs): EELS agrees")
     assert out[2] == "EELS agrees with serial py-evm on 2 of 2 blocks"
+
+
+def test_eels_overflowing_on_a_huge_modexp_length_is_one_line():
+    """EELS's ModExp before Osaka computes 96 + base length as a U256, which overflows
+    (a Python OverflowError, no EVM outcome) for a base length within 96 of 2^256;
+    py-evm prices the call (EIP-198: astronomically) and it runs out of gas. The oracle
+    says so in one line instead of failing; from Osaka on, EIP-7823's bound comes first
+    and both agree."""
+    byzantium = next(vm for vm in FORKS if vm.fork == "byzantium")
+    for vm_class, agrees in ((byzantium, False), (ADDED_FORKS["osaka"], True)):
+        chain = raw.RawChain(vm_class)
+        caller = chain.account(b"\xca" * 20, raw.asm(
+            0x36, b"\x00", b"\x00", 0x37, b"\x20", b"\x00", 0x36, b"\x00", b"\x05",
+            raw.push(100_000), 0xFA, b"\x01", 0x55, 0x00))
+        data = (2**256 - 1).to_bytes(32, "big") + bytes(64)
+        block = chain.build([chain.tx(chain.key(), caller, data=data, gas=300_000)])
+        problems = eels_disagreements(block)
+        assert problems == ([] if agrees else [
+            "tx 0: EELS raised OverflowError (no message); py-evm executed it"])

@@ -273,6 +273,12 @@ def _compare(run: _EelsRun, serial, pre_value, invalid: tuple | None) -> list:
                 problems.append(f"tx {index}: valid in py-evm, invalid in EELS "
                                 f"({type(exc).__name__}: {exc})")
             return problems
+        except Exception as exc:  # noqa: BLE001 - the specification itself failed
+            problems.append(f"tx {index}: EELS raised {type(exc).__name__} "
+                            f"({str(exc) or 'no message'}); py-evm "
+                            + (f"refused it ({invalid[1]})" if invalid and invalid[0] == index
+                               else "executed it"))
+            return problems
         if invalid is not None and invalid[0] == index:
             problems.append(f"tx {index}: invalid in py-evm ({invalid[1]}), valid in EELS")
             return problems
