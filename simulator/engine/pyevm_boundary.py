@@ -62,8 +62,9 @@ py-evm changes under any of them.
    modexp.py, computes pow(base, exp, modulus)). Found by the EELS oracle. `install()`
    replaces the module-level `_modexp` that py-evm's `modexp` looks up with
    `modexp_result`, equal to py-evm's on every other input (Osaka's own ModExp,
-   chain/forks/osaka.py, follows the specification already). Guard: the differential
-   test runs that input against EELS under every fork that has ModExp.
+   chain/forks/osaka.py, follows the specification already). Guard:
+   tests/test_eels.py runs that input against EELS under every fork that has ModExp,
+   and checks that py-evm's own function still differs there and only there.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ _collect_touched_accounts = spurious_dragon_state.collect_touched_accounts
 
 # the module (the package exports its curried `modexp` function under the same name)
 modexp_module = importlib.import_module("eth.precompiles.modexp")
-_modexp = modexp_module._modexp
+PY_EVM_MODEXP = modexp_module._modexp  # py-evm's own, kept for the guard
 
 
 def modexp_result(data: bytes) -> int:
@@ -97,7 +98,7 @@ def modexp_result(data: bytes) -> int:
             data[96 + exponent_length:96 + exponent_length + modulus_length].ljust(
                 modulus_length, b"\x00"), "big")
         return pow(0, exponent, modulus) if modulus else 0
-    return _modexp(data)
+    return PY_EVM_MODEXP(data)
 
 
 def sorted_touched_accounts(computation, ancestor_had_error: bool = False) -> list:
