@@ -233,3 +233,40 @@ def test_prague_and_osaka_blocks_match_serial_under_every_strategy(strategy):
             report = run_block(chain.build(txs), RunSpec(strategy=strategy, threads=threads,
                                                          deep_check=True))
             assert report.summary["mismatches"] == []
+
+
+def _osaka_chain():
+    """py-evm's own MiningChain running pevmsim's Osaka VM from genesis."""
+    from eth.chains.base import MiningChain
+    from eth.db.atomic import AtomicDB
+    from eth.tools.builder.chain import build, disable_pow_check, fork_at, genesis
+    from eth_hash.auto import keccak
+    from eth_keys import keys
+
+    key = keys.PrivateKey(keccak(b"osaka chain"))
+    chain = build(MiningChain, fork_at(osaka.OsakaVM, 0), disable_pow_check(), genesis(
+        params={"gas_limit": 60_000_000, "difficulty": 0, "nonce": b"\x00" * 8},
+        state={key.public_key.to_canonical_address(): {
+            "balance": 10**21, "nonce": 0, "code": b"", "storage": {}}}))
+    return chain, key
+
+
+def test_py_evm_imports_osaka_blocks_and_checks_eip_7918_and_7934():
+    from eth_utils import ValidationError
+
+    chain, key = _osaka_chain()
+    builder = chain.get_vm().get_transaction_builder()
+    tx = builder.new_unsigned_dynamic_fee_transaction(
+        chain_id=1, nonce=0, max_priority_fee_per_gas=1, max_fee_per_gas=10**10, gas=21_000,
+        to=b"\x11" * 20, value=1, data=b"", access_list=()).as_signed_transaction(key)
+    chain.apply_transaction(tx)
+    block = chain.mine_block()
+    vm = chain.get_vm(block.header)
+    vm.validate_block_blobs(block)  # excess blob gas 0 from a genesis that used none
+    with pytest.raises(ValidationError, match="EIP-7918"):
+        vm.validate_block_blobs(block.copy(header=block.header.copy(excess_blob_gas=1)))
+    big = builder.create_unsigned_transaction(  # a legacy one: 1 MiB of calldata
+        nonce=1, gas_price=10**10, gas=21_000, to=b"\x11" * 20, value=0,
+        data=b"\x01" * 2**20).as_signed_transaction(key)
+    with pytest.raises(ValidationError, match="above 8388608 .EIP-7934."):
+        vm.validate_block(block.copy(transactions=[big] * 9))
