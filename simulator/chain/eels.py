@@ -29,7 +29,9 @@ Seams in EELS (what it does not promise), each guarded by the differential tests
 
 Invariants: the oracle never changes the block or its database (it reads the pre-state
 through a fresh AccountDB); its result depends only on the block (sorted iteration
-everywhere), so it is the same under any hash seed.
+everywhere), so it is the same under any hash seed; between transactions EELS's state
+holds no open snapshot, and every transaction EELS completes produced exactly one
+message-call output (both asserted under PEVMSIM_DEBUG).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from eth_hash.auto import keccak
 from ethereum.exceptions import EthereumException
 from ethereum_types.numeric import U64, U256, Uint
 
+from .. import debug
 from ..engine.locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE, describe
 from .serial import InvalidBlock, execute_serial
 
@@ -279,6 +282,10 @@ def _compare(run: _EelsRun, serial, pre_value, invalid: tuple | None) -> list:
                             + (f"refused it ({invalid[1]})" if invalid and invalid[0] == index
                                else "executed it"))
             return problems
+        if debug.ENABLED:
+            debug.check(not run.state._snapshots and len(fork.outputs) == 1,
+                        lambda: f"tx {index}: EELS left {len(run.state._snapshots)} "
+                                f"snapshots and {len(fork.outputs)} outputs")
         if invalid is not None and invalid[0] == index:
             problems.append(f"tx {index}: invalid in py-evm ({invalid[1]}), valid in EELS")
             return problems

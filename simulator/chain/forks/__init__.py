@@ -12,8 +12,9 @@ more blob gas than its fork allows, or (given its parent's header) an excess blo
 its fork's rule does not give (a blob-parameter fork pevmsim does not know).
 
 Invariants: `mainnet_fork` is a pure function of (number, timestamp), non-decreasing in
-both along the chain; a block `check_modelled` accepts runs under exactly the fork
-that mainnet ran it under, as far as its header can tell.
+both along the chain (the timestamp schedule ascends, each fork a subclass of the one
+before: asserted under PEVMSIM_DEBUG); a block `check_modelled` accepts runs under
+exactly the fork that mainnet ran it under, as far as its header can tell.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from eth.vm.forks.cancun.constants import MAX_BLOB_GAS_PER_BLOCK as CANCUN_MAX_B
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.constants import MAX_BLOB_GAS_PER_BLOCK as PRAGUE_MAX_BLOB_GAS
 
+from ... import debug
 from .bpo1 import Bpo1VM
 from .bpo2 import Bpo2VM
 from .osaka import GAS_PER_BLOB, OsakaVM, excess_blob_gas
@@ -32,6 +34,11 @@ from .osaka import GAS_PER_BLOB, OsakaVM, excess_blob_gas
 MAINNET_TIMESTAMP_FORKS = ((1_764_798_551, OsakaVM), (1_765_290_071, Bpo1VM),
                            (1_767_747_671, Bpo2VM))
 LAST_FORK = "BPO2"
+if debug.ENABLED:
+    debug.check(all(earlier[0] < later[0] and issubclass(later[1], earlier[1])
+                    for earlier, later in zip(MAINNET_TIMESTAMP_FORKS,
+                                              MAINNET_TIMESTAMP_FORKS[1:])),
+                "the timestamp schedule must ascend, each fork on the one before")
 ADDED_FORKS = {vm.fork: vm for _, vm in MAINNET_TIMESTAMP_FORKS}
 
 # The keys of `eth_getBlockByNumber` (geth's shapes) up to BPO2: header fields and
