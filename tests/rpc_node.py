@@ -105,7 +105,8 @@ class Node:
         transactions = self.blocks[number]["transactions"]
         results = [{} for _ in transactions]
         codes = self.store.codes()
-        for index, (address, account) in enumerate(sorted(self.store.pre_state(number).items())):
+        pre_state = sorted(self.store.pre_state(number).items())
+        for index, (address, account) in enumerate(pre_state):
             first = index % len(transactions)
             slots = sorted(account.get("storage", {}).items())
             if first + 1 == len(transactions):  # no later transaction: all at once

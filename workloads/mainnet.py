@@ -7,7 +7,8 @@ real header context, its real signed transactions (types 0 to 4, EIP-7702's set-
 transactions included, re-encoded from the RPC JSON and checked against their published
 hashes) and the pre-state of the accounts and slots it touches (an EIP-7702 authority's
 included: the prestate tracer lists it). A block of a fork pevmsim does not implement
-(after BPO2) is refused, never replayed under the wrong rules. BLOCKHASH is served from the recorded ancestor hashes.
+(after BPO2) is refused, never replayed under the wrong rules. BLOCKHASH is served from
+the recorded ancestor hashes.
 Only the transactions run: block-level processing (the EIP-4788 beacon root call,
 rewards, withdrawals) is outside the measured block. `txs` below the block's size takes
 its first transactions, a valid block prefix. A directory of another chain is refused:

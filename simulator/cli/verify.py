@@ -48,8 +48,9 @@ def command_verify(args) -> int:
             raise UsageError(str(exc))
         numbers = [n for n in numbers if wanted.first <= n <= wanted.last]
     if not numbers:
-        raise UsageError(f"{args.dir} holds no block{' in ' + args.blocks if args.blocks else ''}"
-                         "; write some with `pevmsim fetch`")
+        where = f" in {args.blocks}" if args.blocks else ""
+        raise UsageError(f"{args.dir} holds no block{where}; write some with "
+                         "`pevmsim fetch`")
     disagreeing = 0
     for number in numbers:
         try:
