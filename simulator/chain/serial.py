@@ -23,11 +23,13 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from multiprocessing import get_context
 
+from eth.constants import BLANK_ROOT_HASH
 from eth.db.account import AccountDB
 
 from ..environment import usable_cores
 from .failures import classify
 from .outcome import BlockResult, location_values, make_receipts, state_diff
+from ..engine import pyevm_boundary
 from ..engine.versioned_state import transaction_outcome
 
 
@@ -63,10 +65,15 @@ def invalid_reason(transaction, exc: Exception) -> str:
 class RecordingAccountDB(AccountDB):
     def __init__(self, db, state_root) -> None:
         super().__init__(db, state_root)
+        self._pre_block = AccountDB(db, state_root)
         self.written_accounts: set = set()
         self.written_slots: set = set()
         self.step_accounts: set = set()  # written by the current transaction
         self.step_slots: set = set()
+
+    def had_storage_before_block(self, address) -> bool:
+        """EIP-7610's collisions (engine/pyevm_boundary.py item 11)."""
+        return self._pre_block._get_storage_root(address) != BLANK_ROOT_HASH
 
     def _written(self, address) -> None:
         self.written_accounts.add(address)
@@ -113,6 +120,19 @@ class RecordingAccountDB(AccountDB):
         super().touch_account(address)
 
 
+def _noting_read(name: str):
+    """AccountDB's read `name`, noting the account it reads (and the slot)."""
+
+    def read(self, address, *args, **kwargs):
+        self.read_accounts.add(address)
+        if name == "get_storage":
+            self.read_slots.add((address, args[0] if args else kwargs["slot"]))
+        return getattr(super(TouchRecordingAccountDB, self), name)(address, *args, **kwargs)
+
+    read.__name__ = name
+    return read
+
+
 class TouchRecordingAccountDB(RecordingAccountDB):
     """Also notes every account and slot read (what a second oracle must preload)."""
 
@@ -125,45 +145,22 @@ class TouchRecordingAccountDB(RecordingAccountDB):
         return (frozenset(self.read_accounts | self.written_accounts),
                 frozenset(self.read_slots | self.written_slots))
 
-    def get_balance(self, address):
-        self.read_accounts.add(address)
-        return super().get_balance(address)
-
-    def get_nonce(self, address):
-        self.read_accounts.add(address)
-        return super().get_nonce(address)
-
-    def get_code(self, address):
-        self.read_accounts.add(address)
-        return super().get_code(address)
-
-    def get_code_hash(self, address):
-        self.read_accounts.add(address)
-        return super().get_code_hash(address)
-
-    def account_exists(self, address):
-        self.read_accounts.add(address)
-        return super().account_exists(address)
-
-    def account_is_empty(self, address):
-        self.read_accounts.add(address)
-        return super().account_is_empty(address)
-
-    def account_has_code_or_nonce(self, address):
-        self.read_accounts.add(address)
-        return super().account_has_code_or_nonce(address)
-
-    def get_storage(self, address, slot, from_journal=True):
-        self.read_accounts.add(address)
-        self.read_slots.add((address, slot))
-        return super().get_storage(address, slot, from_journal)
+    get_balance = _noting_read("get_balance")
+    get_nonce = _noting_read("get_nonce")
+    get_code = _noting_read("get_code")
+    get_code_hash = _noting_read("get_code_hash")
+    account_exists = _noting_read("account_exists")
+    account_is_empty = _noting_read("account_is_empty")
+    account_has_code_or_nonce = _noting_read("account_has_code_or_nonce")
+    get_storage = _noting_read("get_storage")
 
 
 @lru_cache(maxsize=None)
 def recording_state_class(state_class: type, account_db_class: type = RecordingAccountDB
                           ) -> type:
     return type(f"Recording{state_class.__name__}", (state_class,),
-                {"account_db_class": account_db_class})
+                {"account_db_class": account_db_class,
+                 "has_code_or_nonce": pyevm_boundary.has_code_nonce_or_storage})
 
 
 def execute_serial(block, progress=None, steps: bool = False, touched: bool = False

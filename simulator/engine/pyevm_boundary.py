@@ -48,7 +48,9 @@ py-evm changes under any of them.
    execution reverts a wipe only when a CREATE fails onto an address without code and
    with nonce 0 (an account with storage only, EIP-7610), which is exactly that case.
    pevmsim's versioned state reproduces it so that parallel equals serial py-evm.
-   Guard: a regression block, and the differential test's failing creations.
+   Since item 11 (EIP-7610) such a creation fails before it starts, so no EVM
+   execution reaches this any more; the versioned database keeps py-evm's API
+   semantics for it. Guard: the differential test's failing creations.
 9. A signed transaction's `sender` is a `cached_property` (the value lives in the
    object's `__dict__` under "sender"). The block builder (workloads/api.py) puts the
    signing key's address there instead of recovering it from the signature again.
@@ -65,6 +67,21 @@ py-evm changes under any of them.
    chain/forks/osaka.py, follows the specification already). Guard:
    tests/test_eels.py runs that input against EELS under every fork that has ModExp,
    and checks that py-evm's own function still differs there and only there.
+11. EIP-7610 (Final, retroactive to Frontier): a creation onto an address that has
+   storage fails like one onto code or a nonce. py-evm 0.12.1b1 asks
+   `State.has_code_or_nonce` at its two collision checks (a creation transaction,
+   eth/vm/forks/frontier/state.py `build_computation`; CREATE/CREATE2,
+   eth/vm/logic/system.py) and looks at code and nonce only; found by the EELS oracle
+   (EELS asks `account_has_code_or_nonce or account_has_storage`). pevmsim's serial and
+   versioned state classes answer with `has_code_nonce_or_storage`: code or nonce now,
+   or storage before the block. Storage before the block is exactly storage now at a
+   creation's target: an address without code and nonce cannot gain or lose storage
+   within a block (no code runs there, a creation onto it fails, and since EIP-161 a
+   created account has nonce 1; before, a CREATE address never repeats), so the answer
+   needs no versioned read. Item 8 (a reverted wipe) is thereby out of EVM execution's
+   reach; the account databases keep py-evm's API semantics for it. Guard:
+   tests/test_eels.py runs the EIP-7610 block against EELS, tests/test_pyevm_boundary.py
+   under every strategy.
 """
 
 from __future__ import annotations
@@ -99,6 +116,14 @@ def modexp_result(data: bytes) -> int:
                 modulus_length, b"\x00"), "big")
         return pow(0, exponent, modulus) if modulus else 0
     return PY_EVM_MODEXP(data)
+
+
+def has_code_nonce_or_storage(state, address) -> bool:
+    """A creation's collision test as EIP-7610 has it (see 11 above); the account
+    database answers `had_storage_before_block`."""
+    account_db = state._account_db
+    return (account_db.account_has_code_or_nonce(address)
+            or account_db.had_storage_before_block(address))
 
 
 def sorted_touched_accounts(computation, ancestor_had_error: bool = False) -> list:

@@ -87,7 +87,18 @@ class PreState:
     def __init__(self, db, state_root: bytes) -> None:
         self._account_db = AccountDB(db, state_root)
         self._cache: dict = {}
+        self._had_storage: dict = {}
         self.state_root = state_root
+
+    def had_storage(self, address) -> bool:
+        """Whether the account had storage before the block (EIP-7610's collisions,
+        pyevm_boundary.py item 11)."""
+        try:
+            return self._had_storage[address]
+        except KeyError:
+            root = self._account_db._get_storage_root(address)
+            value = self._had_storage[address] = root != BLANK_ROOT_HASH
+            return value
 
     def value(self, location):
         try:
@@ -280,6 +291,9 @@ class VersionedAccountDB(AccountDatabaseAPI):
         self.set_code(address, b"")
 
     # -- accounts ----------------------------------------------------------------
+    def had_storage_before_block(self, address) -> bool:
+        return self._pre.had_storage(address)
+
     def account_has_code_or_nonce(self, address) -> bool:
         return self.get_nonce(address) != 0 or self.get_code(address) != b""
 
@@ -412,6 +426,7 @@ def versioned_state_class(state_class: type) -> type:
         "computation_class": _gas_noting(with_preimages(state_class.computation_class)),
         "set_system_contracts": _no_system_contracts,
         "delta_balance": _lazy_delta_balance,
+        "has_code_or_nonce": pyevm_boundary.has_code_nonce_or_storage,
     }
     return type(f"Versioned{state_class.__name__}", (state_class,), attrs)
 

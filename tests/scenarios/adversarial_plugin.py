@@ -29,11 +29,14 @@ class BigWriter(BlockSource):
         return raw.big_writer_and_readers(n - 1, self.gas)
 
 
-class StorageCollision(BlockSource):
-    name = "storage-collision"
-    description = ("Cancun: CREATE2 onto an address with storage but no code (EIP-7610; "
-                   "py-evm creates the contract, the specification fails the creation)")
+class OverBlobMaximum(BlockSource):
+    name = "over-blob-maximum"
+    description = ("Prague: n blob transactions of 10 blobs each, over the block's 9 "
+                   "(py-evm leaves that check to block validation, EELS refuses the "
+                   "first)")
     params = ()
 
     def block(self, n: int, seed: int = 0):
-        return raw.create2_onto_storage()[0]
+        chain = raw.RawChain(raw.FORKS["prague"])
+        to = chain.account(b"\xb1" * 20, raw.asm(0x00))
+        return chain.build([chain.blob_tx(chain.key(), to, 10) for _ in range(n)])
