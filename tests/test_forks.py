@@ -238,7 +238,6 @@ def test_prague_and_osaka_blocks_match_serial_under_every_strategy(strategy):
 def _osaka_chain():
     """py-evm's own MiningChain running pevmsim's Osaka VM from genesis."""
     from eth.chains.base import MiningChain
-    from eth.db.atomic import AtomicDB
     from eth.tools.builder.chain import build, disable_pow_check, fork_at, genesis
     from eth_hash.auto import keccak
     from eth_keys import keys

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from eth.vm.forks import (BerlinVM, ByzantiumVM, CancunVM, ConstantinopleVM, IstanbulVM,
-                          LondonVM, ParisVM, PragueVM, ShanghaiVM)
+from eth.vm.forks import (ByzantiumVM, CancunVM, ConstantinopleVM, IstanbulVM, LondonVM,
+                          PragueVM)
 
 from scenarios.raw import RawChain, asm, push
 
