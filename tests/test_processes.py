@@ -4,10 +4,9 @@ Ctrl-C each end the run at once, with one line and no process left behind.
 
 Full form (`make test-full`, PEVMSIM_FULL_ORACLES=1): every strategy on 2 and 4 workers,
 each with 1 and 2 requests pipelined per worker, over every scenario and the
-ethereum/tests slice, 12 random blocks; every strategy on the EIP-7610 collision. Default:
-every strategy on 2 workers (pipeline
+ethereum/tests slice, 12 random blocks. Default: every strategy on 2 workers (pipeline
 2), Block-STM on 4 and Block-STM with pipeline 1, the first ethereum/tests file, 4
-random blocks (pipelines 1-3)."""
+random blocks (pipelines 1-3). Both: every strategy on the EIP-7610 collision."""
 
 import json
 import os
