@@ -58,7 +58,7 @@ class DAG(BlockSTM):
         self.hints = producer_hints(dependencies, missing_edge_rate, false_edge_rate,
                                     random.Random(f"dag:{seed}"))
 
-    def next_task(self) -> Task | None:
+    def _next_task(self) -> Task | None:
         while True:
             task = self.scheduler.next_task()
             if task is None or task.kind != TaskKind.EXECUTION:

@@ -32,6 +32,8 @@ from .base import SpeculativeStrategy
 
 class InOrderCommit(SpeculativeStrategy):
     publish_on_finish: ClassVar[bool]
+    assume_sender_nonce: ClassVar[bool] = False  # first executions assume the
+    # sender's nonce (engine/versioned_state.py; Monad's set_original_nonce)
 
     def __init__(self, env, cost_model, metrics) -> None:
         super().__init__(env, cost_model, metrics)
@@ -58,6 +60,11 @@ class InOrderCommit(SpeculativeStrategy):
         """A location that makes `result` untrustworthy whatever its reads, or None."""
         return None
 
+    def _commit_check(self, tx: int, result) -> tuple:
+        """Whether `result` may commit: (a stale location or None, the check's cost);
+        by version unless the subclass says otherwise."""
+        return self.validate(tx, result.reads)
+
     # -- the Strategy interface ----------------------------------------------------------
     def done(self) -> bool:
         return self.committed == self.size
@@ -72,13 +79,13 @@ class InOrderCommit(SpeculativeStrategy):
 
     def start(self, worker: int, task: Task) -> TaskRun:
         if task.kind == TaskKind.EXECUTION:
-            result, kind = yield from self.execute(task.tx, 0)
+            result, kind = yield from self.execute(task.tx, 0, self.assume_sender_nonce)
             self._running[worker] = result
             return self.cost_model.execution(result), kind
         result = self.pending[task.tx]
         stale = self._forced_reexecution(task.tx, result)
         if stale is None:
-            stale, duration = self.validate(task.tx, result.reads)
+            stale, duration = self._commit_check(task.tx, result)
         else:
             self.metrics.aborted(task.tx, stale)
             duration = 0.0  # known since the execution ended

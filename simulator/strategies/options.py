@@ -36,4 +36,9 @@ def parse_options(classes, settings) -> dict:
                 per_strategy[cls.name][key] = option.parse(text)
             except ValueError as exc:
                 raise OptionError(f"option {exc}") from None
+    for cls in classes:
+        try:
+            cls.check_options(per_strategy[cls.name])
+        except ValueError as exc:
+            raise OptionError(f"{cls.name}: {exc}") from None
     return per_strategy
