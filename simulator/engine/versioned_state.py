@@ -532,14 +532,6 @@ class ExecutionEnv:
         self._coinbase = (frozenset([self.execution_context.coinbase])
                           if lazy_beneficiary else frozenset())
 
-    def with_lazy_beneficiary(self) -> "ExecutionEnv":
-        """This run's environment with the coinbase's fee credits as deltas (a system
-        whose fee credit never conflicts: Sei's per-transaction coinbase, Monad's
-        credit inside the merge)."""
-        if self.lazy_beneficiary:
-            return self
-        return ExecutionEnv(self.block, self.pre_state, True, self.lazy_transfers)
-
     def _make_lazy(self, db: VersionedAccountDB, tx: int, transaction) -> None:
         """Mark the lazy addresses of this execution: the coinbase (lazy_beneficiary),
         and a raw transfer's sender and recipient (lazy_transfers)."""

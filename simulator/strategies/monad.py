@@ -32,9 +32,11 @@ Protocol (the in-order-commit shape, in_order.py):
   tolerates an account whose balance alone changed when the execution did not read
   that balance (try_fix_account_mismatch without validate_exact_balance).
 - The fee is credited inside the merge (execute_final) on the merged state: the
-  credit itself never conflicts, so executions use the lazy beneficiary (a delta)
-  whatever the run's setting; whether the beneficiary conflicts is decided by the
-  merge check above.
+  credit itself never conflicts, which the run's lazy beneficiary (the default: fee
+  credits as deltas) models; whether the beneficiary conflicts is decided by the
+  merge check above. With the eager beneficiary the run asks every strategy alike for
+  a read-modify-write credit: the execution then reads the beneficiary's balance, so
+  even the relaxed merge compares it exactly.
 - A mismatch retries the transaction inside its merge, once: every lower transaction
   has merged, so the retry is final, and nothing after it merges until it ends. The
   retry's reads are warm when the first execution loaded them (the shared cost model;
@@ -92,7 +94,7 @@ class Monad(InOrderCommit):
 
     def __init__(self, env, cost_model, metrics, fibers: int = NFIBERS,
                  relaxed_merge: int = 0) -> None:
-        super().__init__(env.with_lazy_beneficiary(), cost_model, metrics)
+        super().__init__(env, cost_model, metrics)
         self.fibers = fibers
         self.relaxed_merge = bool(relaxed_merge)
         self.beneficiary = (env.execution_context.coinbase

@@ -37,8 +37,9 @@ Protocol (v0.3):
   workers (the cores are shared either way), validations served first. Sei's default
   (sei-chain #2423, config.go) is max(10, min(2 x NumCPU, 128)).
 - The coinbase: sei-chain gives every transaction a coinbase of its own
-  (GetCoinbaseAddress(txIdx)), so fee credits never conflict: executions use the lazy
-  beneficiary (a delta) whatever the run's setting.
+  (GetCoinbaseAddress(txIdx)), so fee credits never conflict: what the run's lazy
+  beneficiary (the default: fee credits as deltas) models. With the eager beneficiary
+  the run asks every strategy alike for a read-modify-write credit of one coinbase.
 - `one_recipient_rule` (default 1, sei-chain #3405): a block of 64 or more
   transactions that are all plain value transfers (a recipient, no data, value > 0)
   to one recipient runs sequentially (ProcessTxsSynchronousV2): the serial strategy.
@@ -59,8 +60,7 @@ it followed the releases, kept to reproduce its figures. It differs from v0.3 in
   that one did not end up VALIDATED this one is reset to PENDING unvalidated (the
   cascade; `cascade=0` is the what-if without it); an ABORTED one is PENDING;
 - validation is by version (as pevmsim modelled it), an ESTIMATE read is a failure,
-  an aborted execution leaves its write set untouched, the run's beneficiary setting
-  applies, and there is no cap on rounds unless `rounds` sets one (its sequential tail
+  an aborted execution leaves its write set untouched, and there is no cap on rounds unless `rounds` sets one (its sequential tail
   marks each execution VALIDATED without validating it);
 - pevmsim's one addition, for correctness: validateAll also starts no later than just
   above the lowest transaction whose writes changed since the previous pass began
@@ -172,8 +172,7 @@ class Sei(FallsBackToSerial):
         self.check_options({"version": version, "one_recipient_rule": one_recipient_rule,
                             "accuracy": accuracy, "seed": seed, "cascade": cascade})
         self.dev = SeiVersion(version) == SeiVersion.OCC_DEV_2023
-        super().__init__(env if self.dev else env.with_lazy_beneficiary(), cost_model,
-                         metrics)
+        super().__init__(env, cost_model, metrics)
         if self.dev:
             self._prefill(DEV_DEFAULTS["accuracy"] if accuracy is None else accuracy,
                           DEV_DEFAULTS["seed"] if seed is None else seed)
