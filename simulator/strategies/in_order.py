@@ -8,9 +8,9 @@ Protocol:
   `publish_on_finish` its writes enter the memory at once, otherwise only at commit.
 - One committer at a time takes pending results in block order. Committing
   transaction i happens only after 0..i-1 are committed, so the memory then holds the
-  final writes of everything below i: if i's read set is still valid (same versions)
-  its result is final; if not, or if the subclass distrusts it
-  (`_forced_reexecution`), i is re-executed right there, as part of the commit task,
+  final writes of everything below i: if i's read set is still valid (`_commit_check`:
+  the same versions, or for Monad the same values) its result is final; if not, or if
+  the subclass distrusts it (`_forced_reexecution`), i is re-executed right there, as part of the commit task,
   and that incarnation is final because every input is. Either way the final writes
   are recorded and the next transaction may commit.
 - Commit tasks come before new executions. A subclass may skip the validation of

@@ -70,6 +70,7 @@ from __future__ import annotations
 
 from eth.vm.forks import ShanghaiVM
 
+from .. import debug
 from ..engine.locations import ACCOUNT, BALANCE, CODE, NONCE
 from ..params import Param
 from .in_order import InOrderCommit
@@ -108,6 +109,9 @@ class Monad(InOrderCommit):
         tx = self._next
         self.started_at[tx] = self.committed
         self._next += 1
+        if debug.ENABLED:
+            debug.check(self._next - self.committed <= self.fibers,
+                        lambda: f"more than {self.fibers} transactions in flight")
         return tx
 
     def _commit_check(self, tx: int, result) -> tuple:

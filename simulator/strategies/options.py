@@ -2,7 +2,8 @@
 error rates, rounds, ...), declared by each strategy class as `options` (a tuple of
 simulator.params.Param) and passed to its constructor as keyword arguments.
 `pevmsim run/compare --strategy-option KEY=VALUE` sets them; every option has a
-default, so none is required.
+default, so none is required; a strategy may refuse a combination of them
+(`Strategy.check_options`), also as an OptionError.
 """
 
 from __future__ import annotations

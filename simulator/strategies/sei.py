@@ -214,6 +214,9 @@ class Sei(FallsBackToSerial):
     # -- rounds ------------------------------------------------------------------------
     def _start_round(self, batch: list) -> None:
         self.round += 1
+        if debug.ENABLED:
+            debug.check(not self.max_rounds or self.round <= self.max_rounds + 1,
+                        lambda: f"round {self.round} after the synchronous one")
         if self.max_rounds and self.round > self.max_rounds:
             self.phase = Phase.SEQUENTIAL
             self.synchronous = True
