@@ -168,17 +168,21 @@ class Sei(FallsBackToSerial):
             raise ValueError("option one_recipient_rule applies to version=v0.3 only")
 
     def __init__(self, env, cost_model, metrics, version=SeiVersion.RELEASED, rounds=None,
-                 one_recipient_rule=None, accuracy=None, seed=None, cascade=None) -> None:
+                 one_recipient_rule=None, **historical) -> None:
+        """`historical`: occ-dev-2023's options (accuracy, seed, cascade)."""
+        unknown = sorted(set(historical) - set(DEV_DEFAULTS))
+        if unknown:
+            raise TypeError(f"unexpected option {unknown[0]!r}")
         self.check_options({"version": version, "one_recipient_rule": one_recipient_rule,
-                            "accuracy": accuracy, "seed": seed, "cascade": cascade})
+                            **historical})
         self.dev = SeiVersion(version) == SeiVersion.OCC_DEV_2023
         super().__init__(env, cost_model, metrics)
+        dev = {key: default if historical.get(key) is None else historical[key]
+               for key, default in DEV_DEFAULTS.items()}
         if self.dev:
-            self._prefill(DEV_DEFAULTS["accuracy"] if accuracy is None else accuracy,
-                          DEV_DEFAULTS["seed"] if seed is None else seed)
+            self._prefill(dev["accuracy"], dev["seed"])
         self.max_rounds = (0 if self.dev else MAXIMUM_ITERATIONS) if rounds is None else rounds
-        self.cascade = self.dev and bool(DEV_DEFAULTS["cascade"] if cascade is None
-                                         else cascade)
+        self.cascade = self.dev and bool(dev["cascade"])
         self.round = 0
         self.status = [Status.PENDING] * self.size
         self.waiting_on: list = [()] * self.size  # occ-dev-2023: the latest conflicts
