@@ -17,6 +17,7 @@ from ..usage import UsageError
 from .arguments import (choice, add_block_arguments, add_execution_arguments,
                   add_strategy_option_argument)
 from .run import header_ok, run_workload
+from ..paths import unwritable_file
 from .exports import ExportError, check_outputs, export, to_stdout
 from ..insight.naming import abbreviate
 from ..usage import EXIT_MISMATCH
@@ -46,6 +47,9 @@ def command_explain(args) -> int:
         raise UsageError(f"--graph writes a PNG file; got {args.graph!r}")
     if args.graph and not Path(args.graph).resolve().parent.is_dir():
         raise UsageError(f"--graph {args.graph}: no such directory")
+    reason = args.graph and unwritable_file(args.graph)
+    if reason:
+        raise UsageError(f"--graph {args.graph}: {reason}")
 
     def check_block(block) -> None:
         if args.graph and len(block) > MAX_TXS:

@@ -41,6 +41,7 @@ class Data:
         self.suite = meta["suite"]["name"]
         self.focus_strategy = meta["suite"]["focus"]["strategy"]
         self.focus_threads = meta["suite"]["focus"]["threads"]
+        self.planned = meta["suite"].get("configurations")  # runs the suite plans
         self.rows = rows
         self.bad = [row for row in rows if not row["matches_serial"]]
         self.ok = [row for row in rows if "error" not in row]

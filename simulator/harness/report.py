@@ -35,6 +35,7 @@ from __future__ import annotations
 import html
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from .charts import PALETTE, Charts, Data, num, shorten  # first: it picks matplotlib's backend
@@ -43,37 +44,77 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..insight.naming import abbreviate  # noqa: E402
 from .block_study import block_sections  # noqa: E402
-from .sweep import META, TIMELINES, read_results  # noqa: E402
+from ..paths import unwritable_file, unwritable_folder  # noqa: E402
+from .sweep import META, RESULTS, TIMELINES, checked_results  # noqa: E402
 
 README_BEGIN = "<!-- pevmsim report: figures begin -->"
 README_END = "<!-- pevmsim report: figures end -->"
 
 
 class ReportError(Exception):
-    """The directory holds no sweep results."""
+    """The directory holds no sweep results, or the report cannot be written there."""
 
 
-def report(out: Path, readme: Path | None = None) -> list:
+@dataclass(frozen=True)
+class Written:
+    """What `report` wrote, and what it read: the runs of the sweep found, the runs
+    its suite plans, and the lines of results.jsonl skipped (line number, why)."""
+    paths: list
+    suite: str
+    runs: int
+    planned: int | None
+    skipped: tuple
+
+    def headline(self) -> str:
+        """'suite: N of M runs' (and what is missing)."""
+        return f"{self.suite} report: {runs_text(self.runs, self.planned)}"
+
+
+def runs_text(runs: int, planned: int | None) -> str:
+    """'384 runs' for a complete sweep, '293 of 1,760 runs (1,467 missing: ...)' for a
+    partial one."""
+    if planned is None or runs >= planned:
+        return f"all {runs:,} runs of the suite" if planned else f"{runs:,} runs"
+    return (f"{runs:,} of {planned:,} runs ({planned - runs:,} missing: a partial "
+            "sweep; `pevmsim sweep SUITE --out DIR --resume` runs the rest)")
+
+
+def report(out: Path, readme: Path | None = None) -> Written:
     """Write the charts, report.md and report.html (and the figures paragraph of
-    `readme`, between its markers); returns the paths written."""
+    `readme`, between its markers). Nothing is written unless every output can be:
+    the folders are tried first (simulator/paths.py)."""
     out = Path(out)
-    if not (out / META).exists() or not (out / "results.jsonl").exists():
+    if not (out / META).exists() or not (out / RESULTS).exists():
         raise ReportError(f"{out} holds no sweep results (results.jsonl and meta.json); "
                           "run `pevmsim sweep SUITE --out DIR` first")
-    meta = json.loads((out / META).read_text())
-    rows = read_results(out)
-    if not rows:
-        raise ReportError(f"{out}/results.jsonl is empty; run the sweep first")
-    data = Data(rows, meta)
-    charts = Charts(out / "charts", data)
-    sections = _sections(data, charts, out)
-    written = charts.written + [out / "report.md", out / "report.html"]
-    (out / "report.md").write_text(to_markdown(sections))
-    (out / "report.html").write_text(to_html(sections, f"pevmsim report: {data.suite}"))
+    for folder in (out, out / "charts"):
+        reason = unwritable_folder(folder)
+        if reason is not None:
+            raise ReportError(f"cannot write the report in {folder}: {reason}")
     if readme is not None:
-        update_readme(Path(readme), data, out)
-        written.append(Path(readme))
-    return written
+        reason = unwritable_file(readme)
+        if reason is not None:
+            raise ReportError(f"--readme {readme}: {reason}")
+    try:
+        meta = json.loads((out / META).read_text())
+        rows, skipped = checked_results(out)
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read the sweep in {out}: {exc}")
+    if not rows:
+        raise ReportError(f"{out}/results.jsonl holds no results rows; run the sweep first")
+    data = Data(rows, meta)
+    try:
+        charts = Charts(out / "charts", data)
+        sections = _sections(data, charts, out, skipped)
+        written = charts.written + [out / "report.md", out / "report.html"]
+        (out / "report.md").write_text(to_markdown(sections))
+        (out / "report.html").write_text(to_html(sections, f"pevmsim report: {data.suite}"))
+        if readme is not None:
+            update_readme(Path(readme), data, out)
+            written.append(Path(readme))
+    except OSError as exc:
+        raise ReportError(f"cannot write the report in {out}: {exc.strerror or exc}")
+    return Written(written, data.suite, len(rows), data.planned, tuple(skipped))
 
 
 def update_readme(readme: Path, d: "Data", out: Path) -> None:
@@ -124,11 +165,19 @@ def summary(d: "Data", out: Path) -> str:
     return " ".join(lines)
 
 
-def _sections(d: Data, charts: Charts, out: Path) -> list:
+def _sections(d: Data, charts: Charts, out: Path, skipped=()) -> list:
     """The report as a list of parts: ("h", level, text), ("p", text), ("alert",
-    text), ("table", header, rows), ("img", chart name, alt text)."""
+    text), ("table", header, rows), ("img", chart name, alt text). The first line
+    after the title says how many runs of how many the sweep holds."""
     meta = d.meta
-    parts = [("h", 1, f"pevmsim benchmark report: {d.suite} suite")]
+    parts = [("h", 1, f"pevmsim benchmark report: {d.suite} suite"),
+             ("p", f"This report covers {runs_text(len(d.rows), d.planned)}.")]
+    if d.planned is not None and len(d.rows) < d.planned:
+        parts.append(("alert", f"PARTIAL SWEEP: {len(d.rows):,} OF {d.planned:,} RUNS. "
+                               "Figures of the missing runs are absent; means are over "
+                               "the seeds that ran."))
+    for number, what in skipped:
+        parts.append(("alert", f"results.jsonl line {number} was skipped: {what}."))
     if meta["suite"].get("description"):
         parts.append(("p", meta["suite"]["description"]))
     if d.bad:

@@ -21,8 +21,8 @@ parallelism never repeats a block's fixed costs.
 
 Invariants: results.jsonl holds each configuration's key at most once; rows arrive in
 any order and nothing depends on it (the timeline choice uses suite order). An
-interrupted sweep loses nothing: `resume=True` drops a torn last line and the failed
-rows, then runs exactly the configurations without a row.
+interrupted sweep loses nothing: `resume=True` cuts every line that is not a row (a
+torn last line, a corrupt one: each named) and the failed rows, then runs exactly the configurations without a row.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from workloads.block_cache import built_block
 from ..costs.cost_model import COST_MODELS
 from ..environment import environment as host_environment
 from ..chain.failures import failure_warning
+from ..paths import unwritable_folder
 from ..progress import Progress
 from ..runs.runner import run_block
 from ..chain.serial import InvalidBlock, execute_serial
@@ -91,6 +92,9 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
     if (jobs != 1 or scheduler) and any(c.run.backend != "simulated" for c in suite.configs):
         raise SweepError(f"suite {suite.name} has rows on a real backend (processes): run "
                          "it with --jobs 1, so that no other run shares the cores it times")
+    reason = unwritable_folder(out)
+    if reason is not None:
+        raise SweepError(f"--out {out}: {reason}")
     out.mkdir(parents=True, exist_ok=True)
     results = out / RESULTS
     if results.exists() and results.stat().st_size and not resume:
@@ -98,7 +102,8 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
                          "sweep, or choose another --out")
     if resume:
         _check_same_suite(out, suite)
-    finished = finished_keys(results)
+    progress = progress or Progress()
+    finished = finished_keys(results, progress)
     write_json(out / META, environment(suite))
 
     stats = SweepStats(skipped=sum(c.key in finished for c in suite.configs))
@@ -107,7 +112,6 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
     tasks = [task for task in tasks if task.configs]
     order = {config.key: index for index, config in enumerate(suite.configs)}
     focus = (suite.focus_strategy, suite.focus_threads)
-    progress = progress or Progress()
     with executor(jobs, scheduler, progress, len(tasks)) as run, \
             open(results, "a") as sink, \
             progress.runs(suite.name, len(suite.configs), stats.skipped) as done:
@@ -255,24 +259,52 @@ def _binned_spans(events, kinds: list, width: float) -> list:
     return spans
 
 
-def finished_keys(results: Path) -> set:
-    """Keys of the finished rows in results.jsonl. A torn last line (a killed sweep)
-    is cut off and failed rows (with an `error`) are dropped, so that they run again."""
+def parse_results(data: bytes) -> tuple:
+    """(rows, bad) of results.jsonl's bytes: every line that is a JSON object with a
+    `key`, in file order, and (line number, what is wrong) of every other non-empty
+    line (a torn last line, a corrupt one)."""
+    rows, bad = [], []
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:  # not JSON, or not UTF-8
+            bad.append((number, "not a JSON row (torn or corrupt)"))
+            continue
+        if not isinstance(row, dict) or "key" not in row:
+            bad.append((number, "not a results row (no key)"))
+            continue
+        rows.append(row)
+    return rows, bad
+
+
+def finished_keys(results: Path, progress: Progress | None = None) -> set:
+    """Keys of the finished rows in results.jsonl. Lines that are not rows (a torn last
+    line of a killed sweep, a corrupt one) are cut, each named on `progress`, and
+    failed rows (with an `error`) are dropped, so that they run again."""
     if not results.exists():
         return set()
     data = results.read_bytes()
-    whole = data[:data.rfind(b"\n") + 1]  # without a torn last line
-    kept = [line for line in whole.decode().splitlines()
-            if line and "error" not in json.loads(line)]
-    text = "".join(line + "\n" for line in kept)
-    if text.encode() != data:
+    rows, bad = parse_results(data)
+    for number, what in bad:
+        if progress is not None:
+            progress.warn(f"{results} line {number}: {what}; cut, its run runs again")
+    kept = [row for row in rows if "error" not in row]
+    text = "".join(json.dumps(row, default=str) + "\n" for row in kept)
+    if bad or len(kept) != len(rows):
         results.write_text(text)
-    return {json.loads(line)["key"] for line in kept}
+    return {row["key"] for row in kept}
 
 
 def read_results(out: Path) -> list:
-    return [json.loads(line) for line in (Path(out) / RESULTS).read_text().splitlines()
-            if line]
+    """The rows of DIR/results.jsonl (lines that are not rows left out)."""
+    return checked_results(out)[0]
+
+
+def checked_results(out: Path) -> tuple:
+    """(rows, bad lines) of DIR/results.jsonl, as parse_results."""
+    return parse_results((Path(out) / RESULTS).read_bytes())
 
 
 def _check_same_suite(out: Path, suite: Suite) -> None:
