@@ -212,3 +212,31 @@ def test_revm_pevm_rules_and_lazy_transfers_do_not_depend_on_the_hash_seed():
             "--lazy-transfers", "--strategy-option", "validate_first=0",
             "--strategy-option", "selfdestruct_fallback=1"]
     assert _json_of(args, 1) == _json_of(args, 2)
+
+
+def test_fidelity_on_a_subset_never_replaces_the_full_report(tmp_path):
+    """From a folder holding the committed 50-block report, `--blocks` writes a folder
+    of its own; naming the full report's folder is refused, one line, nothing run."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    full = tmp_path / "reports" / "fidelity"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "reports" / "fidelity", full)
+    before = {path.name: path.read_bytes() for path in full.iterdir()}
+    pevmsim = Path(sys.executable).with_name("pevmsim")
+
+    def run(*args):
+        return subprocess.run([str(pevmsim), "fidelity", "--blocks", "46147",
+                               "--cost-models", "gas", *args], capture_output=True,
+                              text=True, cwd=tmp_path)
+
+    done = run()
+    assert done.returncode == 0, done.stderr
+    subset = json.loads((tmp_path / "reports/fidelity-blocks-46147/fidelity.json").read_text())
+    assert [row["block"] for row in subset["blocks"]] == [46147]
+    refused = run("--out", "reports/fidelity")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "holds a 50-block fidelity report" in refused.stderr
+    assert {path.name: path.read_bytes() for path in full.iterdir()} == before

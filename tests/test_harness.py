@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -168,7 +172,9 @@ def test_interrupted_sweep_resumes_to_every_configuration_once(tmp_path, monkeyp
     log = io.StringIO()
     stats = sweep(suite, out, resume=True, progress=Progress(log))
     assert (stats.ran, stats.skipped) == (7, 5)
-    lines = log.getvalue().splitlines()  # off a terminal: one line per finished run
+    warning, *lines = log.getvalue().splitlines()  # off a terminal: a line per run
+    assert warning == (f"pevmsim: warning: {out / RESULTS} line 6: not a JSON row (torn "
+                       "or corrupt); cut, its run runs again")
     assert [line.split("]")[0] for line in lines] == [f"pevmsim: tiny [{k}/12"
                                                      for k in range(6, 13)]
     keys = [row["key"] for row in read_results(out)]
@@ -277,3 +283,91 @@ def test_a_suite_with_real_rows_sweeps_and_reports_them(tmp_path, capsys):
     markdown = (out / "report.md").read_text()
     assert "## Real parallel execution" in markdown
     assert markdown.count("backend=processes") >= 1
+
+
+# -- what a researcher sees when things go wrong (issue 26), through the installed command
+PEVMSIM = Path(sys.executable).with_name("pevmsim")
+
+
+def pevmsim(*args, cwd=None):
+    return subprocess.run([str(PEVMSIM), *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def one_error_line(done, *words):
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("pevmsim: error:")
+    for word in words:
+        assert word in done.stderr, done.stderr
+
+
+def tree(folder: Path) -> dict:
+    return {path.relative_to(folder): path.read_bytes() if path.is_file() else None
+            for path in sorted(folder.rglob("*"))}
+
+
+def copy_of(out: Path, into: Path) -> Path:
+    shutil.copytree(out, into, ignore=shutil.ignore_patterns("charts", "report.*"))
+    return into
+
+
+@pytest.mark.parametrize("target", ["/proc/pevmsim-out", "a-file", "a-file/below"])
+def test_sweep_into_an_unwritable_place_is_one_line_and_writes_nothing(tmp_path, target):
+    path = write_suite(tmp_path, TINY)
+    (tmp_path / "a-file").write_text("not a folder")
+    before = tree(tmp_path)
+    one_error_line(pevmsim("sweep", path, "--out", target, cwd=tmp_path), "--out", target)
+    assert tree(tmp_path) == before
+
+
+def test_report_on_a_read_only_copy_is_one_line_and_writes_nothing(finished, tmp_path):
+    _, out = finished
+    copy = copy_of(out, tmp_path / "copy")
+    (copy / "charts").write_text("a file where the charts folder goes")  # refuses root too
+    copy.chmod(0o555)
+    try:
+        before = tree(copy)
+        one_error_line(pevmsim("report", copy), "cannot write the report")
+        assert tree(copy) == before
+    finally:
+        copy.chmod(0o755)
+
+
+@pytest.mark.parametrize("torn", ["last", "middle"])
+def test_a_torn_line_is_named_skipped_by_report_and_cut_by_resume(finished, tmp_path, torn):
+    path, out = finished
+    copy = copy_of(out, tmp_path / "copy")
+    lines = (copy / RESULTS).read_text().splitlines()
+    number = len(lines) if torn == "last" else 3
+    lines[number - 1] = lines[number - 1][:40]  # cut short, newline kept
+    (copy / RESULTS).write_text("".join(line + "\n" for line in lines))
+    done = pevmsim("report", copy)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == ("tiny report: 11 of 12 runs (1 missing: a "
+                                           "partial sweep; `pevmsim sweep SUITE --out DIR "
+                                           "--resume` runs the rest)")
+    assert done.stderr == (f"pevmsim: warning: {copy}/results.jsonl line {number} skipped: "
+                           "not a JSON row (torn or corrupt)\n")
+    markdown = (copy / "report.md").read_text()
+    assert markdown.splitlines()[2].startswith("This report covers 11 of 12 runs")
+    assert f"results.jsonl line {number} was skipped" in markdown
+    assert "PARTIAL SWEEP: 11 OF 12 RUNS" in (copy / "report.html").read_text()
+    done = pevmsim("sweep", path, "--out", copy, "--resume", "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    assert f"results.jsonl line {number}: not a JSON row (torn or corrupt); cut" in done.stderr
+    assert "1 runs (11 already finished)" in done.stdout
+    assert sorted(row["key"] for row in read_results(copy)) == sorted(
+        row["key"] for row in read_results(out))
+
+
+def test_an_interrupted_sweep_reports_how_many_runs_of_how_many(finished, tmp_path):
+    _, out = finished
+    copy = copy_of(out, tmp_path / "copy")
+    lines = (copy / RESULTS).read_text().splitlines()
+    (copy / RESULTS).write_text("".join(line + "\n" for line in lines[:5]))
+    done = pevmsim("report", copy)
+    assert done.returncode == 0 and done.stdout.startswith("tiny report: 5 of 12 runs")
+    assert "This report covers 5 of 12 runs (7 missing" in (copy / "report.md").read_text()
+    done = pevmsim("report", out)
+    assert done.stdout.startswith("tiny report: all 12 runs of the suite")

@@ -588,3 +588,19 @@ class Plugin(Votes):
 """
     assert_usage_error(pevmsim("run", "--workload", spec(plugin_dir, body), "--txs", "2"),
                        "first line; second line")
+
+
+# -- outputs that fail after the work (issue 26): tried before any --------------------------
+@pytest.mark.parametrize("command, flag", [("run", "--csv"), ("run", "--json"),
+                                           ("compare", "--csv"), ("explain", "--json"),
+                                           ("explain", "--graph")])
+def test_an_unwritable_output_is_refused_before_running(tmp_path, command, flag):
+    target = "/proc/pevmsim-out" + (".png" if flag == "--graph" else ".out")
+    done = pevmsim(command, "--workload", "transfer", "--txs", "5", flag, target,
+                   cwd=tmp_path)
+    assert_usage_error(done, flag, "not writable")
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_workloads_json_to_an_unwritable_path_is_one_line(tmp_path):
+    assert_usage_error(pevmsim("workloads", "--json", "/proc/pevmsim.json"), "not writable")
