@@ -1,6 +1,7 @@
 """Calibration, fidelity statistics, pevm's rules and lazy raw transfers."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,7 +221,6 @@ def test_fidelity_on_a_subset_never_replaces_the_full_report(tmp_path):
     import shutil
     import subprocess
     import sys
-    from pathlib import Path
 
     full = tmp_path / "reports" / "fidelity"
     shutil.copytree(Path(__file__).resolve().parent.parent / "reports" / "fidelity", full)
@@ -240,3 +240,22 @@ def test_fidelity_on_a_subset_never_replaces_the_full_report(tmp_path):
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "holds a 50-block fidelity report" in refused.stderr
     assert {path.name: path.read_bytes() for path in full.iterdir()} == before
+
+
+def test_the_default_cost_model_is_the_best_calibrated_one():
+    """costs/default.py's rule applied to the committed fidelity report gives the
+    default the command line uses."""
+    from simulator.cli.main import build_parser
+    from simulator.costs.default import DEFAULT_COST_MODEL, best_calibrated
+
+    report = json.loads((Path(__file__).resolve().parent.parent / "reports" / "fidelity"
+                         / "fidelity.json").read_text())
+    assert best_calibrated(report["statistics"]) == DEFAULT_COST_MODEL
+    for command in ("run", "compare", "explain"):
+        args = build_parser().parse_args([command, "--workload", "erc20", "--txs", "9"])
+        assert args.cost_model == DEFAULT_COST_MODEL
+    ranked = {"a-model": {"median_abs_relative_error": 0.2, "spearman": 0.5},
+              "measured": {"median_abs_relative_error": 0.01, "spearman": 0.9}}
+    assert best_calibrated({**ranked, "gas": {"median_abs_relative_error": 0.2,
+                                              "spearman": 0.6}}) == "gas"  # ties: Spearman
+    assert best_calibrated(ranked) is None  # measured is not deterministic

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                      default="block-stm", help=f"one of {', '.join(STRATEGIES)}")
     add_strategy_option_argument(run)
     add_execution_arguments(run)
+    add_other_models_argument(run)
 
     compare = commands.add_parser("compare", help="run several strategies on one block")
     add_block_arguments(compare)
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"comma-separated (default all: {','.join(STRATEGIES)})")
     add_strategy_option_argument(compare)
     add_execution_arguments(compare)
+    add_other_models_argument(compare)
 
     add_explain_command(commands)
 
@@ -61,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_fetch_command(commands)
     add_fidelity_commands(commands)
     return parser
+
+
+def add_other_models_argument(parser) -> None:
+    parser.add_argument("--no-other-models", action="store_true",
+                        help="skip re-running the headline runs under the other "
+                             "deterministic cost models (the 'other cost models' line)")
 
 
 def command_run(args) -> int:

@@ -7,7 +7,8 @@ transactions ends in `_txs`; real host time is `wall_time_s`. A re-execution (an
 execution of a transaction beyond its first) is called that everywhere.
 
 Invariants: `run_summary` returns exactly the keys of SUMMARY_FIELDS, in that order;
-a row is HEAD_FIELDS (who asked) followed by the summary; CSV columns come from the
+a row is HEAD_FIELDS (who asked) followed by the summary (and, from `run` and
+`compare`, ROW_FIELDS); CSV columns come from the
 rows in order of first appearance, so the same rows give the same columns.
 """
 
@@ -18,6 +19,7 @@ import json
 from dataclasses import dataclass
 
 from ..chain.failures import failure_counts
+from .reasons import phases
 
 HEAD_FIELDS = {  # prepended by the command: what was run
     "workload": "workload name",
@@ -34,7 +36,9 @@ SUMMARY_FIELDS = {
     "strategy": "parallel execution strategy",
     "threads": "virtual workers",
     "backend": "execution backend",
-    "cost_model": "cost model: gas (state in memory), gas-disk (state on SSD), measured",
+    "cost_model": "cost model: gas (state in memory), gas-disk (state on SSD), revm "
+                  "(fitted to pevm's revm times), measured (py-evm CPU time); observed "
+                  "for a processes run's replay",
     "cost_model_constants": "the cost model's constants, seconds (JSON only)",
     "lazy_beneficiary": "coinbase credited as a commutative delta",
     "lazy_transfers": "raw transfers' senders and recipients updated as commutative "
@@ -79,6 +83,11 @@ SUMMARY_FIELDS = {
     "sequential_fallbacks": "block-stm under pevm's rules: 1 when the block ran "
                             "sequentially (a small block, or a self-destructed read)",
     "utilization": "busy share of the virtual workers' time",
+    "virtual_serial_share": "share of the makespan during which at most one worker was "
+                            "busy (an in-order merge, a chain of re-executions; "
+                            "runs/reasons.py)",
+    "virtual_serial_kinds": "seconds of those serial phases per task kind (execution, "
+                            "re-execution, validation, ...; JSON only)",
     "conflicts": "locations causing the most re-executions and suspensions (JSON only): "
                  "location, name (derived from the contract's source or layout), label "
                  "(the workload's hand label, else the name), reexecutions, suspensions",
@@ -95,7 +104,18 @@ SUMMARY_FIELDS = {
                     "like wall_time_s)",
 }
 
-JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants"}  # nested: kept out of CSV
+ROW_FIELDS = {  # appended by `run` and `compare` after the summary
+    "other_cost_models": "the headline runs (one strategy: every run; several: the best "
+                         "at each thread count) re-run on the same block under every "
+                         "other deterministic cost model: {model: {virtual_speedup, "
+                         "virtual_speedup_bound, matches_serial}}; null for the "
+                         "other rows and with --no-other-models (JSON only)",
+    "environment": "pevmsim version and git commit, py-evm and Python versions, "
+                   "platform and CPU (JSON only; a sweep's meta.json)",
+}
+
+JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants",
+             "virtual_serial_kinds", "other_cost_models"}  # nested: kept out of CSV
 
 
 def head(workload: str, params: dict, seed: int) -> dict:
@@ -135,6 +155,8 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
     speedup = serial_time / makespan if makespan else 1.0
     real_speedup = (real["real_serial_time_s"] / real["real_makespan_s"]
                     if real and real["real_makespan_s"] else None)
+    serial_share, serial_kinds = phases(metrics.events,
+                                        real["real_makespan_s"] if real else makespan)
     summary = {
         "txs": n,
         "gas_used": result.gas_used,
@@ -178,6 +200,8 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
         "sequential_fallbacks": metrics.sequential_fallbacks,
         "utilization": (metrics.busy_time / (threads * real["real_makespan_s"]) if real
                         else metrics.busy_time / (threads * makespan) if makespan else 0.0),
+        "virtual_serial_share": serial_share,
+        "virtual_serial_kinds": serial_kinds,
         "conflicts": [{"location": c["location"], "name": c["name"], "label": c["label"],
                        "reexecutions": c["aborts"], "suspensions": c["suspensions"]}
                       for c in insight["conflicts"]],
