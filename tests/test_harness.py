@@ -371,3 +371,52 @@ def test_an_interrupted_sweep_reports_how_many_runs_of_how_many(finished, tmp_pa
     assert "This report covers 5 of 12 runs (7 missing" in (copy / "report.md").read_text()
     done = pevmsim("report", out)
     assert done.stdout.startswith("tiny report: all 12 runs of the suite")
+
+
+PLUGIN_SUITE = """
+name = "plugged"
+txs = 12
+seeds = [0, 1]
+threads = [1, 4]
+strategies = ["serial", "block-stm"]
+
+[[workloads]]
+name = "{plugin}"
+"""
+
+
+def test_the_report_answers_who_wins_with_names_spread_and_every_thread_count(tmp_path):
+    import csv
+
+    plugin = Path(__file__).resolve().parent.parent / "docs/examples/voting.py"
+    path = write_suite(tmp_path, PLUGIN_SUITE.format(plugin=f"{plugin}:VotingWorkload"))
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1"]) == 0
+    rows = read_results(out)
+    assert {row["workload"] for row in rows} == {"voting"}  # its name, not its path
+    assert [p.name for p in (out / "timelines").iterdir()] == ["voting.json"]
+    done = pevmsim("report", out)
+    assert done.returncode == 0, done.stderr
+    markdown = (out / "report.md").read_text()
+    assert str(plugin) not in markdown and "_tmp_" not in markdown
+    assert "## Who wins: strategy x threads per setting" in markdown
+    assert "mean over 2 seeds" in markdown
+    table = markdown.split("### voting (12 txs, gas cost model, 2 seeds)")[1].split("\n\n")[1]
+    header, _, *body = table.splitlines()
+    assert header == "| strategy | 1 workers | 4 workers |"
+    assert [line.split(" | ")[0] for line in body] == ["| serial (1 worker)", "| block-stm",
+                                                       "| dependency bound"]
+    for column in (1, 2):  # one column per thread count, its best marked
+        cells = [line.strip("|").split(" | ")[column].strip() for line in body[:2]]
+        assert any(cell.endswith(" *") for cell in cells)
+    summary = list(csv.DictReader((out / "summary.csv").open()))
+    assert sorted((row["strategy"], row["threads"]) for row in summary) == [
+        ("block-stm", "1"), ("block-stm", "4"), ("serial", "1"), ("serial", "4")]
+    for row in summary:
+        runs = [r["virtual_speedup"] for r in rows
+                if (r["strategy"], str(r["threads"])) == (row["strategy"], row["threads"])]
+        assert row["seeds"] == "2" and len(runs) == 2
+        assert float(row["virtual_speedup_min"]) == min(runs)
+        assert float(row["virtual_speedup_max"]) == max(runs)
+        assert abs(float(row["virtual_speedup_mean"]) - sum(runs) / 2) < 1e-12
+    assert "## Method" in markdown and "what changed" not in markdown

@@ -120,7 +120,8 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
                 raise SweepError(f"{suite.path}: {task.block.describe()}: {error}")
             if error is not None:
                 reason = f"{type(error).__name__}: {error}"
-                runs = [Run(failed_row(config, suite.name, reason), None, None)
+                runs = [Run(failed_row(config, suite.name, reason,
+                                       workload_name(config.block.workload)), None, None)
                         for config in task.configs if config.key not in finished]
             for item in runs:
                 row = item.row
@@ -159,32 +160,43 @@ def setting_runs(block: BlockSpec, configs: tuple, suite_name: str, focus: tuple
         raise SettingError(f"workload {workload.name}: {exc}") from None
     warning = failure_warning(serial[0].failures)
     for config in configs:
-        row, report = _run(config, built, labels, serial, suite_name)
-        timeline = (timeline_of(config, report) if report is not None
+        row, report = _run(config, (built, labels, serial), suite_name, workload.name)
+        timeline = (timeline_of(config, report, workload.name) if report is not None
                     and (config.run.strategy, config.run.threads) == focus else None)
         yield Run(row, warning, timeline)
         warning = None
 
 
-def _run(config, block, labels, serial, suite_name: str) -> tuple:
-    """One configuration -> (its results row, its RunReport or None if it failed)."""
+def workload_name(spec: str) -> str:
+    """A suite's workload (a name or a FILE.py:CLASS plug-in) by its `name`, as the
+    command line shows it; the spec itself if it cannot be loaded."""
+    try:
+        return load_workload(spec).name
+    except WorkloadError:
+        return spec
+
+
+def _run(config, built: tuple, suite_name: str, name: str) -> tuple:
+    """One configuration on `built` (block, labels, serial result) -> (its results row,
+    its RunReport or None if it failed); `name` is the workload's name."""
+    block, labels, serial = built
     try:
         report = run_block(block, config.run, labels=labels, serial=serial)
     except InvalidBlock as exc:  # a strategy bug: recorded, and flagged by the report
-        return failed_row(config, suite_name, exc), None
+        return failed_row(config, suite_name, exc, name), None
     except Exception as exc:  # any other failure of this run: recorded, the sweep goes on
-        return failed_row(config, suite_name, f"{type(exc).__name__}: {exc}"), None
+        return failed_row(config, suite_name, f"{type(exc).__name__}: {exc}", name), None
     return {"suite": suite_name, "key": config.key,
-            **head(config.block.workload, config.block.param_dict, config.block.seed),
+            **head(name, config.block.param_dict, config.block.seed),
             **report.summary}, report
 
 
-def failed_row(config, suite_name: str, error) -> dict:
+def failed_row(config, suite_name: str, error, name: str) -> dict:
     """The row of a configuration that did not finish: flagged as not matching serial,
-    with its error (which --resume retries)."""
+    with its error (which --resume retries); `name` is the workload's name."""
     text = str(error) or type(error).__name__
     return {"suite": suite_name, "key": config.key,
-            **head(config.block.workload, config.block.param_dict, config.block.seed),
+            **head(name, config.block.param_dict, config.block.seed),
             "txs": config.block.txs, "strategy": config.run.strategy,
             "threads": config.run.threads, "cost_model": config.run.cost_model,
             "lazy_beneficiary": config.run.lazy_beneficiary, "backend": config.run.backend,
@@ -210,8 +222,9 @@ def keep_timeline(out: Path, timeline: dict, order: dict) -> None:
     write_json(path, timeline, compact=True)
 
 
-def timeline_of(config, report) -> dict:
-    """A run's schedule as a timeline (the JSON of DIR/timelines/)."""
+def timeline_of(config, report, name: str) -> dict:
+    """A run's schedule as a timeline (the JSON of DIR/timelines/); `name` is the
+    workload's name (the timeline's file is named by it)."""
     summary = report.summary
     events = report.metrics.events
     kinds = sorted({e[1] for e in events})
@@ -222,7 +235,7 @@ def timeline_of(config, report) -> dict:
     else:
         spans = _binned_spans(events, kinds, makespan / TIMELINE_BINS)
     return {
-        "key": config.key, "workload": config.block.workload,
+        "key": config.key, "workload": name,
         "params": config.block.param_dict, "txs": summary["txs"],
         "strategy": config.run.strategy, "threads": config.run.threads,
         "cost_model": config.run.cost_model,

@@ -86,12 +86,13 @@ def saturation_note(threads, bounds, what: str = "the dependency bound") -> str 
             "workers buy (almost) nothing on this block")
 
 
-def format_matrix(m: Matrix, mark: str = "*") -> list:
-    """The matrix as aligned text lines: a header, a line per strategy, the bound."""
+def cells(m: Matrix, mark: str = "*") -> list:
+    """The matrix as rows of text cells: a header, a row per strategy (a winner's cell
+    ends in `mark`, others in a space), the bound."""
     def text(strategy, count):
         value = m.cell(strategy, count)
         if value is None:
-            return ""
+            return "-"
         key = (strategy, m.threads[0] if strategy == SERIAL else count)
         cell = f"{value:.2f}"
         if key in m.spread:
@@ -102,10 +103,15 @@ def format_matrix(m: Matrix, mark: str = "*") -> list:
     header = ["strategy"] + [f"{count} workers" for count in m.threads]
     body = [[s + (" (1 worker)" if s == SERIAL else "")]
             + [text(s, count) for count in m.threads] for s in m.strategies]
-    bound = ["dependency bound"] + [f"{m.bound[c]:.2f} " if c in m.bound else ""
+    bound = ["dependency bound"] + [f"{m.bound[c]:.2f} " if c in m.bound else "-"
                                     for c in m.threads]
-    table = [header] + body + [bound]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return [header] + body + [bound]
+
+
+def format_matrix(m: Matrix, mark: str = "*") -> list:
+    """The matrix as aligned text lines (cells())."""
+    table = cells(m, mark)
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                       for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
             for row in table]
