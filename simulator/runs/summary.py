@@ -93,7 +93,10 @@ SUMMARY_FIELDS = {
                  "(the workload's hand label, else the name), reexecutions, suspensions",
     "whatif": "the oracle's speedup, and the top locations ranked by what removing "
               "their conflicts would gain: the dependency bound without them and with "
-              "their writes as deltas (JSON only; insight.py)",
+              "their writes as deltas; the top 2, 3 and 5 removed together "
+              "(`together`), entries that tie and why (`ties`), and whether the bound "
+              "is the total work rather than a dependency chain (`work_bound`) (JSON "
+              "only; insight/analysis.py)",
     "reexecuted": "the transactions executed most and the locations that forced each "
                   "re-execution (JSON only)",
     "wall_time_s": "host seconds this simulation took (Python; not a speedup figure)",
