@@ -671,3 +671,42 @@ def test_an_unwritable_output_is_refused_before_running(tmp_path, command, flag)
 
 def test_workloads_json_to_an_unwritable_path_is_one_line(tmp_path):
     assert_usage_error(pevmsim("workloads", "--json", "/proc/pevmsim.json"), "not writable")
+
+
+def test_keys_lists_every_key_of_a_row_with_its_unit():
+    from simulator.runs.summary import ROW_FIELDS, SWEEP_FIELDS, keys
+
+    done = pevmsim("keys", "--json")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    assert [item["key"] for item in listed] == [*SWEEP_FIELDS, *HEAD_FIELDS,
+                                                *SUMMARY_FIELDS, *ROW_FIELDS]
+    assert all(item["unit"] and item["meaning"] for item in listed)
+    units = {item["key"]: item["unit"] for item in listed}
+    assert units["virtual_makespan_s"] == "seconds (virtual)"
+    assert units["wall_time_s"] == "seconds (real)" and units["virtual_speedup"] == "x"
+    row = json.loads(pevmsim("run", "--workload", "transfer", "--txs", "3",
+                             "--no-other-models", "--json").stdout)
+    assert set(row) <= set(units)
+    text = pevmsim("keys").stdout
+    assert all(line.split()[0] in units for line in text.splitlines()
+               if line and not line.startswith(" ") and not line.startswith("Every"))
+    assert len(keys()) == len(listed)
+
+
+def test_help_says_defaults_and_what_virtual_means():
+    top = pevmsim("--help").stdout
+    assert "virtual workers are simulated cores" in " ".join(top.split())
+    run = " ".join(pevmsim("run", "--help").stdout.split())
+    assert "(default block-stm)" in run and "not threads of this machine" in run
+    assert "default revm: the best-calibrated" in run
+
+
+def test_progress_names_workers_as_they_are():
+    done = pevmsim("compare", "--workload", "transfer", "--txs", "4", "--strategies",
+                   "serial,block-stm", "--threads", "1", "--no-other-models")
+    assert "serial on one worker:" in done.stderr and "block-stm on 1 worker:" in done.stderr
+    assert "1 workers" not in done.stderr + done.stdout
+    run = pevmsim("run", "--workload", "transfer", "--txs", "4", "--strategy", "serial",
+                  "--no-other-models").stdout
+    assert "strategy        serial on one worker, in order" in run

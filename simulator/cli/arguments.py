@@ -90,8 +90,9 @@ def add_execution_arguments(parser) -> None:
     """The options shared by every command that executes blocks."""
     parser.add_argument("--threads", type=comma_list("--threads", positive("--threads"), "counts"),
                         default=[8], metavar="T[,T...]",
-                        help="virtual workers, or a list such as 1,2,4,8 (one table row "
-                             "each; default 8)")
+                        help="virtual workers (simulated cores in virtual time, not "
+                             "threads of this machine), or a list such as 1,2,4,8 (one "
+                             "column each; default 8)")
     parser.add_argument("--cost-model", type=choice("cost model", list(COST_MODELS)),
                         default=DEFAULT_COST_MODEL,
                         help=f"default {DEFAULT_COST_MODEL}: the best-calibrated "

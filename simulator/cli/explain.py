@@ -29,7 +29,8 @@ def add_explain_command(commands) -> None:
         "explain", help="rank hot locations by what removing their conflicts would gain")
     add_block_arguments(explain)
     explain.add_argument("--strategy", type=choice("strategy", list(STRATEGIES)),
-                         default="block-stm", help="the strategy whose run is explained")
+                         default="block-stm",
+                         help="the strategy whose run is explained (default block-stm)")
     add_strategy_option_argument(explain)
     add_execution_arguments(explain)
     explain.add_argument("--graph", metavar="PATH.png",

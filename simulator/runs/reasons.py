@@ -62,7 +62,7 @@ def reason(row: dict, lower: dict | None = None) -> str | None:
     falls = lower is not None and speedup < lower["virtual_speedup"] * 0.995
     if not (below or falls):
         return None
-    what = (f"{row['strategy']} at {row['threads']} workers: {speedup:.2f}x"
+    what = (f"{row['strategy']} at {workers(row['threads'])}: {speedup:.2f}x"
             + (f", down from {lower['virtual_speedup']:.2f}x at {lower['threads']}"
                if falls else ", below serial"))
     return f"{what}: {cause(row, lower)}"
@@ -78,18 +78,22 @@ def cause(row: dict, lower: dict | None) -> str:
         return (f"{per_tx:.2f} executions per transaction{grew} "
                 f"({row['reexecutions']:,} re-executions{failed})")
     share = row.get("virtual_serial_share")
-    if share is not None and share >= SERIAL_PHASE:
+    if share is not None and share >= SERIAL_PHASE and row["threads"] > 1:
         kinds = row.get("virtual_serial_kinds") or {}
         main = max(kinds, key=lambda kind: (kinds[kind], kind)) if kinds else None
         mostly = f", mostly {KIND_WORDS.get(main, main)}" if main else ""
-        return (f"serial phases: at most one of {row['threads']} workers busy for "
+        return (f"serial phases: at most one of {workers(row['threads'])} busy for "
                 f"{share:.0%} of the makespan{mostly}")
     work = row["utilization"] * row["threads"] * row["virtual_makespan_s"]
     overhead = work / row["virtual_serial_time_s"] if row["virtual_serial_time_s"] else 0.0
-    return (f"the workers did {overhead:.1f}x the serial work in {row['threads']} x "
+    return (f"the workers did {overhead:.1f}x the serial work in {workers(row['threads'])} x "
             f"{row['utilization']:.0%} of the makespan ({per_tx:.2f} executions per "
             f"transaction; the rest is the {row['cost_model']} cost model's per-task and "
             "parallel overheads)")
+
+
+def workers(count: int) -> str:
+    return f"{count} worker{'' if count == 1 else 's'}"
 
 
 def reasons(rows: list) -> list:

@@ -117,6 +117,53 @@ ROW_FIELDS = {  # appended by `run` and `compare` after the summary
                    "platform and CPU (JSON only; a sweep's meta.json)",
 }
 
+SWEEP_FIELDS = {  # a sweep's results.jsonl rows, before HEAD_FIELDS
+    "suite": "the suite's name",
+    "key": "the configuration's stable key (what --resume skips)",
+    "error": "a run that did not finish: why (the row is kept out of the figures and "
+             "--resume runs it again)",
+}
+
+# Units of the keys the naming rules (module docstring) do not already say.
+UNITS = {
+    "workload": "name", "params": "JSON", "seed": "integer", "suite": "name", "key": "text",
+    "error": "text", "txs": "transactions", "gas_used": "gas", "strategy": "name",
+    "threads": "workers", "backend": "name", "cost_model": "name",
+    "cost_model_constants": "seconds per unit", "lazy_beneficiary": "true/false",
+    "lazy_transfers": "true/false", "deep_check": "true/false", "repeats": "runs",
+    "matches_serial": "true/false", "mismatches": "list of text",
+    "header_check": "JSON", "state_root": "hex", "serial_state_root": "hex",
+    "virtual_speedup": "x", "virtual_speedup_min": "x", "virtual_speedup_max": "x",
+    "virtual_speedup_bound": "x", "real_speedup": "x", "real_engine_speedup": "x",
+    "prediction_error": "fraction (+0.1 = 10% over)", "executions_per_tx": "per transaction",
+    "utilization": "share 0-1", "virtual_serial_share": "share 0-1",
+    "virtual_serial_kinds": "seconds per kind", "conflicts": "JSON", "whatif": "JSON",
+    "reexecuted": "JSON", "other_cost_models": "JSON", "environment": "JSON",
+    "peak_rss_mib": "MiB", "virtual_throughput_tps": "tx per virtual second",
+    "virtual_throughput_gas_per_s": "gas per virtual second",
+}
+
+
+def unit(key: str) -> str:
+    """A key's unit: from UNITS, else from its name (`_s` seconds, `_txs`
+    transactions), else a count."""
+    if key in UNITS:
+        return UNITS[key]
+    if key.endswith("_s"):
+        return "seconds" + (" (virtual)" if key.startswith("virtual_") else " (real)")
+    if key.endswith("_txs"):
+        return "transactions"
+    return "count"
+
+
+def keys() -> list:
+    """(key, unit, meaning, JSON only) of every key a result row can hold, in row order:
+    a sweep's fields, HEAD_FIELDS, SUMMARY_FIELDS, ROW_FIELDS."""
+    return [(key, unit(key), meaning, key in JSON_ONLY)
+            for fields in (SWEEP_FIELDS, HEAD_FIELDS, SUMMARY_FIELDS, ROW_FIELDS)
+            for key, meaning in fields.items()]
+
+
 JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants",
              "virtual_serial_kinds", "other_cost_models"}  # nested: kept out of CSV
 
