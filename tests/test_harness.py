@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from installed import assert_usage_error, pevmsim
 from simulator.cli.main import main
 from simulator.harness import sweep as sweep_module
 from simulator.harness.report import report
@@ -286,22 +285,6 @@ def test_a_suite_with_real_rows_sweeps_and_reports_them(tmp_path, capsys):
 
 
 # -- what a researcher sees when things go wrong (issue 26), through the installed command
-PEVMSIM = Path(sys.executable).with_name("pevmsim")
-
-
-def pevmsim(*args, cwd=None):
-    return subprocess.run([str(PEVMSIM), *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
-def one_error_line(done, *words):
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("pevmsim: error:")
-    for word in words:
-        assert word in done.stderr, done.stderr
-
-
 def tree(folder: Path) -> dict:
     return {path.relative_to(folder): path.read_bytes() if path.is_file() else None
             for path in sorted(folder.rglob("*"))}
@@ -317,7 +300,7 @@ def test_sweep_into_an_unwritable_place_is_one_line_and_writes_nothing(tmp_path,
     path = write_suite(tmp_path, TINY)
     (tmp_path / "a-file").write_text("not a folder")
     before = tree(tmp_path)
-    one_error_line(pevmsim("sweep", path, "--out", target, cwd=tmp_path), "--out", target)
+    assert_usage_error(pevmsim("sweep", path, "--out", target, cwd=tmp_path), "--out", target)
     assert tree(tmp_path) == before
 
 
@@ -328,7 +311,7 @@ def test_report_on_a_read_only_copy_is_one_line_and_writes_nothing(finished, tmp
     copy.chmod(0o555)
     try:
         before = tree(copy)
-        one_error_line(pevmsim("report", copy), "cannot write the report")
+        assert_usage_error(pevmsim("report", copy), "cannot write the report")
         assert tree(copy) == before
     finally:
         copy.chmod(0o755)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from installed import assert_usage_error, pevmsim
 from simulator.cli.main import main
 from simulator.usage import EXIT_MISMATCH
 from simulator.environment import environment
@@ -25,7 +24,6 @@ from simulator.runs.spec import RunSpec
 from simulator.runs.summary import HEAD_FIELDS, ROW_FIELDS, SUMMARY_FIELDS
 from workloads.registry import build_block
 
-PEVMSIM = Path(sys.executable).with_name("pevmsim")
 ROOT = Path(__file__).resolve().parent.parent
 VOTING = ROOT / "docs" / "examples" / "voting.py"
 
@@ -51,19 +49,6 @@ class Votes(Workload):
         return [chain.call_tx(voter, self.poll, "vote", proposal, gas=self.gas)
                 for voter in self.voters[:n]]
 '''
-
-
-def pevmsim(*args, cwd=None):
-    return subprocess.run([str(PEVMSIM), *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
-def assert_usage_error(done, *words):
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("pevmsim: error:")
-    for word in words:
-        assert word in done.stderr, done.stderr
 
 
 @pytest.fixture

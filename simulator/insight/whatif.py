@@ -129,19 +129,25 @@ def what_if(incarnations, serial_time: float, makespan, conflicts, limit: int = 
         account = ((BALANCE, location[1]), (NONCE, location[1]))
         if location[0] == NONCE and account[0] in singles and account not in candidates:
             candidates.append(account)
-    results = []
-    for group in candidates:
-        results.append(WhatIf(
-            locations=group, edges=len(set().union(*(edges.get(l, ()) for l in group))),
-            removed=_speedup(serial_time, makespan(rewritten_reads(
-                incarnations, group, Rewrite.REMOVED, txs))),
-            delta=_speedup(serial_time, makespan(rewritten_reads(
-                incarnations, group, Rewrite.DELTA, txs)))))
+    results = [_analysed(incarnations, serial_time, makespan, group, (edges, txs))
+               for group in candidates]
     results.sort(key=lambda w: (-w.removed, -w.delta, -w.edges, repr(w.locations)))
     if oracle is None:
         return results[:limit]
     return [replace(w, oracle_removed=_speedup(serial_time, oracle(
         rewrite(incarnations, w.locations, Rewrite.REMOVED)))) for w in results[:limit]]
+
+
+def _analysed(incarnations, serial_time: float, makespan, group: tuple, indexes) -> WhatIf:
+    """The WhatIf of the locations `group`; `indexes` is (induced_edges, touching) of
+    the incarnations."""
+    edges, txs = indexes
+    return WhatIf(
+        locations=group, edges=len(set().union(*(edges.get(l, ()) for l in group))),
+        removed=_speedup(serial_time, makespan(rewritten_reads(
+            incarnations, group, Rewrite.REMOVED, txs))),
+        delta=_speedup(serial_time, makespan(rewritten_reads(
+            incarnations, group, Rewrite.DELTA, txs))))
 
 
 def _speedup(serial_time: float, makespan: float) -> float:
@@ -169,12 +175,7 @@ def together(incarnations, serial_time: float, makespan, ranked: list,
         if k > len(chosen):
             break
         group = tuple(dict.fromkeys(l for w in chosen[:k] for l in w.locations))
-        found.append(WhatIf(
-            locations=group, edges=len(set().union(*(edges.get(l, ()) for l in group))),
-            removed=_speedup(serial_time, makespan(rewritten_reads(
-                incarnations, group, Rewrite.REMOVED, txs))),
-            delta=_speedup(serial_time, makespan(rewritten_reads(
-                incarnations, group, Rewrite.DELTA, txs)))))
+        found.append(_analysed(incarnations, serial_time, makespan, group, (edges, txs)))
     return found
 
 
