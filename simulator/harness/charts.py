@@ -307,7 +307,7 @@ class Charts:
         self._threads_axis(left)
         left.set_yscale("log")
         plain_ticks(left.yaxis)
-        left.set(title=f"{d.focus_strategy}: executions per transaction",
+        left.set(title=f"{d.focus_strategy}: executions per transaction ({d.model_text})",
                  xlabel="virtual workers (threads)",
                  ylabel="executions per tx (1 = no waste)")
         left.legend(fontsize=6.5, frameon=False)
