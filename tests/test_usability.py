@@ -695,3 +695,13 @@ def test_progress_names_workers_as_they_are():
     run = pevmsim("run", "--workload", "transfer", "--txs", "4", "--strategy", "serial",
                   "--no-other-models").stdout
     assert "strategy        serial on one worker, in order" in run
+
+
+def test_compare_at_one_count_marks_its_best(capsys):
+    assert main(["compare", "--workload", "transfer", "--txs", "10", "--threads", "4",
+                 "--strategies", "serial,block-stm,monad", "--no-other-models"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("serial ", "block-stm ", "monad "))]
+    speedups = {row[0]: float(row[2].rstrip("*")) for row in rows}
+    marked = [row[0] for row in rows if row[2].endswith("*")]
+    assert marked and all(speedups[name] == max(speedups.values()) for name in marked)
