@@ -374,7 +374,9 @@ def test_the_report_answers_who_wins_with_names_spread_and_every_thread_count(tm
     plugin = Path(__file__).resolve().parent.parent / "docs/examples/voting.py"
     path = write_suite(tmp_path, PLUGIN_SUITE.format(plugin=f"{plugin}:VotingWorkload"))
     out = tmp_path / "out"
-    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1"]) == 0
+    done = pevmsim("sweep", path, "--out", out, "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    assert str(plugin) not in done.stderr and "voting(" in done.stderr  # progress too
     rows = read_results(out)
     assert {row["workload"] for row in rows} == {"voting"}  # its name, not its path
     assert [p.name for p in (out / "timelines").iterdir()] == ["voting.json"]

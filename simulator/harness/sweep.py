@@ -129,7 +129,7 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
                     continue
                 finished.add(row["key"])
                 if item.warning:
-                    progress.warn(f"{task.block.describe()}: {item.warning}")
+                    progress.warn(f"{task.block.describe(row['workload'])}: {item.warning}")
                 if item.timeline is not None:
                     keep_timeline(out, item.timeline, order)
                 sink.write(json.dumps(row, default=str) + "\n")
@@ -137,7 +137,8 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
                 stats.ran += 1
                 stats.failed += "error" in row
                 stats.mismatches += not row["matches_serial"]
-                done(f"{task.block.describe()} {row['strategy']}@{row['threads']}"
+                done(f"{task.block.describe(row['workload'])} "
+                     f"{row['strategy']}@{row['threads']}"
                      + (f": FAILED: {row['error']}" if "error" in row
                         else "" if row["matches_serial"] else ": DOES NOT MATCH SERIAL"))
     return stats
