@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import debug
+
 SATURATION = 0.05  # more workers buying less than this share of the bound: saturated
 SERIAL = "serial"
 
@@ -58,6 +60,10 @@ def matrix(rows: list, value: str = "virtual_speedup") -> Matrix:
         if values:
             best = max(round(v, 2) for v in values.values())
             winners[count] = tuple(s for s, v in values.items() if round(v, 2) == best)
+    if debug.ENABLED:
+        debug.check(all(winners.get(count) for count in threads if any(
+            built.cell(s, count) is not None for s in strategies)),
+            lambda: f"a column without a marked best: {winners}")
     return Matrix(threads, strategies, speedup, spread, bound, winners)
 
 

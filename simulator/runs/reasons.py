@@ -15,10 +15,13 @@ re-executions), else the work the workers did against the serial time (the cost
 model's per-task and parallel overheads).
 
 Invariants: a reason is derived from the row alone (and its lower sibling); nothing
-here changes a figure.
+here changes a figure; the serial phases never exceed the makespan, and the time of
+their kinds never exceeds the phases (checked under PEVMSIM_DEBUG).
 """
 
 from __future__ import annotations
+
+from .. import debug
 
 WASTE = 1.5  # executions per transaction above which waste is the reason
 SERIAL_PHASE = 0.5  # share of the makespan with <= 1 busy worker that makes it the reason
@@ -50,6 +53,9 @@ def phases(events, makespan: float) -> tuple:
             alone += right - left
             for _, _, kind in active:
                 kinds[kind] = kinds.get(kind, 0.0) + right - left
+    if debug.ENABLED:
+        debug.check(alone <= makespan * (1 + 1e-9) and sum(kinds.values()) <= alone * (1 + 1e-9),
+                    lambda: f"serial phases {alone} (kinds {kinds}) beyond makespan {makespan}")
     return min(alone / makespan, 1.0), dict(sorted(kinds.items()))
 
 
