@@ -126,7 +126,7 @@ def format_summary(s: dict) -> str:
           if s["real_speedup"] is not None else []),
         f"speedup         {s['virtual_speedup']:.2f}x virtual{spread}  "
         f"(dependency bound {s['virtual_speedup_bound']:.2f}x; {s['cost_model']} cost model)",
-        *([f"other models    " + ", ".join(
+        *(["other models    " + ", ".join(
             f"{model} {_speedup(value)}x (bound "
             f"{value['virtual_speedup_bound']:.2f}x)"
             for model, value in s["other_cost_models"].items())
