@@ -133,7 +133,7 @@ def _json_of(args, seed):
     rows = payload if isinstance(payload, list) else [payload]
     for row in rows:
         for key in [key for key in row if "wall" in key or key == "peak_rss_mib"]:
-            del row[key]  # host figures: they vary from run to run, seed or not
+            del row[key]  # host figures: real seconds and memory of this process
     return rows
 
 
