@@ -190,9 +190,8 @@ def run_command(args, strategies: list) -> int:
              "other_cost_models": others.get(spec),
              "environment": environment()} for spec, summary in zip(specs, summaries)]
     verdict = second_oracle(block, args.oracle, progress)
-    if verdict is not None:
-        for row in rows:
-            row["second_oracle"] = verdict
+    for row in rows:
+        row["second_oracle"] = verdict
     single = args.command == "run" and len(rows) == 1
     export(args.json, args.csv, rows[0] if single else rows, rows)
     if not to_stdout(args.json, args.csv):

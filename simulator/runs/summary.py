@@ -115,8 +115,9 @@ ROW_FIELDS = {  # appended by `run` and `compare` after the summary
                          "other rows and with --no-other-models (JSON only)",
     "environment": "pevmsim version and git commit, py-evm and Python versions, "
                    "platform and CPU (JSON only; a sweep's meta.json)",
-    "second_oracle": "--oracle: the second serial oracle on serial py-evm (JSON only): "
-                     "oracle (eels), agrees, disagreements (one line each)",
+    "second_oracle": "--oracle: the second serial oracle on serial py-evm: {oracle "
+                     "(eels), agrees, disagreements (one line each)}; null without "
+                     "--oracle (JSON only)",
 }
 
 SWEEP_FIELDS = {  # a sweep's results.jsonl rows, before HEAD_FIELDS
