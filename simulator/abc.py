@@ -119,6 +119,12 @@ class Strategy(ABC):
     def final_incarnations(self) -> list:
         """Each transaction's final incarnation, in block order."""
 
+    def bound_dependencies(self) -> list | None:
+        """For each transaction, the lower ones that no schedule of this strategy can
+        run it before (the edges of its bound, engine.metrics.dependency_bound); None:
+        the true dependency graph of the final read sets."""
+        return None
+
 
 class Backend(ABC):
     name: ClassVar[str]

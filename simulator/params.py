@@ -2,7 +2,7 @@
 strategy's (`--strategy-option KEY=VALUE`).
 
 Types: int, float (finite: nan and inf are refused), bool (true/false, 1/0, yes/no,
-on/off, any case) and str. Invariant: `parse` returns a value of the parameter's type
+on/off, any case), str, and an enum (a StrEnum: one of its values). Invariant: `parse` returns a value of the parameter's type
 within its bounds, or raises ValueError naming the parameter.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
@@ -37,6 +38,7 @@ class Param:
             value = parse_bool(text) if self.type is bool else self.type(text)
         except ValueError:
             kind = ("true/false (or 1/0, yes/no, on/off)" if self.type is bool
+                    else "one of " + ", ".join(self.choices) if self.choices
                     else self.type.__name__)
             raise ValueError(f"{self.name} must be {kind}, got {text!r}") from None
         self.check(value)
@@ -50,9 +52,19 @@ class Param:
         if self.max is not None and value > self.max:
             raise ValueError(f"{self.name} must be <= {self.max}, got {value}")
 
+    @property
+    def choices(self) -> tuple:
+        """An enum parameter's values (empty for the other types)."""
+        if isinstance(self.type, type) and issubclass(self.type, Enum):
+            return tuple(member.value for member in self.type)
+        return ()
+
     def describe(self) -> dict:
-        return {"name": self.name, "type": self.type.__name__, "default": self.default,
-                "min": self.min, "max": self.max, "help": self.help}
+        described = {"name": self.name, "type": self.type.__name__, "default": self.default,
+                     "min": self.min, "max": self.max, "help": self.help}
+        if self.choices:
+            described["choices"] = list(self.choices)
+        return described
 
 
 def split_setting(setting: str, flag: str) -> tuple:

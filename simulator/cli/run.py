@@ -125,7 +125,9 @@ def format_summary(s: dict) -> str:
            f"the gain of parallelism alone"]
           if s["real_speedup"] is not None else []),
         f"speedup         {s['virtual_speedup']:.2f}x virtual{spread}  "
-        f"(dependency bound {s['virtual_speedup_bound']:.2f}x)",
+        f"({'its own' if s['strategy'] == 'bal' else 'dependency'} bound "
+        f"{s['virtual_speedup_bound']:.2f}x)",
+        f"access list     {access_list_figures(s)}",
         f"virtual time    parallel {s['virtual_makespan_s'] * 1e3:.3f} ms, "
         f"serial {s['virtual_serial_time_s'] * 1e3:.3f} ms",
         f"throughput      {s['virtual_throughput_tps']:,.0f} tx/s, "
@@ -141,6 +143,13 @@ def format_summary(s: dict) -> str:
         *([f"host memory     peak {s['peak_rss_mib']:,.0f} MiB resident"]
           if s["peak_rss_mib"] is not None else []),
     ])
+
+
+def access_list_figures(s: dict) -> str:
+    """The block's EIP-7928 access list: its size beside the block's."""
+    return (f"{s['bal_bytes']:,} bytes RLP ({s['bal_bytes_per_tx']:,.0f} per tx; "
+            f"{s['bal_no_reads_bytes']:,} without storage reads), {s['bal_items']:,} "
+            f"items; the transactions {s['block_tx_bytes']:,} bytes")
 
 
 def run_command(args, strategies: list) -> int:
@@ -183,6 +192,7 @@ def run_command(args, strategies: list) -> int:
                   + (", lazy transfers" if args.lazy_transfers else "")
                   + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
                      else ""))
+            print(f"block access list (EIP-7928): {access_list_figures(first)}")
             print(format_table(rows))
         for flag, path in (("JSON", args.json), ("CSV", args.csv)):
             if path is not None:

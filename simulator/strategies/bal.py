@@ -1,0 +1,186 @@
+"""Strategy `bal`: a validator holding the block's EIP-7928 block-level access list.
+
+Source: ethereum/EIPs, EIPS/eip-7928.md at 6c666b8d646d (2026-07-09, status Review):
+the block builder attaches every account and slot the block touches with the
+post-transaction value of everything it changes, and the BAL is a validity condition
+("Reduced execution time to `parallel IO + parallel EVM`"). The BAL itself is built
+by bal.py from the serial pre-pass (what the builder, who executed the block, knows).
+
+Protocol (variant `full`):
+- Prefetch: every pre-state location the BAL lists is loaded up front. Each
+  transaction has a warm-up job, with no dependency, that loads the listed pre-state
+  locations it will read (the cost model's `preload`, the same warm-up the oracle
+  runs), so the cold loads of all transactions overlap from t = 0 on the N workers.
+  When the cost model charges no cold loads there are no warm-up jobs.
+- Execution: each transaction executes once, for real in py-evm, against the pre-state
+  plus the BAL's post-values of every lower transaction (BlockAccessList.view): its
+  inputs from lower transactions are in the BAL, so it waits on none of them. Jobs are
+  taken lowest index first (the oracle's list schedule over a graph without edges: a
+  transaction's execution follows its own warm-up only).
+- Validation: after its execution each transaction's reads and writes are checked
+  against the BAL (bal.transaction_problem: every account and slot it touched listed,
+  every change it made listed at its index with exactly its post-value, nothing listed
+  at its index that it did not make), costed as a validation of the locations checked;
+  after the last one, every listed account and storage read must have been accessed
+  (bal.block_problem). Any disagreement makes the block invalid (InvalidAccessList,
+  the first in block order, one line naming the transaction and the location), as a
+  client rejects it; a run never assembles a state from a BAL that disagrees.
+Variants (`variant`):
+- `no-storage-reads`: the BAL without storage_reads (only written slots listed). A
+  read-only slot is not prefetched: its load happens, cold, inside the execution; the
+  validation cannot require reads to be listed.
+- `io-only`: the BAL used for I/O only: the same prefetch, then the executions in block
+  order, one at a time, each against the state the lower ones left (no post-value is
+  used), validated the same way. Set against `full` it separates what prefetching buys
+  from what dependency-free execution buys.
+Every job pays what every strategy pays under the run's cost model: SCHEDULE per job
+taken from the shared queue, `preload` per warm-up, `execution` per execution,
+`validation` per check.
+
+Bound: a BAL removes every dependency between transactions, so the dependency bound
+(metrics.py) does not bound `bal`. Its own bound (`bound_dependencies`) is the same
+arithmetic over a graph without edges: max(the longest transaction, its cold state
+ready after one load latency; total work / N); for `io-only`, over the chain of
+executions in block order.
+
+What `bal` leaves out: the BAL's network cost (its bytes are reported, bal_bytes, not
+charged), parallel state-root computation (pevmsim commits every strategy's state the
+same way), the system calls and withdrawals at indices 0 and n + 1 (outside pevmsim's
+block), and the early rejection of phantom storage reads by a gas budget (a corrupted
+BAL is rejected after the last transaction here, never accepted).
+
+Invariants: with the BAL of the block's serial execution every transaction executes
+exactly once and every check passes; every variant's final incarnations equal serial
+execution's writes (the run is checked against serial like any other).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from enum import StrEnum
+
+from ..abc import EventKind, Task, TaskKind, TaskRun
+from ..chain.bal import (Corruption, InvalidAccessList, block_access_list, block_problem,
+                         corrupted, state_before, transaction_problem, transaction_step)
+from ..engine.locations import STORAGE
+from ..params import Param
+from ..usage import UsageError
+from .base import SpeculativeStrategy
+from .oracle import MODES, ListSchedule
+from .prepass import serial_prepass
+
+
+class Variant(StrEnum):
+    FULL = "full"
+    NO_STORAGE_READS = "no-storage-reads"
+    IO_ONLY = "io-only"
+
+
+class Bal(SpeculativeStrategy):
+    name = "bal"
+    description = ("EIP-7928 block-level access list: prefetch everything listed, "
+                   "execute every transaction at once against the listed post-values")
+    options = (
+        Param("variant", Variant.FULL, "full (default): prefetch and execute at once; "
+              "no-storage-reads: a BAL without storage reads (read-only slots not "
+              "prefetched); io-only: prefetch in parallel, execute in block order", Variant),
+        Param("corrupt", Corruption.NONE, "robustness check: none (default), wrong-value "
+              "(one post-value off by one), missing-slot (one slot left out) or "
+              "extra-account (an account no transaction touches); the block is then "
+              "refused", Corruption),
+        Param("corrupt_seed", 0, "which entry `corrupt` alters", int, 0),
+    )
+
+    def __init__(self, env, cost_model, metrics, variant: Variant = Variant.FULL,
+                 corrupt: Corruption = Corruption.NONE, corrupt_seed: int = 0) -> None:
+        super().__init__(env, cost_model, metrics)
+        self.variant = Variant(variant)
+        self.prepass = serial_prepass(env)
+        listed = block_access_list(env.pre_state, self.prepass)
+        if self.variant == Variant.NO_STORAGE_READS:
+            listed = listed.without_reads()
+        try:
+            self.access_list = corrupted(listed, Corruption(corrupt), corrupt_seed)
+        except ValueError as exc:
+            raise UsageError(f"bal: corrupt={corrupt}: {exc}") from None
+        self.in_order = self.variant == Variant.IO_ONLY
+        if not self.in_order:
+            self.mv = self.access_list.view(self.size)
+        self.steps: list = [None] * self.size
+        self.problems: dict = {}  # tx -> why it disagrees with the BAL
+        self._running: dict = {}
+
+    def prepare(self, threads: int) -> None:
+        parts = self.cost_model.split(self.prepass)
+        mode = MODES[1] if any(loads for loads, _ in parts) else MODES[0]
+        self.schedule = ListSchedule(self.bound_dependencies(), [l + r for l, r in parts],
+                                     "index", mode)
+
+    def bound_dependencies(self) -> list:
+        """The only order a BAL leaves: none, or (io-only) block order."""
+        return [[tx - 1] if self.in_order and tx else [] for tx in range(self.size)]
+
+    def done(self) -> bool:
+        return not self.schedule.remaining
+
+    def next_task(self) -> Task | None:
+        return self.schedule.next()
+
+    def _prefetched(self, incarnation):
+        """`incarnation` reduced to the pre-state reads the BAL lists (what a warm-up
+        can load ahead)."""
+        listed, slots = self.access_list.addresses, self.access_list.slots
+        reads = {location: version for location, version in incarnation.reads.items()
+                 if location[1] in listed
+                 and (location[0] != STORAGE or (location[1], location[2]) in slots)}
+        return replace(incarnation, reads=reads)
+
+    def start(self, worker: int, task: Task) -> TaskRun:
+        if task.kind == TaskKind.WARM_UP:
+            return (self.cost_model.preload(self._prefetched(self.prepass[task.tx])),
+                    EventKind.WARM_UP)
+        incarnation, kind = yield from self.execute(task.tx, 0)
+        self._running[worker] = incarnation
+        started = time.process_time()
+        self._check(task.tx, incarnation)
+        seconds = time.process_time() - started
+        checked = len(incarnation.reads) + len(incarnation.writes) + len(incarnation.deltas)
+        self.metrics.validations += 1
+        return (self.cost_model.execution(incarnation)
+                + self.cost_model.validation(checked, seconds)), kind
+
+    def _check(self, tx: int, incarnation) -> None:
+        """Validate `tx`'s execution against the BAL (noting any problem)."""
+        if incarnation.error is not None:
+            self.problems[tx] = (f"transaction {tx} cannot be applied over the BAL's "
+                                 f"values: {incarnation.error}")
+            return
+        step = transaction_step(incarnation, state_before(self.mv, self.env.pre_state, tx))
+        self.steps[tx] = step
+        problem = transaction_problem(self.access_list, tx, step,
+                                      self.variant != Variant.NO_STORAGE_READS)
+        if problem is not None:
+            self.problems[tx] = problem
+
+    def finish(self, worker: int, task: Task) -> Task | None:
+        if task.kind == TaskKind.EXECUTION:
+            incarnation = self._running.pop(worker)
+            if self.in_order:
+                self.mv.record(task.tx, 0, incarnation.writes, incarnation.deltas)
+            self.last[task.tx] = incarnation
+        self.schedule.finished(task)
+        if self.done():
+            self._verdict()
+        return None
+
+    def _verdict(self) -> None:
+        """The block is invalid if any transaction, or the BAL as a whole, disagrees."""
+        if self.problems:
+            self.metrics.validation_failures += 1
+            raise InvalidAccessList(self.problems[min(self.problems)])
+        problem = block_problem(self.access_list, self.steps,
+                                self.variant != Variant.NO_STORAGE_READS)
+        if problem is not None:
+            self.metrics.validation_failures += 1
+            raise InvalidAccessList(problem)
