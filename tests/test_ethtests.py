@@ -4,10 +4,11 @@ validation and leave exactly the fixture's postState.
 
 Full form (`make test-full`, or PEVMSIM_FULL_ORACLES=1): every file under every
 strategy, Block-STM with the lazy beneficiary on and off, every other strategy with it
-on (1,071 runs, about 4 minutes on 2 cores). Default (`make test`): every file under
-Block-STM, with the lazy beneficiary on for every other file and off for the rest,
-and under one other strategy, taken in turn, so that every strategy imports a seventh
-of the files (238 runs)."""
+on (1,190 runs, about 4 minutes on 2 cores), and every file under `bal`'s other
+variants. Default (`make test`): every file under Block-STM, with the lazy
+beneficiary on for every other file and off for the rest, and under one other
+strategy, taken in turn, so that every strategy imports an eighth of the files (238
+runs); `bal`'s other variants on an eighth of the files too."""
 
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from forms import FULL
 from simulator.runs.fixtures import load_fixtures, run_fixture
 from simulator.runs.spec import RunSpec
 from simulator.strategies import STRATEGIES
+from simulator.strategies.bal import Variant
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ethtests" / "BlockchainTests"
 FILES = sorted(FIXTURES.rglob("*.json"))
@@ -46,3 +48,14 @@ def test_the_default_form_still_covers_every_file_and_strategy():
 def test_fixture_file(path, strategy, lazy):
     for name, fixture in load_fixtures(path):
         run_fixture(fixture, RunSpec(strategy, 8, lazy_beneficiary=lazy))
+
+
+BAL_VARIANTS = [variant for variant in Variant if variant != Variant.FULL]
+
+
+@pytest.mark.parametrize("variant", BAL_VARIANTS)
+@pytest.mark.parametrize("path", FILES if FULL else FILES[3::8],
+                         ids=lambda path: str(path.relative_to(FIXTURES)))
+def test_fixture_file_under_bal_variants(path, variant):
+    for name, fixture in load_fixtures(path):
+        run_fixture(fixture, RunSpec("bal", 8, strategy_options={"variant": variant}))
