@@ -7,16 +7,18 @@ post-transaction value of everything it changes, and the BAL is a validity condi
 by bal.py from the serial pre-pass (what the builder, who executed the block, knows).
 
 Protocol (variant `full`):
-- Prefetch: every pre-state location the BAL lists is loaded up front. Each
-  transaction has a warm-up job, with no dependency, that loads the listed pre-state
-  locations it will read (the cost model's `preload`, the same warm-up the oracle
-  runs), so the cold loads of all transactions overlap from t = 0 on the N workers.
-  When the cost model charges no cold loads there are no warm-up jobs.
+- Prefetch: every pre-state location the BAL lists is loaded up front, one job per
+  location (the cost model's `preload` of that one location, the same loading the
+  oracle's warm-up pays), all of them queued from t = 0 in block order of first use,
+  so the cold loads of all transactions overlap on the N workers. A job is worth
+  taking only when a cold load costs more than taking a job from the queue
+  (COLD_LOAD > SCHEDULE: state on an SSD, `gas-disk`); otherwise, state in memory,
+  there is no prefetch and each execution loads what it reads, as in every strategy.
 - Execution: each transaction executes once, for real in py-evm, against the pre-state
   plus the BAL's post-values of every lower transaction (BlockAccessList.view): its
-  inputs from lower transactions are in the BAL, so it waits on none of them. Jobs are
-  taken lowest index first (the oracle's list schedule over a graph without edges: a
-  transaction's execution follows its own warm-up only).
+  inputs from lower transactions are in the BAL, so it waits on none of them, only on
+  the prefetch of the locations it reads. Ready executions are taken before prefetch
+  jobs, lowest index first.
 - Validation: after its execution each transaction's reads and writes are checked
   against the BAL (bal.transaction_problem: every account and slot it touched listed,
   every change it made listed at its index with exactly its post-value, nothing listed
@@ -34,8 +36,8 @@ Variants (`variant`):
   used), validated the same way. Set against `full` it separates what prefetching buys
   from what dependency-free execution buys.
 Every job pays what every strategy pays under the run's cost model: SCHEDULE per job
-taken from the shared queue, `preload` per warm-up, `execution` per execution,
-`validation` per check.
+taken from the shared queue, `preload` per prefetched location, `execution` per
+execution, `validation` per check.
 
 Bound: a BAL removes every dependency between transactions, so the dependency bound
 (metrics.py) does not bound `bal`. Its own bound (`bound_dependencies`) is the same
@@ -56,6 +58,7 @@ execution's writes (the run is checked against serial like any other).
 
 from __future__ import annotations
 
+import heapq
 import time
 from dataclasses import replace
 from enum import StrEnum
@@ -63,11 +66,11 @@ from enum import StrEnum
 from ..abc import EventKind, Task, TaskKind, TaskRun
 from ..chain.bal import (Corruption, InvalidAccessList, block_access_list, block_problem,
                          corrupted, state_before, transaction_problem, transaction_step)
+from ..costs.cost_model import pre_state_reads
 from ..engine.locations import STORAGE
 from ..params import Param
 from ..usage import UsageError
 from .base import SpeculativeStrategy
-from .oracle import MODES, ListSchedule
 from .prepass import serial_prepass
 
 
@@ -112,34 +115,55 @@ class Bal(SpeculativeStrategy):
         self._running: dict = {}
 
     def prepare(self, threads: int) -> None:
-        parts = self.cost_model.split(self.prepass)
-        mode = MODES[1] if any(loads for loads, _ in parts) else MODES[0]
-        self.schedule = ListSchedule(self.bound_dependencies(), [l + r for l, r in parts],
-                                     "index", mode)
+        """Plan the prefetch: one job per listed pre-state location, owned by the first
+        transaction that reads it; each execution waits for the jobs of the locations
+        it reads (and, io-only, for the previous execution)."""
+        self.parts: list = []  # prefetch job -> (its transaction, the location)
+        self.waiting: list = []  # prefetch job -> the transactions whose execution waits
+        self.unmet = [int(self.in_order and tx > 0) for tx in range(self.size)]
+        if self.cost_model.COLD_LOAD > self.cost_model.SCHEDULE:
+            owner: dict = {}
+            for tx, incarnation in enumerate(self.prepass):
+                for location in self._prefetched(incarnation):
+                    if location not in owner:
+                        owner[location] = len(self.parts)
+                        self.parts.append((tx, location))
+                        self.waiting.append([])
+                    self.waiting[owner[location]].append(tx)
+                    self.unmet[tx] += 1
+        self.ready = [tx for tx, unmet in enumerate(self.unmet) if not unmet]
+        self.next_part = 0
+        self.remaining = self.size
+
+    def _prefetched(self, incarnation) -> list:
+        """The pre-state locations `incarnation` reads that the BAL lists, in read
+        order: what a prefetch of the BAL loads for it."""
+        listed, slots = self.access_list.addresses, self.access_list.slots
+        return [location for location in pre_state_reads(incarnation)
+                if location[1] in listed
+                and (location[0] != STORAGE or (location[1], location[2]) in slots)]
 
     def bound_dependencies(self) -> list:
         """The only order a BAL leaves: none, or (io-only) block order."""
         return [[tx - 1] if self.in_order and tx else [] for tx in range(self.size)]
 
     def done(self) -> bool:
-        return not self.schedule.remaining
+        return not self.remaining
 
     def next_task(self) -> Task | None:
-        return self.schedule.next()
-
-    def _prefetched(self, incarnation):
-        """`incarnation` reduced to the pre-state reads the BAL lists (what a warm-up
-        can load ahead)."""
-        listed, slots = self.access_list.addresses, self.access_list.slots
-        reads = {location: version for location, version in incarnation.reads.items()
-                 if location[1] in listed
-                 and (location[0] != STORAGE or (location[1], location[2]) in slots)}
-        return replace(incarnation, reads=reads)
+        if self.ready:
+            return Task(TaskKind.EXECUTION, heapq.heappop(self.ready), 0)
+        if self.next_part < len(self.parts):
+            part, self.next_part = self.next_part, self.next_part + 1
+            return Task(TaskKind.WARM_UP, self.parts[part][0], 0, part)
+        return None
 
     def start(self, worker: int, task: Task) -> TaskRun:
         if task.kind == TaskKind.WARM_UP:
-            return (self.cost_model.preload(self._prefetched(self.prepass[task.tx])),
-                    EventKind.WARM_UP)
+            tx, location = self.parts[task.part]
+            incarnation = self.prepass[tx]
+            one = replace(incarnation, reads={location: incarnation.reads[location]})
+            return self.cost_model.preload(one), EventKind.WARM_UP
         incarnation, kind = yield from self.execute(task.tx, 0)
         self._running[worker] = incarnation
         started = time.process_time()
@@ -164,15 +188,25 @@ class Bal(SpeculativeStrategy):
             self.problems[tx] = problem
 
     def finish(self, worker: int, task: Task) -> Task | None:
-        if task.kind == TaskKind.EXECUTION:
-            incarnation = self._running.pop(worker)
-            if self.in_order:
-                self.mv.record(task.tx, 0, incarnation.writes, incarnation.deltas)
-            self.last[task.tx] = incarnation
-        self.schedule.finished(task)
+        if task.kind == TaskKind.WARM_UP:
+            self._release(self.waiting[task.part])
+            return None
+        incarnation = self._running.pop(worker)
+        self.last[task.tx] = incarnation
+        self.remaining -= 1
+        if self.in_order:
+            self.mv.record(task.tx, 0, incarnation.writes, incarnation.deltas)
+            self._release([task.tx + 1] if task.tx + 1 < self.size else [])
         if self.done():
             self._verdict()
         return None
+
+    def _release(self, txs) -> None:
+        """One thing each of `txs`' executions waited for is done."""
+        for tx in txs:
+            self.unmet[tx] -= 1
+            if not self.unmet[tx]:
+                heapq.heappush(self.ready, tx)
 
     def _verdict(self) -> None:
         """The block is invalid if any transaction, or the BAL as a whole, disagrees."""
