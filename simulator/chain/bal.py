@@ -332,8 +332,10 @@ def transaction_problem(access_list: BlockAccessList, tx: int, step: Step,
         return (f"transaction {tx} changes {describe(location)} to {made!r}, the BAL says "
                 f"{said!r}")
     markers = access_list.markers_at(tx + 1)
-    if markers != step.markers:
-        return f"transaction {tx} creates or deletes other accounts than the BAL says"
+    for address in sorted(set(markers) | set(step.markers)):
+        if markers.get(address) != step.markers.get(address):
+            return (f"transaction {tx} creates, deletes or wipes account 0x{address.hex()} "
+                    "otherwise than the BAL's markers say")
     return None
 
 
