@@ -51,8 +51,9 @@ same way), the system calls and withdrawals at indices 0 and n + 1 (outside pevm
 block), and the early rejection of phantom storage reads by a gas budget (a corrupted
 BAL is rejected after the last transaction here, never accepted).
 
-Invariants: with the BAL of the block's serial execution every transaction executes
-exactly once and every check passes; every variant's final incarnations equal serial
+Invariants: every transaction executes exactly once, after the prefetch of every
+location it reads (asserted under PEVMSIM_DEBUG); with the BAL of the block's serial
+execution every check passes, and every variant's final incarnations equal serial
 execution's writes (the run is checked against serial like any other).
 """
 
@@ -63,6 +64,7 @@ import time
 from dataclasses import replace
 from enum import StrEnum
 
+from .. import debug
 from ..abc import EventKind, Task, TaskKind, TaskRun
 from ..chain.bal import (Corruption, InvalidAccessList, block_access_list, block_problem,
                          corrupted, state_before, transaction_problem, transaction_step)
@@ -192,6 +194,9 @@ class Bal(SpeculativeStrategy):
             self._release(self.waiting[task.part])
             return None
         incarnation = self._running.pop(worker)
+        if debug.ENABLED:
+            debug.check(self.last[task.tx] is None and not self.unmet[task.tx],
+                        lambda: f"bal executed tx {task.tx} twice, or before its loads")
         self.last[task.tx] = incarnation
         self.remaining -= 1
         if self.in_order:
