@@ -2,7 +2,8 @@
 strategy's (`--strategy-option KEY=VALUE`).
 
 Types: int, float (finite: nan and inf are refused), bool (true/false, 1/0, yes/no,
-on/off, any case), str, and an enum (a StrEnum: one of its values). Invariant: `parse` returns a value of the parameter's type
+on/off, any case), str and string enums (one of their values). A default of None
+means "decided by another parameter" (the owner's help says how). Invariant: `parse` returns a value of the parameter's type
 within its bounds, or raises ValueError naming the parameter.
 """
 
@@ -37,9 +38,12 @@ class Param:
         try:
             value = parse_bool(text) if self.type is bool else self.type(text)
         except ValueError:
-            kind = ("true/false (or 1/0, yes/no, on/off)" if self.type is bool
-                    else "one of " + ", ".join(self.choices) if self.choices
-                    else self.type.__name__)
+            if self.type is bool:
+                kind = "true/false (or 1/0, yes/no, on/off)"
+            elif issubclass(self.type, Enum):
+                kind = "one of " + ", ".join(member.value for member in self.type)
+            else:
+                kind = self.type.__name__
             raise ValueError(f"{self.name} must be {kind}, got {text!r}") from None
         self.check(value)
         return value
@@ -52,19 +56,9 @@ class Param:
         if self.max is not None and value > self.max:
             raise ValueError(f"{self.name} must be <= {self.max}, got {value}")
 
-    @property
-    def choices(self) -> tuple:
-        """An enum parameter's values (empty for the other types)."""
-        if isinstance(self.type, type) and issubclass(self.type, Enum):
-            return tuple(member.value for member in self.type)
-        return ()
-
     def describe(self) -> dict:
-        described = {"name": self.name, "type": self.type.__name__, "default": self.default,
-                     "min": self.min, "max": self.max, "help": self.help}
-        if self.choices:
-            described["choices"] = list(self.choices)
-        return described
+        return {"name": self.name, "type": self.type.__name__, "default": self.default,
+                "min": self.min, "max": self.max, "help": self.help}
 
 
 def split_setting(setting: str, flag: str) -> tuple:

@@ -92,7 +92,7 @@ def test_grid_expansion_and_all_strategies(tmp_path):
 
 
 def test_bundled_suites_are_valid():
-    for name in ("smoke", "default", "contention", "paper"):
+    for name in ("smoke", "default", "contention", "paper", "shipped"):
         assert load_suite(name).configs
 
 
