@@ -199,3 +199,15 @@ def test_prefetching_the_storage_reads_pays_on_an_ssd():
     assert full["matches_serial"] and no_reads["matches_serial"]
     assert full["bal_no_reads_bytes"] < full["bal_bytes"]
     assert full["virtual_speedup"] > 2 * no_reads["virtual_speedup"]
+
+
+def test_bal_reports_the_true_dependency_bound_beside_its_own():
+    """The what-if analysis sets locations against the true graph's bound, which a
+    BAL's own bound (no dependencies) exceeds; for other strategies the two agree."""
+    block, serial = workload_block("defi")
+    bal = run_block(block, RunSpec("bal", 8), serial=serial).summary
+    stm = run_block(block, RunSpec("block-stm", 8), serial=serial).summary
+    assert bal["whatif"]["dependency_bound"] == stm["whatif"]["dependency_bound"]
+    assert stm["whatif"]["dependency_bound"] == stm["virtual_speedup_bound"]
+    assert bal["virtual_speedup"] > stm["virtual_speedup_bound"]
+    assert bal["virtual_speedup_bound"] > bal["whatif"]["dependency_bound"]

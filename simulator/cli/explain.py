@@ -75,7 +75,7 @@ def format_explanation(s: dict) -> str:
         f"{s['workload']} {s['params']} ({s['txs']} txs): {s['strategy']} on {s['threads']} "
         f"virtual workers, speedup {s['virtual_speedup']:.2f}x (virtual), "
         f"matches serial: {'yes' if s['matches_serial'] else 'NO'}",
-        f"dependency bound {s['virtual_speedup_bound']:.2f}x, "
+        f"dependency bound {whatif['dependency_bound']:.2f}x, "
         f"oracle {whatif['oracle_speedup']:.2f}x",
         "",
         "What fixing a location would buy (best first; bound = dependency bound):",
@@ -86,7 +86,7 @@ def format_explanation(s: dict) -> str:
         lines.append(
             f"  {rank:>2}  {abbreviate(entry['name'], 58):<58} {entry['edges']:>5} "
             f"{entry['conflicts']:>9}  "
-            f"{_gain(s['virtual_speedup_bound'], entry['bound_if_removed']):>16} "
+            f"{_gain(whatif['dependency_bound'], entry['bound_if_removed']):>16} "
             f"{entry['bound_as_deltas']:>8.2f}x {entry['oracle_if_removed']:>16.2f}x")
         if len(entry["names"]) > 2:  # a group named in part: list its members
             lines.append(f"      = {abbreviate(', '.join(entry['names']), 110)}")

@@ -95,7 +95,8 @@ SUMMARY_FIELDS = {
     "conflicts": "locations causing the most re-executions and suspensions (JSON only): "
                  "location, name (derived from the contract's source or layout), label "
                  "(the workload's hand label, else the name), reexecutions, suspensions",
-    "whatif": "the oracle's speedup, and the top locations ranked by what removing "
+    "whatif": "the dependency bound of the true graph and the oracle's speedup, and the "
+              "top locations ranked by what removing "
               "their conflicts would gain: the dependency bound without them and with "
               "their writes as deltas (JSON only; insight.py)",
     "reexecuted": "the transactions executed most and the locations that forced each "
