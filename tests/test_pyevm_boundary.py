@@ -121,9 +121,9 @@ def _json_of(args, seed):
                          capture_output=True, text=True).stdout
     payload = json.loads(out)
     rows = payload if isinstance(payload, list) else [payload]
-    for row in rows:  # host figures (real time, resident memory) vary run to run
+    for row in rows:
         for key in [key for key in row if "wall" in key or key == "peak_rss_mib"]:
-            del row[key]
+            del row[key]  # host figures: real seconds and memory of this process
     return rows
 
 

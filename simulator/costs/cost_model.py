@@ -108,6 +108,7 @@ class CostModel(ABC):
     """A run's cost model. Stateful: it remembers which locations were loaded."""
 
     name: str
+    DETERMINISTIC = True  # the same block and run give bit-identical durations
     SCHEDULE = 0.0
     COLD_LOAD = 0.0  # the latency of one cold state load (the bound's, see metrics.py)
 
@@ -244,6 +245,7 @@ class DiskGasCostModel(GasCostModel):
 
 class MeasuredCostModel(CostModel):
     name = "measured"
+    DETERMINISTIC = False  # CPU time: noisy, machine-dependent
 
     def __init__(self, cold_load: float | None = None) -> None:
         if cold_load is not None:
@@ -323,6 +325,7 @@ class ObservedCostModel(CostModel):
     """
 
     name = "observed"
+    DETERMINISTIC = False  # one real run's timings
 
     def __init__(self, execution_s: dict, execution_gas: dict, serial_s: list,
                  schedule: float, sync: float) -> None:
