@@ -213,8 +213,8 @@ def run_command(args, strategies: list) -> int:
                   + (", lazy transfers" if args.lazy_transfers else "")
                   + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
                      else ""))
-            print(f"block access list (EIP-7928): {access_list_figures(first)}")
             print(format_rows(rows))
+            print(f"block access list (EIP-7928): {access_list_figures(first)}")
         for flag, path in (("JSON", args.json), ("CSV", args.csv)):
             if path is not None:
                 print(f"{flag} written to {path}")
