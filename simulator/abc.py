@@ -30,7 +30,8 @@ class TaskKind(StrEnum):
     EXECUTION = "execution"
     VALIDATION = "validation"
     COMMIT = "commit"  # in-order strategies: validate, re-execute if stale, merge
-    WARM_UP = "warm-up"  # the oracle: load a transaction's state ahead of execution
+    WARM_UP = "warm-up"  # load state ahead of execution: the oracle (a transaction's),
+    # bal (one location of its access list, `part`)
 
 
 class EventKind(StrEnum):
@@ -55,6 +56,7 @@ class Task:
     kind: TaskKind
     tx: int
     incarnation: int
+    part: int = 0  # which part of the transaction's work (bal: the location prefetched)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,12 @@ class Strategy(ABC):
     @abstractmethod
     def final_incarnations(self) -> list:
         """Each transaction's final incarnation, in block order."""
+
+    def bound_dependencies(self) -> list | None:
+        """For each transaction, the lower ones that no schedule of this strategy can
+        run it before (the edges of its bound, engine.metrics.dependency_bound); None:
+        the true dependency graph of the final read sets."""
+        return None
 
 
 class Backend(ABC):

@@ -6,7 +6,8 @@ installed `pevmsim` catch the same exception). A RunFailure (a run that could no
 complete: a worker process died, a timeout) is one line too, with EXIT_FAILURE.
 """
 
-EXIT_USAGE = 2  # bad input
+EXIT_USAGE = 2  # bad input, an invalid block included (a transaction py-evm cannot
+# apply; under strategy bal, a block access list that disagrees with execution)
 EXIT_MISMATCH = 3  # a run whose result differs from serial execution
 EXIT_FAILURE = 4  # a run that could not complete
 EXIT_INTERRUPTED = 130

@@ -5,10 +5,11 @@ EIP-7610, whose header pevmsim must refuse: BEFORE_EIP_7610).
 
 Full form (`make test-full`, or PEVMSIM_FULL_ORACLES=1): every file under every
 strategy, Block-STM with the lazy beneficiary on and off, every other strategy with it
-on (1,071 runs, about 4 minutes on 2 cores). Default (`make test`): every file under
-Block-STM, with the lazy beneficiary on for every other file and off for the rest,
-and under one other strategy, taken in turn, so that every strategy imports a seventh
-of the files (238 runs)."""
+on (1,190 runs, about 4 minutes on 2 cores), and every file under `bal`'s other
+variants. Default (`make test`): every file under Block-STM, with the lazy
+beneficiary on for every other file and off for the rest, and under one other
+strategy, taken in turn, so that every strategy imports an eighth of the files (238
+runs); `bal`'s other variants on an eighth of the files too."""
 
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from forms import FULL
 from simulator.runs.fixtures import load_fixtures, run_fixture
 from simulator.runs.spec import RunSpec
 from simulator.strategies import STRATEGIES
+from simulator.strategies.bal import Variant
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ethtests" / "BlockchainTests"
 FILES = sorted(FIXTURES.rglob("*.json"))
@@ -52,9 +54,26 @@ def test_the_default_form_still_covers_every_file_and_strategy():
     for path, strategy, lazy in CASES])
 def test_fixture_file(path, strategy, lazy):
     for name, fixture in load_fixtures(path):
-        if path.name == BEFORE_EIP_7610:  # parallel == serial, but the header is outdated
-            with pytest.raises(ValidationError, match="Mismatch between locally executed "
-                               "block and proposed block"):
-                run_fixture(fixture, RunSpec(strategy, 8, lazy_beneficiary=lazy))
-        else:
-            run_fixture(fixture, RunSpec(strategy, 8, lazy_beneficiary=lazy))
+        check_fixture(path, fixture, RunSpec(strategy, 8, lazy_beneficiary=lazy))
+
+
+def check_fixture(path, fixture, spec) -> None:
+    """The fixture through `spec`; the file filled before EIP-7610 still runs
+    parallel == serial, but its header is outdated and refused."""
+    if path.name == BEFORE_EIP_7610:
+        with pytest.raises(ValidationError, match="Mismatch between locally executed "
+                           "block and proposed block"):
+            run_fixture(fixture, spec)
+    else:
+        run_fixture(fixture, spec)
+
+
+BAL_VARIANTS = [variant for variant in Variant if variant != Variant.FULL]
+
+
+@pytest.mark.parametrize("variant", BAL_VARIANTS)
+@pytest.mark.parametrize("path", FILES if FULL else FILES[3::8],
+                         ids=lambda path: str(path.relative_to(FIXTURES)))
+def test_fixture_file_under_bal_variants(path, variant):
+    for name, fixture in load_fixtures(path):
+        check_fixture(path, fixture, RunSpec("bal", 8, strategy_options={"variant": variant}))

@@ -1,14 +1,18 @@
 """Real mainnet blocks as the oracle: under Block-STM on 8 workers, each block's gas
 must equal its real header's gasUsed and (from Byzantium on, where receipts carry a
-status) its receipts must hash to the header's receiptsRoot; and parallel == serial."""
+status) its receipts must hash to the header's receiptsRoot; and parallel == serial.
+Under `bal` (its block access list), one or two blocks per era in the default form;
+every vendored block under every variant in the full form (forms.py)."""
 
 import pytest
+from forms import FULL
 from eth.db.trie import make_trie_root_and_nodes
 from eth.vm.forks.byzantium import ByzantiumVM
 
 from simulator.chain.outcome import py_evm_receipts
 from simulator.runs.runner import run_block
 from simulator.runs.spec import RunSpec
+from simulator.strategies.bal import Variant
 from workloads.api import WorkloadError
 from workloads.mainnet import MainnetWorkload, available_blocks, load_block
 
@@ -31,6 +35,17 @@ def test_mainnet_block_under_block_stm(number):
     if issubclass(block.vm_class, ByzantiumVM):
         receipts = py_evm_receipts(block.transactions, report.result, pre_byzantium=False)
         assert make_trie_root_and_nodes(receipts)[0] == block.expected_receipts_root
+
+
+@pytest.mark.parametrize("number, variant", [
+    (number, variant) for number in (available_blocks() if FULL else BLOCKS)
+    for variant in (Variant if FULL else [Variant.FULL])])
+def test_mainnet_block_under_bal(number, variant):
+    block = load_block(number)
+    report = run_block(block, RunSpec("bal", 8, strategy_options={"variant": variant}))
+    assert report.summary["mismatches"] == []
+    assert report.summary["executions"] == len(block)
+    assert report.result.gas_used == block.expected_gas_used
 
 
 def test_a_prefix_is_a_valid_block():

@@ -87,7 +87,8 @@ def format_explanation(s: dict, width: int | None = NAME_WIDTH) -> str:
     top locations fixed together, the hot locations and the re-executed transactions.
     `width` cuts names to a column (None: whole names)."""
     whatif = s["whatif"]
-    bound = s["virtual_speedup_bound"]
+    # the true graph's bound (a run's own may differ: bal's has no dependencies)
+    bound = whatif.get("dependency_bound", s["virtual_speedup_bound"])
     column = width or max([8] + [len(e["name"]) for e in whatif["locations"]])
 
     def cut(name: str) -> str:

@@ -125,13 +125,15 @@ def format_summary(s: dict) -> str:
            f"the gain of parallelism alone"]
           if s["real_speedup"] is not None else []),
         f"speedup         {s['virtual_speedup']:.2f}x virtual{spread}  "
-        f"(dependency bound {s['virtual_speedup_bound']:.2f}x; {s['cost_model']} cost model)",
+        f"({'its own' if s['strategy'] == 'bal' else 'dependency'} bound "
+        f"{s['virtual_speedup_bound']:.2f}x; {s['cost_model']} cost model)",
         *(["other models    " + ", ".join(
             f"{model} {_speedup(value)}x (bound "
             f"{value['virtual_speedup_bound']:.2f}x)"
             for model, value in s["other_cost_models"].items())
            + " (the same block re-run under each)"] if s.get("other_cost_models") else []),
         *([f"why             {reasons([s])[0]}"] if reasons([s]) else []),
+        f"access list     {access_list_figures(s)}",
         f"virtual time    parallel {s['virtual_makespan_s'] * 1e3:.3f} ms, "
         f"serial {s['virtual_serial_time_s'] * 1e3:.3f} ms",
         f"throughput      {s['virtual_throughput_tps']:,.0f} tx/s, "
@@ -147,6 +149,13 @@ def format_summary(s: dict) -> str:
         *([f"host memory     peak {s['peak_rss_mib']:,.0f} MiB resident"]
           if s["peak_rss_mib"] is not None else []),
     ])
+
+
+def access_list_figures(s: dict) -> str:
+    """The block's EIP-7928 access list: its size beside the block's."""
+    return (f"{s['bal_bytes']:,} bytes RLP ({s['bal_bytes_per_tx']:,.0f} per tx; "
+            f"{s['bal_no_reads_bytes']:,} without storage reads), {s['bal_items']:,} "
+            f"items; the transactions {s['block_tx_bytes']:,} bytes")
 
 
 def workers_text(s: dict) -> str:
@@ -208,6 +217,7 @@ def run_command(args, strategies: list) -> int:
                   + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
                      else ""))
             print(format_rows(rows))
+            print(f"block access list (EIP-7928): {access_list_figures(first)}")
         if verdict is not None:
             print(format_verdict(verdict, len(block)))
         for flag, path in (("JSON", args.json), ("CSV", args.csv)):

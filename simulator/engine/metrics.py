@@ -84,7 +84,7 @@ class Metrics:
 
 
 def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
-                     load_latency: float = 0.0) -> float:
+                     load_latency: float = 0.0, edges: list | None = None) -> float:
     """The least makespan any schedule can reach on `threads` workers: max(critical
     path of the true dependency graph, total work / threads), each transaction executed
     exactly once at its cost under the run's cost model. `parts` is the cost model's
@@ -92,8 +92,11 @@ def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
     scheduling cost per transaction. On the critical path a transaction's rest waits
     for the transactions whose writes it read, and for its cold state, which depends on
     nothing: any workers may load it from t = 0, in parallel, so it is ready after one
-    load (`load_latency`, at most its own loads)."""
-    return DependencyBound(incarnations, parts, threads, schedule, load_latency).makespan()
+    load (`load_latency`, at most its own loads). `edges` (for each transaction, the
+    lower ones it waits for) replaces the true graph: a strategy's own bound
+    (Strategy.bound_dependencies; a block access list removes every edge)."""
+    return DependencyBound(incarnations, parts, threads, schedule, load_latency,
+                           edges).makespan()
 
 
 def read_writers(reads: dict) -> list:
@@ -109,10 +112,11 @@ class DependencyBound:
     give the same floats."""
 
     def __init__(self, incarnations, parts, threads: int, schedule: float = 0.0,
-                 load_latency: float = 0.0) -> None:
+                 load_latency: float = 0.0, edges: list | None = None) -> None:
         self.start = [min(loads, load_latency) for loads, _ in parts]
         self.rest = [rest for _, rest in parts]
-        self.writers = [read_writers(incarnation.reads) for incarnation in incarnations]
+        self.writers = (edges if edges is not None else
+                        [read_writers(incarnation.reads) for incarnation in incarnations])
         self.readers: list = [[] for _ in self.writers]  # tx -> the txs that read it
         self.finish: list = []
         for tx, writers in enumerate(self.writers):

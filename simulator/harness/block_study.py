@@ -9,6 +9,8 @@ over them.
                           dependency bound
     worst and best        the blocks with the lowest and highest focus speedup, with the
                           locations behind most of their aborts and suspensions
+    bal_sizes chart       each block's EIP-7928 access list (bytes, with and without
+                          storage reads) and its transactions' bytes against its gas used
 
 A setting is a recorded block when its parameters include `block` (the mainnet
 source's, for the vendored set and for directories `pevmsim fetch` wrote). The study
@@ -58,6 +60,11 @@ def block_sections(d: Data, charts: Charts) -> list:
                    f"{d.model_text}; {d.over_seeds(settings)}). Real header: "
                    "the block's gas against the header's gasUsed and, from Byzantium on, "
                    "its receipts against the receiptsRoot.")]
+    sized = [s for s in settings if _first(d, s, "bal_bytes") is not None]
+    if sized:
+        parts += [("h", 3, "Block-level access list sizes"),
+                  ("img", _size_chart(d, charts, sized), "access list size vs gas"),
+                  ("p", _size_summary(d, sized))]
     count = min(EXTREMES, len(ranked) // 2)
     for title, chosen in (("Worst", ranked[:count]), ("Best", ranked[::-1][:count])):
         parts.append(("h", 3, f"{title} blocks and their top conflicts"))
@@ -83,7 +90,36 @@ def _block_names(settings: list) -> dict:
 
 
 def _first(d: Data, setting, key: str):
-    return d.groups[setting][0][key]
+    return d.groups[setting][0].get(key)  # None: written before the figure existed
+
+
+def _size_summary(d: Data, settings: list) -> str:
+    per_mgas = sorted(_first(d, s, "bal_bytes") / max(1, _first(d, s, "gas_used")) * 1e6
+                      for s in settings)
+    largest = max(settings, key=lambda s: _first(d, s, "bal_bytes"))
+    names = _block_names(settings)
+    return (f"The EIP-7928 access list of each block (RLP bytes, simulator/chain/bal.py): "
+            f"median {statistics.median(per_mgas) / 1024:.2f} KiB per Mgas of gas used, the "
+            f"largest {_first(d, largest, 'bal_bytes') / 1024:.1f} KiB (block "
+            f"{names[largest]}, {_first(d, largest, 'gas_used') / 1e6:.1f} Mgas). The "
+            "storage reads are the part the design without reads drops. Sizes are raw "
+            "RLP, before the snappy compression the EIP's own analysis applies.")
+
+
+def _size_chart(d: Data, charts: Charts, settings: list) -> str:
+    figure, ax = plt.subplots(figsize=(7.5, 4.2))
+    gas = [_first(d, s, "gas_used") / 1e6 for s in settings]
+    for key, label, marker in (("bal_bytes", "access list", "o"),
+                               ("bal_no_reads_bytes", "access list without storage reads",
+                                "x"),
+                               ("block_tx_bytes", "the block's transactions", ".")):
+        ax.scatter(gas, [_first(d, s, key) / 1024 for s in settings], marker=marker,
+                   label=label, s=22)
+    ax.set(title=f"EIP-7928 block-level access list size over {len(settings)} blocks",
+           xlabel="gas used (Mgas)", ylabel="KiB (RLP)")
+    ax.legend(fontsize=7, frameon=False)
+    figure.tight_layout()
+    return charts.save(figure, "bal_sizes")
 
 
 def _header(d: Data, setting) -> str:

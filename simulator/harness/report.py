@@ -24,6 +24,8 @@ Charts (DIR/charts/NAME.png and .svg):
     timeline_W    per workload W: the schedule of one run and executions per tx index
     block_speedups  with several recorded blocks: the speedup distribution over them
                   (block_study.py, with the per-block table and worst and best blocks)
+    bal_sizes     with several recorded blocks: each one's EIP-7928 access list size
+                  against its gas used (block_study.py)
 
 Rows that do not match serial execution are flagged at the top of both reports.
 `report(out, readme=PATH)` also rewrites the figures paragraph between README_BEGIN and
@@ -212,7 +214,10 @@ def _sections(d: Data, charts: Charts, out: Path, skipped=()) -> list:
                 for s in d.settings]),
               ("p", f"Speedup at {d.focus_threads} threads (x, virtual time, {d.model_text}; "
                     f"{d.over_seeds()}); the dependency bound as in the Method "
-                    "section."),
+                    "section. `bal`, whose block access list removes every dependency, "
+                    "can exceed it: its own bound is the same arithmetic without "
+                    "dependencies."),
+              *_access_list_section(d),
               ("img", "speedup", "speedup per setting"),
               *matrix_sections(d, out),
               ("h", 2, "Throughput vs contention"), ("img", "throughput", "throughput"),
@@ -246,6 +251,26 @@ def _sections(d: Data, charts: Charts, out: Path, skipped=()) -> list:
                         "green: validations, black: failed validations."),
                   ("img", name, f"timeline {timeline['workload']}")]
     return parts
+
+
+def _access_list_section(d: Data) -> list:
+    """Each setting's EIP-7928 block access list beside its block (rows written before
+    the figures existed leave the section out)."""
+    rows = [[d.labels[s], str(s[2])] + [f"{value:,.0f}" for value in values]
+            for s in d.settings
+            if None not in (values := [d.groups[s][0].get(key) for key in (
+                "block_tx_bytes", "bal_bytes", "bal_bytes_per_tx", "bal_no_reads_bytes",
+                "bal_items")])]
+    if not rows:
+        return []
+    return [("h", 2, "Block-level access lists (EIP-7928)"),
+            ("table", ["setting", "txs", "transactions (bytes)", "access list (bytes)",
+                       "per tx", "without storage reads", "items"], rows),
+            ("p", "Each block's access list as the `bal` strategy receives it: every "
+                  "account and slot its transactions access, with the post-value of "
+                  "everything they change, RLP-encoded (simulator/chain/bal.py); the "
+                  "same whatever strategy ran the block. Items: what EIP-7928 caps at "
+                  "gas_limit / 2000.")]
 
 
 def _tier_sections(d: Data) -> list:

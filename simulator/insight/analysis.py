@@ -70,6 +70,9 @@ def analyse(incarnations, cost_model, threads: int, metrics, namer: LocationName
     return {
         "conflicts": metrics.conflicts(namer.labels, names=namer.derived_names(conflicts)),
         "whatif": {
+            # the true graph's bound, what each location's is set against (a run's own
+            # bound may differ: bal's has no dependencies)
+            "dependency_bound": serial_time / makespan({}) if makespan({}) else 1.0,
             "oracle_speedup": serial_time / real_oracle if real_oracle else 1.0,
             "locations": [{
                 "name": namer.group_name(w.locations),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from ..backends import BACKENDS
 from ..backends.simulated import SimulatedBackend
+from ..chain.bal import block_access_list
 from ..chain.outcome import BlockResult, assemble, mismatches, step_mismatches
 from ..chain.serial import InvalidBlock, PendingSerial, start_serial
 from ..costs.cost_model import COST_MODELS
@@ -103,10 +104,11 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
 
     namer = LocationNamer(block, env.pre_state, final, preimages, labels)
     serial_time = sum(model.serial_costs(final))
-    # No schedule beats the dependency bound, nor need any be slower than running the
-    # block sequentially (the oracle and pevm fall back to that).
+    # No schedule beats the dependency bound (a strategy that knows more, such as a
+    # block access list's post-values, states its own edges), nor need any be slower
+    # than running the block sequentially (the oracle and pevm fall back to that).
     bound = min(dependency_bound(final, model.split(final), spec.threads, model.SCHEDULE,
-                                 model.COLD_LOAD), serial_time)
+                                 model.COLD_LOAD, runner.bound_dependencies()), serial_time)
     insight = analyse(final, model, spec.threads, metrics, namer, oracle_what_if)
     serial_result, serial_wall = (serial.result() if isinstance(serial, PendingSerial)
                                   else serial)  # a serial check alongside ends here
@@ -120,6 +122,7 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
         serial_result=serial_result, problems=problems,
         header_check=block.header_check(result), metrics=metrics,
         serial_time=serial_time, makespan=makespan, bound=bound, insight=insight,
-        wall=wall, serial_wall=serial_wall, peak_rss_mib=peak_rss_mib(), real=real)
+        wall=wall, serial_wall=serial_wall, peak_rss_mib=peak_rss_mib(), real=real,
+        access_list=block_access_list(env.pre_state, final))
     summary = run_summary(block, spec, figures)
     return RunReport(summary, result, serial_result, metrics, final, namer)

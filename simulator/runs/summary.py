@@ -3,7 +3,8 @@
 
 Naming rules: a figure of the simulation (virtual workers in virtual time under the
 cost model) starts with `virtual_`; a duration ends in its unit (`_s`); a count of
-transactions ends in `_txs`; real host time is `wall_time_s`. A re-execution (an
+transactions ends in `_txs`, a size in bytes in `_bytes`; real host time is
+`wall_time_s`. A re-execution (an
 execution of a transaction beyond its first) is called that everywhere.
 
 Invariants: `run_summary` returns exactly the keys of SUMMARY_FIELDS, in that order;
@@ -30,6 +31,16 @@ HEAD_FIELDS = {  # prepended by the command: what was run
 SUMMARY_FIELDS = {
     "txs": "transactions in the block",
     "gas_used": "gas used by the block",
+    "block_tx_bytes": "bytes of the block's transactions as encoded (its body without "
+                      "header, ommers or withdrawals)",
+    "bal_bytes": "bytes of the block's EIP-7928 block-level access list, RLP-encoded "
+                 "(chain/bal.py: every account and slot its transactions access, the "
+                 "post-values of everything they change; the same for every strategy)",
+    "bal_bytes_per_tx": "bal_bytes / txs",
+    "bal_no_reads_bytes": "bytes of that access list without its storage reads (the "
+                          "design that lists only written slots)",
+    "bal_items": "the access list's items as EIP-7928 caps them (addresses plus storage "
+                 "keys, at most gas_limit / 2000)",
     "failed_txs": "transactions whose receipt has status 0 (serial execution)",
     "reverted_txs": "of which reverted",
     "out_of_gas_txs": "of which ran out of gas",
@@ -56,7 +67,9 @@ SUMMARY_FIELDS = {
     "virtual_speedup": "virtual_serial_time_s / virtual_makespan_s",
     "virtual_speedup_min": "lowest virtual speedup over the repeats",
     "virtual_speedup_max": "highest virtual speedup over the repeats",
-    "virtual_speedup_bound": "serial time / dependency bound: no schedule does better",
+    "virtual_speedup_bound": "serial time / the strategy's bound: no schedule of it does "
+                             "better (the dependency bound; for bal, which removes "
+                             "every dependency, the same arithmetic without them)",
     "virtual_throughput_tps": "transactions per virtual second",
     "virtual_throughput_gas_per_s": "gas per virtual second",
     "real_makespan_s": "processes backend: real wall-clock seconds of the parallel run "
@@ -91,7 +104,8 @@ SUMMARY_FIELDS = {
     "conflicts": "locations causing the most re-executions and suspensions (JSON only): "
                  "location, name (derived from the contract's source or layout), label "
                  "(the workload's hand label, else the name), reexecutions, suspensions",
-    "whatif": "the oracle's speedup, and the top locations ranked by what removing "
+    "whatif": "the dependency bound of the true graph and the oracle's speedup, and the "
+              "top locations ranked by what removing "
               "their conflicts would gain: the dependency bound without them and with "
               "their writes as deltas; the top 2, 3 and 5 removed together "
               "(`together`), entries that tie and why (`ties`), and whether the bound "
@@ -190,13 +204,14 @@ class RunFigures:
     metrics: object  # engine.metrics.Metrics
     serial_time: float  # virtual seconds of a plain sequential EVM
     makespan: float  # virtual seconds of the parallel run
-    bound: float  # the dependency bound, virtual seconds
+    bound: float  # the strategy's bound (the dependency bound), virtual seconds
     insight: dict  # insight.analysis.analyse
     wall: float
     serial_wall: float
     peak_rss_mib: float | None
     real: dict | None = None  # processes runs: real_makespan_s, real_serial_time_s,
     # real_engine_serial_time_s
+    access_list: object = None  # chain.bal.BlockAccessList of the block (runner.py)
 
 
 def run_summary(block, spec, figures: RunFigures) -> dict:
@@ -215,6 +230,11 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
     summary = {
         "txs": n,
         "gas_used": result.gas_used,
+        "block_tx_bytes": sum(len(tx.encode()) for tx in block.transactions),
+        "bal_bytes": f.access_list.size,
+        "bal_bytes_per_tx": f.access_list.size / n if n else 0.0,
+        "bal_no_reads_bytes": f.access_list.without_reads().size,
+        "bal_items": f.access_list.items,
         **failure_counts(serial_result.failures),
         "strategy": spec.strategy,
         "threads": threads,

@@ -1,5 +1,6 @@
 """Execution strategies, one module each; STRATEGIES maps CLI names to classes."""
 
+from .bal import Bal
 from .block_stm import BlockSTM, BlockSTMAbort
 from .dag import DAG
 from .monad import Monad
@@ -9,4 +10,4 @@ from .sei import Sei
 from .serial import Serial
 
 STRATEGIES = {cls.name: cls for cls in (Serial, BlockSTM, BlockSTMAbort, Monad, Sei, Sealevel,
-                                        DAG, Oracle)}
+                                        DAG, Bal, Oracle)}
