@@ -86,7 +86,7 @@ import copy
 import statistics
 from abc import ABC, abstractmethod
 
-from ..abc import EventKind
+from ..abc import Cost, EventKind
 from ..engine.locations import CODE
 from ..engine.mv_memory import PRE_BLOCK
 
@@ -102,34 +102,50 @@ FITTED_WRITE = 0 * NANOSECOND
 FITTED_CODE_BYTE = 2.334 * NANOSECOND
 PARALLEL_FIT = 2.0  # from pevm's parallel times, see the module docstring
 SCHEDULE_FIT = 4 * MICROSECOND  # from pevm's parallel times, see the module docstring
+FITTED_SHARED_TASK = 0.5 * MICROSECOND  # serialized, from pevm's parallel times
+FITTED_SHARED_WRITE = 0.1 * MICROSECOND  # serialized, from pevm's parallel times
 
 
 class CostModel(ABC):
     """A run's cost model. Stateful: it remembers which locations were loaded."""
 
     name: str
-    SCHEDULE = 0.0
+    SCHEDULE = 0.0  # work per task taken from a shared queue (the backend adds it)
+    SHARED_TASK = 0.0  # serialized seconds per task of a shared-queue strategy (backend)
+    SPAWN = 0.0  # seconds between one worker's start and the next's (backend)
+    FINALIZE = 0.0  # seconds per transaction of the sequential pass after the parallel one
     COLD_LOAD = 0.0  # the latency of one cold state load (the bound's, see metrics.py)
 
     @abstractmethod
-    def execution(self, incarnation) -> float:
-        """The duration of this execution, now (it loads what it reads)."""
+    def execution(self, incarnation) -> "Cost | float":
+        """The duration of this execution in a parallel strategy, now (it loads what it
+        reads): a Cost (work, and time on the serialized resource) or seconds."""
 
     @abstractmethod
-    def validation(self, reads: int, measured_seconds: float) -> float:
+    def validation(self, reads: int, measured_seconds: float) -> "Cost | float":
         """The duration of re-reading `reads` versions."""
 
-    def preload(self, incarnation) -> float:
+    def preload(self, incarnation) -> "Cost | float":
         """Load what `incarnation` reads from the pre-block state, ahead of its
         execution (the oracle's warm-up); its cost."""
         return 0.0
+
+    def serialized(self, incarnations) -> float:
+        """The serialized resource's time if each transaction ran once as its final
+        incarnation (a floor of any parallel makespan: the bound's, metrics.py)."""
+        return 0.0
+
+    def tail(self, incarnations) -> float:
+        """The sequential pass after a parallel run over these final incarnations
+        (collecting each result, evaluating lazily updated accounts)."""
+        return len(incarnations) * self.FINALIZE
 
     def fresh(self) -> "CostModel":
         """A copy with the same constants and nothing loaded yet (for dry runs)."""
         return copy.copy(self)
 
     @abstractmethod
-    def sequential(self, incarnation) -> float:
+    def sequential(self, incarnation) -> "Cost | float":
         """The duration of this execution on a plain sequential EVM, now (no
         multi-version bookkeeping; it loads what it reads)."""
 
@@ -180,6 +196,9 @@ class GasCostModel(CostModel):
     MV_WRITE = 50 * NANOSECOND
     VALIDATED_READ = 20 * NANOSECOND
     SCHEDULE = 200 * NANOSECOND
+    PARALLEL = 1.0
+    SHARED_TASK = FITTED_SHARED_TASK
+    SHARED_WRITE = FITTED_SHARED_WRITE
 
     def __init__(self, cold_load: float | None = None) -> None:
         if cold_load is not None:
@@ -204,18 +223,28 @@ class GasCostModel(CostModel):
         clone.loaded = set()
         return clone
 
-    def execution(self, incarnation) -> float:
+    def _shared(self, incarnation) -> float:
+        """An execution's serialized time: inserting its writes into the multi-version
+        memory."""
+        return (len(incarnation.writes) + len(incarnation.deltas)) * self.SHARED_WRITE
+
+    def execution(self, incarnation) -> Cost:
         cold = first_loads(self.loaded, incarnation)
-        return self._evm(incarnation, cold) + self._multi_version(incarnation)
+        work = self._evm(incarnation, cold) + self._multi_version(incarnation)
+        return Cost(work * self.PARALLEL, self._shared(incarnation))
 
-    def sequential(self, incarnation) -> float:
-        return self._evm(incarnation, first_loads(self.loaded, incarnation))
+    def sequential(self, incarnation) -> Cost:
+        return Cost(self._evm(incarnation, first_loads(self.loaded, incarnation)))
 
-    def validation(self, reads: int, measured_seconds: float) -> float:
-        return reads * self.VALIDATED_READ
+    def validation(self, reads: int, measured_seconds: float) -> Cost:
+        return Cost(reads * self.VALIDATED_READ)
 
-    def preload(self, incarnation) -> float:
-        return self._loads(incarnation, first_loads(self.loaded, incarnation))
+    def preload(self, incarnation) -> Cost:
+        return Cost(self._loads(incarnation, first_loads(self.loaded, incarnation))
+                    * self.PARALLEL)
+
+    def serialized(self, incarnations) -> float:
+        return sum(self.SHARED_TASK + self._shared(inc) for inc in incarnations)
 
     def serial_costs(self, incarnations) -> list:
         loaded: set = set()
@@ -226,15 +255,17 @@ class GasCostModel(CostModel):
         parts = []
         for incarnation in incarnations:
             cold = first_loads(loaded, incarnation)
-            loads = self._loads(incarnation, cold)
-            total = self._evm(incarnation, cold) + self._multi_version(incarnation)
-            parts.append((loads, total - loads))
+            loads = self._loads(incarnation, cold) * self.PARALLEL
+            work = (self._evm(incarnation, cold) + self._multi_version(incarnation)) \
+                * self.PARALLEL
+            parts.append((loads, work - loads + self._shared(incarnation) + self.SHARED_TASK))
         return parts
 
     def constants(self) -> dict:
         return {name: getattr(self, name) for name in (
             "TX", "PER_GAS", "COLD_LOAD", "WARM_READ", "MV_READ", "MV_WRITE",
-            "VALIDATED_READ", "SCHEDULE")}
+            "VALIDATED_READ", "PARALLEL", "SCHEDULE", "SHARED_TASK", "SHARED_WRITE",
+            "SPAWN", "FINALIZE")}
 
 
 class DiskGasCostModel(GasCostModel):
@@ -289,19 +320,8 @@ class RevmCostModel(GasCostModel):
         writes = len(incarnation.writes) + len(incarnation.deltas)
         return super()._evm(incarnation, cold) + writes * self.WRITE
 
-    def execution(self, incarnation) -> float:
-        return super().execution(incarnation) * self.PARALLEL
-
-    def preload(self, incarnation) -> float:
-        return super().preload(incarnation) * self.PARALLEL
-
-    def split(self, incarnations) -> list:
-        return [(loads * self.PARALLEL, rest * self.PARALLEL)
-                for loads, rest in super().split(incarnations)]
-
     def constants(self) -> dict:
-        return {**super().constants(), "WRITE": self.WRITE, "CODE_BYTE": self.CODE_BYTE,
-                "PARALLEL": self.PARALLEL}
+        return {**super().constants(), "WRITE": self.WRITE, "CODE_BYTE": self.CODE_BYTE}
 
 
 class ObservedCostModel(CostModel):

@@ -84,7 +84,7 @@ class Metrics:
 
 
 def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
-                     load_latency: float = 0.0) -> float:
+                     load_latency: float = 0.0, serialized: float = 0.0) -> float:
     """The least makespan any schedule can reach on `threads` workers: max(critical
     path of the true dependency graph, total work / threads), each transaction executed
     exactly once at its cost under the run's cost model. `parts` is the cost model's
@@ -92,8 +92,10 @@ def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
     scheduling cost per transaction. On the critical path a transaction's rest waits
     for the transactions whose writes it read, and for its cold state, which depends on
     nothing: any workers may load it from t = 0, in parallel, so it is ready after one
-    load (`load_latency`, at most its own loads)."""
-    return DependencyBound(incarnations, parts, threads, schedule, load_latency).makespan()
+    load (`load_latency`, at most its own loads). Nor can any schedule beat the
+    serialized resource's time, `serialized` (cost_model.serialized)."""
+    return DependencyBound(incarnations, parts, threads, schedule, load_latency,
+                           serialized).makespan()
 
 
 def read_writers(reads: dict) -> list:
@@ -109,7 +111,7 @@ class DependencyBound:
     give the same floats."""
 
     def __init__(self, incarnations, parts, threads: int, schedule: float = 0.0,
-                 load_latency: float = 0.0) -> None:
+                 load_latency: float = 0.0, serialized: float = 0.0) -> None:
         self.start = [min(loads, load_latency) for loads, _ in parts]
         self.rest = [rest for _, rest in parts]
         self.writers = [read_writers(incarnation.reads) for incarnation in incarnations]
@@ -121,7 +123,7 @@ class DependencyBound:
             self.finish.append(self._finish(tx, writers, self.finish))
         self.latest = sorted(range(len(self.finish)), key=lambda tx: -self.finish[tx])
         work = sum(loads + rest for loads, rest in parts) + schedule * len(parts)
-        self.floor = work / threads
+        self.floor = max(work / threads, serialized)
 
     def _finish(self, tx: int, writers, finish) -> float:
         ready = self.start[tx]

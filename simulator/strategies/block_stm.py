@@ -107,12 +107,12 @@ class BlockSTM(SpeculativeStrategy):
         if self.small_block_fallback and (
                 len(self.env.transactions) < threads
                 or (gas is not None and gas < PEVM_MIN_PARALLEL_GAS)):
-            self.shared_queue = False  # one worker, block order: no queue to contend
             self._fall_back(self.cost_model)
 
     def _fall_back(self, cost_model) -> None:
         """Run the rest sequentially: the serial strategy over this strategy's memory
         (the one every backend executes requests against)."""
+        self.shared_queue = False  # one worker, block order: no queue to contend
         self.sequential = Serial(self.env, cost_model, self.metrics)
         self.sequential.mv = self.mv
         self.metrics.sequential_fallbacks += 1
