@@ -2,14 +2,29 @@
 run, shared by every strategy, the serial baseline and the dependency bound: no
 strategy gets a discount the others do not.
 
-Where the time goes (the `gas` models):
+A task's duration is an abc.Cost: `work` on its own worker, then `shared` seconds
+holding the run's one serialized resource (the scheduler's shared counters, the
+multi-version memory's inserts), which the simulated backend serves one task at a time
+in the order their work ends: throughput saturates at its rate, and wasted work (an
+aborted execution's scheduling and inserts) delays everyone. Where the time goes (the
+`gas` models):
 
-    execution   = TX + gas x PER_GAS                       the EVM itself
-                + cold x COLD_LOAD + warm x WARM_READ       state access
-                + reads x MV_READ + writes x MV_WRITE       multi-version bookkeeping
-    validation  = reads x VALIDATED_READ
-    scheduling  = SCHEDULE per task taken from the shared queue or cursors (added by
-                  the backend; a follow-up task a worker hands itself pays none)
+    execution   work   = (TX + gas x PER_GAS                      the EVM itself
+                          + cold x COLD_LOAD + warm x WARM_READ    state access
+                          + reads x MV_READ + writes x MV_WRITE)   multi-version memory
+                         x PARALLEL                                caches, bandwidth
+                shared = writes x SHARED_WRITE                     inserts, serialized
+    validation  work   = reads x VALIDATED_READ
+    per task    work   + SCHEDULE if taken from the shared queue or cursors (not a
+                         follow-up a finishing task hands its own worker)
+                shared + SHARED_TASK (the scheduler's shared counters)
+    per run     worker i starts at i x SPAWN (threads spawned one after another), and
+                the run ends FINALIZE x transactions after its last task (a sequential
+                pass over the results: receipts, lazily updated accounts)
+
+The per-task and per-run parts are the backend's (backends/simulated.py) and apply to
+a strategy with a shared queue; a strategy without one (`serial`, a sequential
+fallback) pays none of them, nor PARALLEL.
 
 - `gas` is what the incarnation executed: the receipt's gas for one that ran to the
   end, the gas it had consumed when it stopped for one cut short by an ESTIMATE
@@ -25,12 +40,19 @@ Where the time goes (the `gas` models):
 The serial baseline is a plain sequential EVM: each final incarnation's TX + gas + its
 state access with cold and warm as a serial run sees them (a location is cold the
 first time a transaction, in block order, reads it from the pre-state), and no
-multi-version or scheduling cost. The dependency bound and the oracle use the same
-per-transaction costs as a parallel execution (`split`): the cold loads, which depend
-on nothing, and the rest.
+multi-version, scheduling, shared or per-run cost. The dependency bound and the
+oracle use the same per-transaction costs as a parallel execution (`split`: the cold
+loads, which depend on nothing, and the rest, its shared part included); the bound
+also never beats the resource's time for one execution per transaction
+(`serialized`) and adds the results pass (`tail`).
 
-Constants and their sources (order-of-magnitude figures for a native EVM on one core;
-the `revm` model below fits them to pevm's measurements):
+The interface a strategy sees is small: `execution`, `validation`, `sequential` and
+`preload` return the duration of a task it runs (a Cost, or seconds of work, which
+add up: an in-order commit is its validation plus its re-execution); it returns that
+duration from its TaskRun and the backend does the rest.
+
+Constants of `gas` and their sources (order-of-magnitude figures for a native EVM on
+one core; the `revm` model below fits them to pevm's measurements):
 - PER_GAS 1 ns: pevm's measured sequential revm times on pevmsim's 50 mainnet blocks
   (workloads/mainnet_blocks, pevm_benchmark.tsv) run 0.07 to 0.75 ns per gas; 1 ns is
   the conservative end, as this model always used.
@@ -43,36 +65,31 @@ the `revm` model below fits them to pevm's measurements):
 - MV_READ, MV_WRITE 50 ns: a multi-version map access (an ordered map lookup plus a
   version compare), as this model always charged.
 - VALIDATED_READ 20 ns: re-reading one version during validation.
-- SCHEDULE 200 ns: taking a task from a shared atomic cursor or queue under
-  contention (a contended cache line is about 100-200 ns).
+- SCHEDULE 200 ns: per-task scheduling work on the worker; PARALLEL 1; SPAWN and
+  FINALIZE 0 (an idealized engine).
+- SHARED_TASK and SHARED_WRITE: the `revm` fit's (below): the serialized resource is
+  the machine's scheduler, not the EVM, and without it wasted work would cost nothing.
 Same inputs give bit-identical durations.
 
 `revm`: the same structure, plus WRITE per write and CODE_BYTE per byte of contract
-code among the cold loads (revm analyses a contract's bytecode when it loads it), with
-the EVM constants fitted to pevm's measured sequential revm times on the 50 vendored
-mainnet blocks (workloads/mainnet_blocks/pevm_benchmark.tsv; risechain/pevm, MIT;
-Graviton3, state in memory) by `pevmsim calibrate` (calibration.py: non-negative least
-squares on relative error, features counted from py-evm's incarnations):
-    TX 0, PER_GAS 0.0422 ns, COLD_LOAD 318 ns, WARM_READ 210 ns, WRITE 0,
-    CODE_BYTE 2.33 ns; R^2 0.64, median relative error 17.9% over 49 blocks (the empty
-    block carries no information). Without CODE_BYTE the same fit reaches R^2 0.15 and
-    a median error of 49%: code size, not gas, separates old blocks from new ones.
-The fit leaves TX and WRITE at zero: per transaction and per write, revm's time is
-explained by the loads each one makes. MV_READ, MV_WRITE and VALIDATED_READ, which
-sequential times cannot identify, are the `gas` model's (sources above). Two
-constants of pevm's parallel mode are fitted to pevm's parallel times (`pevmsim
-calibrate --fit-parallel`: the pair of a grid whose predicted speedups, block-stm
-under pevm's rules at 12 workers, have the least squared log error on the 35 blocks
-pevm ran in parallel):
-- PARALLEL: an execution in parallel costs PARALLEL times its sequential cost (12
-  threads share memory bandwidth and caches; pevm builds a fresh EVM and cache per
-  execution where its sequential mode reuses one), for every parallel strategy alike;
-  the serial baseline and sequential fallbacks pay 1;
-- SCHEDULE: the cost of each task taken from the shared cursors (pevm's atomics,
-  locks and per-task bookkeeping).
-Fitted: PARALLEL 2.0, SCHEDULE 4 us (grid PARALLEL 1, 1.5, 2, 3 by SCHEDULE 1, 2, 4,
-8 us). Predicted speedups on those 35 blocks: Spearman 0.74, median absolute relative
-error 17.3% (docs/fidelity.md, `pevmsim fidelity`).
+code among the cold loads (revm analyses a contract's bytecode when it loads it).
+Every constant is fitted, jointly, to pevm's measured times on two tables, never per
+block, workload or strategy (`pevmsim calibrate`, harness/calibration.py and
+cli/fidelity.py; docs/fidelity.md): the 50 vendored mainnet blocks
+(workloads/mainnet_blocks/pevm_benchmark.tsv; 12 threads) and pevm's three gigagas
+blocks (workloads/gigagas_benchmarks.tsv; 32 threads; simulated as blocks of the same
+shape, calibration.marginal_speedup); risechain/pevm, MIT; Graviton3, state in memory.
+- Sequential constants: non-negative least squares on relative error over the 52
+  blocks' sequential times, features counted from py-evm's incarnations:
+    FITTED_SEQUENTIAL.
+  TX and WRITE stay at zero: per transaction and per write, revm's time is explained
+  by the loads each one makes. MV_READ, MV_WRITE and VALIDATED_READ, which sequential
+  times cannot identify, are the `gas` model's.
+- Parallel constants (PARALLEL, SCHEDULE, SHARED_TASK, SHARED_WRITE, SPAWN,
+  FINALIZE): the point of a fixed grid where a coordinate descent on the speedups'
+  squared log error (block-stm under pevm's rules; each table weighing the same) ends:
+    FITTED_PARALLEL.
+  In-sample and 5-fold held-out figures: docs/fidelity.md, `pevmsim fidelity`.
 
 `measured`: an execution costs the CPU time (process time) that very py-evm
 incarnation took and a validation the CPU time its re-reads took; the serial
@@ -93,17 +110,21 @@ from ..engine.mv_memory import PRE_BLOCK
 NANOSECOND = 1e-9
 MICROSECOND = 1e-6
 
-# `revm`, fitted by `pevmsim calibrate` (calibration.py); see the module docstring.
+# `revm`, fitted by `pevmsim calibrate` (harness/calibration.py); see the module
+# docstring. Sequential constants:
 FITTED_TX = 0 * NANOSECOND
 FITTED_PER_GAS = 0.04221 * NANOSECOND
 FITTED_COLD_LOAD = 317.7 * NANOSECOND
 FITTED_WARM_READ = 209.9 * NANOSECOND
 FITTED_WRITE = 0 * NANOSECOND
 FITTED_CODE_BYTE = 2.334 * NANOSECOND
-PARALLEL_FIT = 2.0  # from pevm's parallel times, see the module docstring
-SCHEDULE_FIT = 4 * MICROSECOND  # from pevm's parallel times, see the module docstring
-FITTED_SHARED_TASK = 0.5 * MICROSECOND  # serialized, from pevm's parallel times
-FITTED_SHARED_WRITE = 0.1 * MICROSECOND  # serialized, from pevm's parallel times
+# Parallel constants (`pevmsim calibrate --fit-parallel`):
+FITTED_PARALLEL = 2.0
+FITTED_SCHEDULE = 4 * MICROSECOND
+FITTED_SHARED_TASK = 0.5 * MICROSECOND
+FITTED_SHARED_WRITE = 0.1 * MICROSECOND
+FITTED_SPAWN = 0 * MICROSECOND
+FITTED_FINALIZE = 0 * MICROSECOND
 
 
 class CostModel(ABC):
@@ -299,8 +320,8 @@ class MeasuredCostModel(CostModel):
 
 
 class RevmCostModel(GasCostModel):
-    """`revm`: the gas model's structure, its EVM constants fitted to pevm's measured
-    sequential revm times on pevmsim's 50 mainnet blocks (see the module docstring)."""
+    """`revm`: the gas model's structure, every constant fitted to pevm's measured
+    times on its mainnet and gigagas tables (see the module docstring)."""
 
     name = "revm"
     TX = FITTED_TX
@@ -309,8 +330,10 @@ class RevmCostModel(GasCostModel):
     WARM_READ = FITTED_WARM_READ
     WRITE = FITTED_WRITE
     CODE_BYTE = FITTED_CODE_BYTE
-    SCHEDULE = SCHEDULE_FIT
-    PARALLEL = PARALLEL_FIT
+    SCHEDULE = FITTED_SCHEDULE
+    PARALLEL = FITTED_PARALLEL
+    SPAWN = FITTED_SPAWN
+    FINALIZE = FITTED_FINALIZE
 
     def _loads(self, incarnation, cold: list) -> float:
         return (len(cold) * self.COLD_LOAD
