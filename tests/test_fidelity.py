@@ -254,7 +254,7 @@ def test_calibrate_cli_json(tmp_path, capsys):
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert features.exists()  # computed once, then reused
-    assert result["fit"]["blocks"] == len(SMALL_BLOCKS)
+    assert result["fit"]["blocks"] == len(SMALL_BLOCKS) + 1  # and the gigagas block
     assert set(result["fit"]["constants"]) == set(CONSTANTS)
     assert min(result["fit"]["constants"].values()) >= 0
     held = result["held_out"]
