@@ -72,6 +72,13 @@ class StartUpUnitCostModel(UnitCostModel):
     FINALIZE = 0.1
 
 
+class ContendedUnitCostModel(UnitCostModel):
+    """The unit model, each task's work longer by half per other task in flight."""
+
+    name = "contended-unit"
+    CONTENTION = 0.5
+
+
 @pytest.fixture
 def unit(monkeypatch):
     monkeypatch.setitem(COST_MODELS, "unit", UnitCostModel)
@@ -82,7 +89,15 @@ def unit(monkeypatch):
 def shared_unit(monkeypatch):
     monkeypatch.setitem(COST_MODELS, "shared-unit", SharedUnitCostModel)
     monkeypatch.setitem(COST_MODELS, "start-up-unit", StartUpUnitCostModel)
+    monkeypatch.setitem(COST_MODELS, "contended-unit", ContendedUnitCostModel)
     return "shared-unit"
+
+
+def _two_independent_transfers():
+    chain = BlockBuilder(0)
+    a, b, c, d = chain.accounts(4)
+    return chain.build([chain.transfer(a, b.address, 10**15),
+                        chain.transfer(c, d.address, 10**15)])
 
 
 @pytest.mark.parametrize("threads, makespan", [(1, 37.5), (30, 8.5), (32, 8.5), (64, 8.5)])
@@ -100,14 +115,33 @@ def test_a_serialized_resource_caps_throughput(shared_unit, threads, makespan):
 def test_workers_start_one_after_another_and_the_results_pass_is_sequential(shared_unit):
     # Two independent transactions on two workers: worker 0 runs tx0 over [0, 1],
     # worker 1 starts at 0.5 and runs tx1 over [0.5, 1.5]; then 2 x 0.1 of results.
-    chain = BlockBuilder(0)
-    a, b, c, d = chain.accounts(4)
-    block = chain.build([chain.transfer(a, b.address, 10**15),
-                         chain.transfer(c, d.address, 10**15)])
+    block = _two_independent_transfers()
     report = run_block(block, RunSpec("block-stm", 2, "start-up-unit"))
     assert report.summary["virtual_makespan_s"] == pytest.approx(1.7)
     serial = run_block(block, RunSpec("serial", 2, "start-up-unit"))
     assert serial.summary["virtual_makespan_s"] == 2.0  # no workers to start, no pass
+
+
+def test_a_busy_worker_slows_the_next_task_it_contends_with(shared_unit):
+    # tx0 starts alone (work 1); tx1 starts beside it, half as slow again (1.5).
+    block = _two_independent_transfers()
+    assert run_block(block, RunSpec("block-stm", 2, "contended-unit")).summary[
+        "virtual_makespan_s"] == 1.5
+    assert run_block(block, RunSpec("block-stm", 1, "contended-unit")).summary[
+        "virtual_makespan_s"] == 2.0  # one worker: nothing to contend with
+
+
+def test_wasted_work_costs_time():
+    """On a hot AMM pair, retrying on an ESTIMATE keeps workers busy with work that is
+    thrown away; under contention and the shared resource that slows everyone, so the
+    abort ablation is slower than Block-STM's suspension (issue 8's missing cost)."""
+    from workloads.amm import AMMWorkload
+
+    block = AMMWorkload(hot_ratio=0.5).block(120, seed=3)
+    suspend = run_block(block, RunSpec("block-stm", 32, "gas")).summary
+    abort = run_block(block, RunSpec("block-stm-abort", 32, "gas")).summary
+    assert abort["executions_per_tx"] > 2 * suspend["executions_per_tx"]
+    assert abort["virtual_speedup"] < suspend["virtual_speedup"]
 
 
 def test_costs_add_and_a_number_is_work():

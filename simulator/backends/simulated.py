@@ -18,7 +18,10 @@ queue pays its SHARED_TASK of the resource; a follow-up task that a finishing ta
 hands its own worker pays no SCHEDULE. A strategy with a shared queue also starts its
 workers one after another, worker i at i x SPAWN (threads spawned per block), and ends
 after the cost model's `tail` of the final incarnations (a sequential pass over the
-results once the parallel phase is over). A strategy without a shared queue (`serial`,
+results once the parallel phase is over). With the cost model's CONTENTION, a task's
+work is longer by that share per other task in flight when it starts (workers
+sharing memory bandwidth and caches): busy workers, wasted work included, slow
+everyone. A strategy without a shared queue (`serial`,
 or a sequential fallback) pays none of these.
 
 Timing semantics: every task that ends at the same virtual instant is finished
@@ -73,7 +76,11 @@ class SimulatedBackend(Backend):
             queued = strategy.shared_queue  # read per task: a fallback turns it off
             duration, kind = run_inline(strategy.start(worker, task), perform)
             cost = as_cost(duration)
-            work = cost.work + (model.SCHEDULE if queued and taken else 0.0)
+            work = cost.work
+            if queued and model.CONTENTION:  # slower the more workers are busy
+                busy = sum(1 for entry in in_flight if entry[3] is not None)
+                work *= 1.0 + model.CONTENTION * busy
+            work += model.SCHEDULE if queued and taken else 0.0
             shared = cost.shared + (model.SHARED_TASK if queued else 0.0)
             heapq.heappush(in_flight, (now + work, sequence, worker, task, now, kind,
                                        shared))
