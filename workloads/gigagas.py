@@ -50,10 +50,15 @@ def transactions_for(gas: float, per_transaction: int) -> int:
 
 class GigagasWorkload(Workload):
     """A workload sized by gas (`size()` for --txs all), its beneficiary the zero
-    address. Subclasses set PER_TX_GAS (or override `per_transaction_gas`)."""
+    address. Subclasses set PER_TX_GAS (or override `per_transaction_gas`); by default
+    there is no shared pre-state: each transaction brings its own (`transactions`)."""
 
     coinbase = ZERO_ADDRESS
+    params = (gas_param(),)
     PER_TX_GAS = RAW_TRANSFER_GAS
+
+    def setup(self, chain) -> None:
+        """Nothing shared: `transactions` makes each transaction's state."""
 
     def per_transaction_gas(self) -> int:
         return self.PER_TX_GAS

@@ -29,9 +29,6 @@ class GigagasERC20Workload(GigagasWorkload):
     def per_transaction_gas(self) -> int:
         return self.estimated_gas
 
-    def setup(self, chain: BlockBuilder) -> None:
-        self.chain = chain
-
     def transactions(self, chain: BlockBuilder, n: int) -> list:
         holders = chain.accounts(n)
         token = deploy_token(chain, 0, holders, HOLDER_BALANCE)

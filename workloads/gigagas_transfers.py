@@ -11,17 +11,13 @@ nothing, but transactions are signed), so the addresses differ, not the shape.
 from __future__ import annotations
 
 from .api import BlockBuilder
-from .gigagas import RAW_TRANSFER_GAS, GigagasWorkload, gas_param
+from .gigagas import RAW_TRANSFER_GAS, GigagasWorkload
 
 
 class GigagasTransfersWorkload(GigagasWorkload):
     name = "gigagas-transfers"
     description = "pevm's gigagas block of independent raw self-transfers (1 wei each)"
-    params = (gas_param(),)
     PER_TX_GAS = RAW_TRANSFER_GAS
-
-    def setup(self, chain: BlockBuilder) -> None:
-        self.chain = chain
 
     def transactions(self, chain: BlockBuilder, n: int) -> list:
         return [chain.transfer(account, account.address, 1) for account in chain.accounts(n)]

@@ -22,7 +22,7 @@ grevm's hybrid picks sellToken0 or sellToken1 at random.
 from __future__ import annotations
 
 from .api import BlockBuilder, Contract
-from .gigagas import UNISWAP_GAS, GigagasWorkload, gas_param
+from .gigagas import UNISWAP_GAS, GigagasWorkload
 
 POOL_BALANCE = 111_111 * 10**18
 PERSON_BALANCE = 10**18
@@ -80,11 +80,7 @@ def fund(chain: BlockBuilder, token: Contract, pools, pool_balance: int, people,
 class GigagasUniswapWorkload(GigagasWorkload):
     name = "gigagas-uniswap"
     description = "pevm's gigagas block of Uniswap-V3-style swaps, each on its own pool"
-    params = (gas_param(),)
     PER_TX_GAS = UNISWAP_GAS
-
-    def setup(self, chain: BlockBuilder) -> None:
-        self.chain = chain
 
     def transactions(self, chain: BlockBuilder, n: int) -> list:
         txs = []

@@ -71,17 +71,23 @@ PEVM_THREADS = 12  # the concurrency of pevm's published benchmark
 PEVM_RULES = {"small_block_fallback": 1, "selfdestruct_fallback": 1, "validate_first": 0}
 
 
-def read_table(path) -> list:
-    """The rows of a benchmark table (tab-separated, a header of TABLE_COLUMNS)."""
+def read_tsv(path, columns: tuple, what: str) -> list:
+    """The rows (dicts) of a tab-separated table whose header is `columns`."""
     path = Path(path)
     try:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
     except OSError as exc:
-        raise CalibrationError(f"cannot read the benchmark table {path}: {exc.strerror}")
-    if not rows or tuple(rows[0]) != TABLE_COLUMNS:
+        raise CalibrationError(f"cannot read the {what} {path}: {exc.strerror}")
+    if not rows or tuple(rows[0]) != columns:
         raise CalibrationError(f"{path}: expected tab-separated columns "
-                               f"{', '.join(TABLE_COLUMNS)}")
+                               f"{', '.join(columns)}")
+    return rows
+
+
+def read_table(path) -> list:
+    """The rows of a benchmark table (tab-separated, a header of TABLE_COLUMNS)."""
+    rows = read_tsv(path, TABLE_COLUMNS, "benchmark table")
     try:
         return [Measurement(int(r["block"]), int(r["txs"]), int(r["gas_used"]),
                             float(r["sequential_ms"]), float(r["parallel_ms"]),

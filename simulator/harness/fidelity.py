@@ -162,19 +162,9 @@ class GigagasRow:
 
 def read_gigagas(path=GIGAGAS_TABLE) -> list:
     """The vendored gigagas figures (pevm's, and others' for reference)."""
-    import csv
+    from .calibration import CalibrationError, read_tsv
 
-    from .calibration import CalibrationError
-
-    path = Path(path)
-    try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-    except OSError as exc:
-        raise CalibrationError(f"cannot read the gigagas table {path}: {exc.strerror}")
-    if not rows or tuple(rows[0]) != GIGAGAS_COLUMNS:
-        raise CalibrationError(f"{path}: expected tab-separated columns "
-                               f"{', '.join(GIGAGAS_COLUMNS)}")
+    rows = read_tsv(path, GIGAGAS_COLUMNS, "gigagas table")
     try:
         return [GigagasRow(r["engine"], r["block"], r["workload"], int(r["txs"]),
                            int(r["gas_used"]), float(r["sequential_ms"]),
