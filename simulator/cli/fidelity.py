@@ -50,6 +50,9 @@ def add_commands(commands) -> None:
                                 "gigagas_benchmarks.tsv; pevm's rows are fitted)")
     calibrate.add_argument("--folds", type=_folds, default=DEFAULT_FOLDS, metavar="K",
                            help=f"k-fold cross-validation (default {DEFAULT_FOLDS})")
+    calibrate.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                           help="with --fit-parallel: processes that simulate a grid "
+                                "point's blocks side by side (default 1)")
     calibrate.add_argument("--fit-parallel", action="store_true",
                            help="also fit the parallel constants to both tables' "
                                 "parallel times (runs block-stm on every parallel block "
@@ -90,6 +93,16 @@ def add_commands(commands) -> None:
     add_output_arguments(fidelity, csv=True)
 
 
+def _jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"--jobs takes a whole number of processes, 1 or more, got {text!r}")
+    return value
+
+
 def _folds(text):
     try:
         value = int(text)
@@ -128,7 +141,7 @@ def command_calibrate(args) -> int:
         raise UsageError(str(exc))
     if args.fit_parallel:
         result["parallel"] = parallel_constants(table, gigagas, features, args.folds,
-                                                Progress())
+                                                Progress(), args.jobs)
     if args.json:
         export(args.json, None, result, [])
     if args.json != "-":
@@ -260,7 +273,8 @@ def parallel_targets(table, gigagas, folds: int) -> tuple:
     return targets, target_folds
 
 
-def parallel_constants(table, gigagas, features: dict, folds: int, progress) -> dict:
+def parallel_constants(table, gigagas, features: dict, folds: int, progress,
+                       jobs: int = 1) -> dict:
     """The parallel constants (calibration.PARALLEL_CONSTANTS): the grid point that
     calibration.GridSearch ends at on both tables' parallel blocks, with the
     sequential constants of the joint fit; and k-fold held-out speedups: for each fold,
@@ -277,7 +291,7 @@ def parallel_constants(table, gigagas, features: dict, folds: int, progress) -> 
         progress.line(f"grid point {count}: " + ", ".join(
             f"{name} {value:g}" for name, value in point.items()) + f": loss {score:.4f}")
 
-    search = GridSearch(targets, sequential, progress=report)
+    search = GridSearch(targets, sequential, progress=report, jobs=jobs)
     best = search.search()
     held_out, fold_constants = {}, []
     for fold in range(folds):

@@ -260,16 +260,30 @@ class GridSearch:
     that the k folds' searches (each on its own training targets) share evaluations;
     a search's choices use only the targets it is given."""
 
-    def __init__(self, targets, constants: dict, grid=GRID, progress=None) -> None:
+    def __init__(self, targets, constants: dict, grid=GRID, progress=None,
+                 jobs: int = 1) -> None:
         self.targets, self.constants, self.grid = targets, constants, grid
         self.progress = progress
+        self.jobs = jobs  # processes that simulate a point's targets side by side
         self.predictions: dict = {}  # indexes -> [speedup per target]
+
+    def _speedups(self, constants: dict) -> list:
+        """Every target's speedup under `constants`, in target order (forked workers
+        inherit the targets; each simulation is deterministic, so the same list)."""
+        if self.jobs <= 1:
+            return [target_speedup(target, constants) for target in self.targets]
+        import multiprocessing
+
+        global _FORKED
+        _FORKED = self.targets
+        with multiprocessing.get_context("fork").Pool(self.jobs) as pool:
+            return pool.map(_forked_speedup, [(i, constants)
+                                              for i in range(len(self.targets))], chunksize=1)
 
     def evaluate(self, indexes: tuple) -> list:
         if indexes not in self.predictions:
             point = grid_point(indexes, self.grid)
-            self.predictions[indexes] = [target_speedup(target, {**self.constants, **point})
-                                         for target in self.targets]
+            self.predictions[indexes] = self._speedups({**self.constants, **point})
             if self.progress is not None:
                 self.progress(len(self.predictions), point,
                               loss(self.targets, self.predictions[indexes]))
@@ -292,6 +306,14 @@ class GridSearch:
                 current = min(candidates, key=lambda c: (self.score(c, chosen), c[axis]))
             if current == before:
                 return current
+
+
+_FORKED: list = []  # GridSearch's targets, inherited by its forked workers
+
+
+def _forked_speedup(job: tuple) -> float:
+    index, constants = job
+    return target_speedup(_FORKED[index], constants)
 
 
 @dataclass(frozen=True)
