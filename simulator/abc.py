@@ -6,9 +6,12 @@ then asks `next_task` for work whenever a worker is idle and calls `start` when 
 worker begins a task. `start` is a generator (a `TaskRun`): it yields an `Execute`
 request whenever the task needs a transaction executed in py-evm, against the
 multi-version memory as it stands at that instant, receives the `Incarnation`, and
-finally returns (duration under the cost model, a `Cost` or seconds, EventKind). Executing a request is a
-pure step: the simulated backend does it in-process, the processes backend in a
-worker process over a replica of the memory. Everything else a task does (validating
+finally returns (duration, EventKind): the duration is what the run's cost model
+charged, a `Cost` (work on the worker, then time holding the run's one serialized
+resource) or seconds of work; a strategy passes the cost model's values on or adds
+them, never makes its own. Executing a request is a pure step: the simulated backend
+does it in-process, the processes backend in a worker process over a replica of the
+memory. Everything else a task does (validating
 read sets, bookkeeping) runs in the strategy. `finish` is called when the task's time
 is up: its effects become visible then, and it may hand the same worker a follow-up
 task. The run ends when `done`.
