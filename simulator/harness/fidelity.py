@@ -295,6 +295,9 @@ def run_gigagas(rows, models, folds: dict, scaling=SCALING_THREADS, progress=Non
             ok = ok and good
         curve = {}
         for threads in scaling:
+            if threads == row.threads and "revm" in predicted:
+                curve[threads] = predicted["revm"]  # the same runs
+                continue
             curve[threads], good = marginal(blocks, threads, "revm", serials)
             ok = ok and good
         if progress is not None:
