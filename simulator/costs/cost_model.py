@@ -346,6 +346,7 @@ class RevmCostModel(GasCostModel):
     PARALLEL = FITTED_PARALLEL
     SPAWN = FITTED_SPAWN
     FINALIZE = FITTED_FINALIZE
+    CONTENTION = 0.0  # not an axis of the fit (see the module docstring)
 
     def _loads(self, incarnation, cold: list) -> float:
         return (len(cold) * self.COLD_LOAD
