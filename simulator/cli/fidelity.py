@@ -221,7 +221,7 @@ def _fit(rows):
 def calibrate(table, gigagas, features: dict, folds: int) -> dict:
     """The sequential fit on every block of both tables, and k-fold held-out errors:
     each fold's blocks predicted by constants fitted on the other folds."""
-    from ..harness.calibration import predict, relative_errors
+    from ..harness.calibration import block_order, predict, relative_errors
 
     rows = sequential_rows(table, gigagas, features, folds)
     whole = _fit(rows)
@@ -245,11 +245,7 @@ def calibrate(table, gigagas, features: dict, folds: int) -> dict:
                 [predict(whole.constants, row.features)], [row.seconds])[0])
                 for row in rows},
             "features": {str(block): features[block]
-                         for block in sorted(features, key=_order)}}
-
-
-def _order(block) -> tuple:
-    return (isinstance(block, str), block if isinstance(block, int) else 0, str(block))
+                         for block in sorted(features, key=block_order)}}
 
 
 def parallel_targets(table, gigagas, folds: int) -> tuple:

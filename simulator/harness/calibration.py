@@ -129,7 +129,7 @@ def block_features(block) -> dict:
     return incarnation_features(strategy.final_incarnations())
 
 
-def _block_order(block) -> tuple:
+def block_order(block) -> tuple:
     """Mainnet blocks (numbers) in order, then gigagas blocks (names) in order."""
     return (isinstance(block, str), block if isinstance(block, int) else 0, str(block))
 
@@ -140,7 +140,7 @@ def write_features(path, rows: dict) -> None:
     with Path(path).open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(("block", *FEATURES))
-        for block in sorted(rows, key=_block_order):
+        for block in sorted(rows, key=block_order):
             writer.writerow((block, *(rows[block][name] for name in FEATURES)))
 
 
@@ -218,15 +218,6 @@ def fit(features: list, seconds: list) -> Fit:
     total = float(np.sum((measured - measured.mean()) ** 2))
     return Fit(constants, 1.0 - residual / total if total else 1.0,
                float(np.median(relative_errors(predicted, measured))), len(pairs))
-
-
-def evaluate(constants: dict, features: list, seconds: list) -> dict:
-    """Median and mean relative error of `constants` on blocks it may not have seen."""
-    pairs = [(f, s) for f, s in zip(features, seconds) if f["txs"] > 0]
-    errors = relative_errors([predict(constants, f) for f, _ in pairs],
-                             [s for _, s in pairs])
-    return {"blocks": len(pairs), "median_relative_error": float(np.median(errors)),
-            "mean_relative_error": float(np.mean(errors))}
 
 
 # -- the parallel constants, from pevm's parallel times ------------------------------
