@@ -246,10 +246,12 @@ def grid_point(indexes: tuple, grid=GRID) -> dict:
 
 class GridSearch:
     """Coordinate descent on the grid: from `grid_start`, for each constant in turn try
-    every value with the others held, keep the best; repeat until a whole pass changes
-    nothing. Every point visited is evaluated on every target once and remembered, so
-    that the k folds' searches (each on its own training targets) share evaluations;
-    a search's choices use only the targets it is given."""
+    every value with the others held, keep the best; repeat until a pass changes
+    nothing, at most PASSES passes. Every point visited is evaluated on every target
+    once and remembered; `best_visited` then picks, for a subset of the targets (a
+    fold's training blocks), the remembered point of least loss on that subset alone."""
+
+    PASSES = 2
 
     def __init__(self, targets, constants: dict, grid=GRID, progress=None,
                  jobs: int = 1) -> None:
@@ -289,14 +291,23 @@ class GridSearch:
         (indexes; default all); ties keep the earlier value."""
         chosen = range(len(self.targets)) if chosen is None else sorted(chosen)
         current = grid_start(self.grid)
-        while True:
+        for _ in range(self.PASSES):
             before = current
             for axis, name in enumerate(PARALLEL_CONSTANTS):
                 candidates = [current[:axis] + (value,) + current[axis + 1:]
                               for value in range(len(self.grid[name]))]
                 current = min(candidates, key=lambda c: (self.score(c, chosen), c[axis]))
             if current == before:
-                return current
+                break
+        return current
+
+    def best_visited(self, chosen) -> tuple:
+        """The remembered point of least loss on the targets `chosen` (ties: the one
+        visited first)."""
+        chosen = sorted(chosen)
+        order = list(self.predictions)
+        return min(order, key=lambda indexes: (self.score(indexes, chosen),
+                                               order.index(indexes)))
 
 
 _FORKED: list = []  # GridSearch's targets, inherited by its forked workers
