@@ -122,18 +122,18 @@ MICROSECOND = 1e-6
 # `revm`, fitted by `pevmsim calibrate` (harness/calibration.py); see the module
 # docstring. Sequential constants:
 FITTED_TX = 0 * NANOSECOND
-FITTED_PER_GAS = 0.04221 * NANOSECOND
-FITTED_COLD_LOAD = 317.7 * NANOSECOND
-FITTED_WARM_READ = 209.9 * NANOSECOND
+FITTED_PER_GAS = 0.04026 * NANOSECOND
+FITTED_COLD_LOAD = 379.5 * NANOSECOND
+FITTED_WARM_READ = 185.4 * NANOSECOND
 FITTED_WRITE = 0 * NANOSECOND
-FITTED_CODE_BYTE = 2.334 * NANOSECOND
+FITTED_CODE_BYTE = 2.289 * NANOSECOND
 # Parallel constants (`pevmsim calibrate --fit-parallel`):
-FITTED_PARALLEL = 2.0
+FITTED_PARALLEL = 1.5
 FITTED_SCHEDULE = 4 * MICROSECOND
-FITTED_SHARED_TASK = 0.5 * MICROSECOND
-FITTED_SHARED_WRITE = 0.1 * MICROSECOND
-FITTED_SPAWN = 0 * MICROSECOND
-FITTED_FINALIZE = 0 * MICROSECOND
+FITTED_SHARED_TASK = 0.3 * MICROSECOND
+FITTED_SHARED_WRITE = 0 * MICROSECOND
+FITTED_SPAWN = 10 * MICROSECOND
+FITTED_FINALIZE = 0.1 * MICROSECOND
 # `gas`, stated from pevm's gigagas table (see the module docstring): its raw transfers'
 # throughput on 32 threads, 56.425 ms / 47,620 transactions of two tasks each (an
 # execution and a validation), as the serialized resource's time per task; its
