@@ -32,7 +32,7 @@ MODEL_COLOURS = {"revm": "#1f77b4", "gas": "#ff7f0e", "measured": "#2ca02c"}
 
 
 def add_commands(commands) -> None:
-    from .arguments import add_output_arguments, comma_list
+    from .arguments import add_output_arguments, comma_list, positive
     from ..costs.cost_model import COST_MODELS
     from ..harness.fidelity import (DEFAULT_CALIBRATION, DEFAULT_FOLDS, DEFAULT_MODELS,
                            DEFAULT_TABLE, GIGAGAS_TABLE)
@@ -50,7 +50,7 @@ def add_commands(commands) -> None:
                                 "gigagas_benchmarks.tsv; pevm's rows are fitted)")
     calibrate.add_argument("--folds", type=_folds, default=DEFAULT_FOLDS, metavar="K",
                            help=f"k-fold cross-validation (default {DEFAULT_FOLDS})")
-    calibrate.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+    calibrate.add_argument("--jobs", type=positive("--jobs"), default=1, metavar="N",
                            help="with --fit-parallel: processes that simulate a grid "
                                 "point's blocks side by side (default 1)")
     calibrate.add_argument("--fit-parallel", action="store_true",
@@ -91,16 +91,6 @@ def add_commands(commands) -> None:
                           type=comma_list("--gigagas-workloads", str, "names"),
                           help="only these gigagas blocks (default all; 'none' for none)")
     add_output_arguments(fidelity, csv=True)
-
-
-def _jobs(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"--jobs takes a whole number of processes, 1 or more, got {text!r}")
-    return value
 
 
 def _folds(text):
