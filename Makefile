@@ -7,11 +7,15 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# Quiet: pip's and the build backend's output goes to $(VENV)/install.log, shown only
+# if the install fails.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing pevmsim and its dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@( $(BIN)/python -m pip install --upgrade pip \
+	   && $(BIN)/python -m pip install -e '.[test]' ) > $(VENV)/install.log 2>&1 \
+	   || { cat $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
 
 test: install
 	$(BIN)/python -m pytest

@@ -62,9 +62,11 @@ class Task:
 
 @dataclass(frozen=True)
 class Execute:
-    """A request: execute transaction `tx` as `incarnation` against the memory now."""
+    """A request: execute transaction `tx` as `incarnation` against the memory now
+    (`assume_nonce`: with its sender's nonce assumed, engine/versioned_state.py)."""
     tx: int
     incarnation: int
+    assume_nonce: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,11 @@ class Strategy(ABC):
         self.env = env
         self.cost_model = cost_model
         self.metrics = metrics
+
+    @classmethod
+    def check_options(cls, options: dict) -> None:
+        """Refuse a combination of options that makes no sense together (ValueError,
+        one line); each option's own value is already checked."""
 
     def prepare(self, threads: int) -> None:
         """Called by the backend before the run, with the number of workers."""

@@ -2,7 +2,8 @@
 strategy's (`--strategy-option KEY=VALUE`).
 
 Types: int, float (finite: nan and inf are refused), bool (true/false, 1/0, yes/no,
-on/off, any case) and str. Invariant: `parse` returns a value of the parameter's type
+on/off, any case), str and string enums (one of their values). A default of None
+means "decided by another parameter" (the owner's help says how). Invariant: `parse` returns a value of the parameter's type
 within its bounds, or raises ValueError naming the parameter.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
@@ -36,8 +38,12 @@ class Param:
         try:
             value = parse_bool(text) if self.type is bool else self.type(text)
         except ValueError:
-            kind = ("true/false (or 1/0, yes/no, on/off)" if self.type is bool
-                    else self.type.__name__)
+            if self.type is bool:
+                kind = "true/false (or 1/0, yes/no, on/off)"
+            elif issubclass(self.type, Enum):
+                kind = "one of " + ", ".join(member.value for member in self.type)
+            else:
+                kind = self.type.__name__
             raise ValueError(f"{self.name} must be {kind}, got {text!r}") from None
         self.check(value)
         return value

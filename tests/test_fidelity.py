@@ -1,6 +1,7 @@
 """Calibration, fidelity statistics, pevm's rules and lazy raw transfers."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -273,3 +274,49 @@ def test_revm_pevm_rules_and_lazy_transfers_do_not_depend_on_the_hash_seed():
             "--lazy-transfers", "--strategy-option", "validate_first=0",
             "--strategy-option", "selfdestruct_fallback=1"]
     assert _json_of(args, 1) == _json_of(args, 2)
+
+
+def test_fidelity_on_a_subset_never_replaces_the_full_report(tmp_path):
+    """From a folder holding the committed 50-block report, `--blocks` writes a folder
+    of its own; naming the full report's folder is refused, one line, nothing run."""
+    import shutil
+    import subprocess
+    import sys
+
+    full = tmp_path / "reports" / "fidelity"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "reports" / "fidelity", full)
+    before = {path.name: path.read_bytes() for path in full.iterdir()}
+    pevmsim = Path(sys.executable).with_name("pevmsim")
+
+    def run(*args):
+        return subprocess.run([str(pevmsim), "fidelity", "--blocks", "46147",
+                               "--cost-models", "gas", *args], capture_output=True,
+                              text=True, cwd=tmp_path)
+
+    done = run()
+    assert done.returncode == 0, done.stderr
+    subset = json.loads((tmp_path / "reports/fidelity-blocks-46147/fidelity.json").read_text())
+    assert [row["block"] for row in subset["blocks"]] == [46147]
+    refused = run("--out", "reports/fidelity")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "holds a 50-block fidelity report" in refused.stderr
+    assert {path.name: path.read_bytes() for path in full.iterdir()} == before
+
+
+def test_the_default_cost_model_is_the_best_calibrated_one():
+    """costs/default.py's rule applied to the committed fidelity report gives the
+    default the command line uses."""
+    from simulator.cli.main import build_parser
+    from simulator.costs.default import DEFAULT_COST_MODEL, best_calibrated
+
+    report = json.loads((Path(__file__).resolve().parent.parent / "reports" / "fidelity"
+                         / "fidelity.json").read_text())
+    assert best_calibrated(report["statistics"]) == DEFAULT_COST_MODEL
+    for command in ("run", "compare", "explain"):
+        args = build_parser().parse_args([command, "--workload", "erc20", "--txs", "9"])
+        assert args.cost_model == DEFAULT_COST_MODEL
+    ranked = {"a-model": {"median_abs_relative_error": 0.2, "spearman": 0.5},
+              "measured": {"median_abs_relative_error": 0.01, "spearman": 0.9}}
+    assert best_calibrated({**ranked, "gas": {"median_abs_relative_error": 0.2,
+                                              "spearman": 0.6}}) == "gas"  # ties: Spearman
+    assert best_calibrated(ranked) is None  # measured is not deterministic

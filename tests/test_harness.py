@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
+from installed import assert_usage_error, pevmsim
 from simulator.cli.main import main
 from simulator.harness import sweep as sweep_module
 from simulator.harness.report import report
@@ -92,7 +95,7 @@ def test_grid_expansion_and_all_strategies(tmp_path):
 
 
 def test_bundled_suites_are_valid():
-    for name in ("smoke", "default", "contention", "paper"):
+    for name in ("smoke", "default", "contention", "paper", "shipped"):
         assert load_suite(name).configs
 
 
@@ -168,7 +171,9 @@ def test_interrupted_sweep_resumes_to_every_configuration_once(tmp_path, monkeyp
     log = io.StringIO()
     stats = sweep(suite, out, resume=True, progress=Progress(log))
     assert (stats.ran, stats.skipped) == (7, 5)
-    lines = log.getvalue().splitlines()  # off a terminal: one line per finished run
+    warning, *lines = log.getvalue().splitlines()  # off a terminal: a line per run
+    assert warning == (f"pevmsim: warning: {out / RESULTS} line 6: not a JSON row (torn "
+                       "or corrupt); cut, its run runs again")
     assert [line.split("]")[0] for line in lines] == [f"pevmsim: tiny [{k}/12"
                                                      for k in range(6, 13)]
     keys = [row["key"] for row in read_results(out)]
@@ -277,3 +282,126 @@ def test_a_suite_with_real_rows_sweeps_and_reports_them(tmp_path, capsys):
     markdown = (out / "report.md").read_text()
     assert "## Real parallel execution" in markdown
     assert markdown.count("backend=processes") >= 1
+
+
+# -- what a researcher sees when things go wrong (issue 26), through the installed command
+def tree(folder: Path) -> dict:
+    return {path.relative_to(folder): path.read_bytes() if path.is_file() else None
+            for path in sorted(folder.rglob("*"))}
+
+
+def copy_of(out: Path, into: Path) -> Path:
+    shutil.copytree(out, into, ignore=shutil.ignore_patterns("charts", "report.*"))
+    return into
+
+
+@pytest.mark.parametrize("target", ["/proc/pevmsim-out", "a-file", "a-file/below"])
+def test_sweep_into_an_unwritable_place_is_one_line_and_writes_nothing(tmp_path, target):
+    path = write_suite(tmp_path, TINY)
+    (tmp_path / "a-file").write_text("not a folder")
+    before = tree(tmp_path)
+    assert_usage_error(pevmsim("sweep", path, "--out", target, cwd=tmp_path), "--out", target)
+    assert tree(tmp_path) == before
+
+
+def test_report_on_a_read_only_copy_is_one_line_and_writes_nothing(finished, tmp_path):
+    _, out = finished
+    copy = copy_of(out, tmp_path / "copy")
+    (copy / "charts").write_text("a file where the charts folder goes")  # refuses root too
+    copy.chmod(0o555)
+    try:
+        before = tree(copy)
+        assert_usage_error(pevmsim("report", copy), "cannot write the report")
+        assert tree(copy) == before
+    finally:
+        copy.chmod(0o755)
+
+
+@pytest.mark.parametrize("torn", ["last", "middle"])
+def test_a_torn_line_is_named_skipped_by_report_and_cut_by_resume(finished, tmp_path, torn):
+    path, out = finished
+    copy = copy_of(out, tmp_path / "copy")
+    lines = (copy / RESULTS).read_text().splitlines()
+    number = len(lines) if torn == "last" else 3
+    lines[number - 1] = lines[number - 1][:40]  # cut short, newline kept
+    (copy / RESULTS).write_text("".join(line + "\n" for line in lines))
+    done = pevmsim("report", copy)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == ("tiny report: 11 of 12 runs (1 missing: a "
+                                           "partial sweep; `pevmsim sweep SUITE --out DIR "
+                                           "--resume` runs the rest)")
+    assert done.stderr == (f"pevmsim: warning: {copy}/results.jsonl line {number} skipped: "
+                           "not a JSON row (torn or corrupt)\n")
+    markdown = (copy / "report.md").read_text()
+    assert markdown.splitlines()[2].startswith("This report covers 11 of 12 runs")
+    assert f"results.jsonl line {number} was skipped" in markdown
+    assert "PARTIAL SWEEP: 11 OF 12 RUNS" in (copy / "report.html").read_text()
+    done = pevmsim("sweep", path, "--out", copy, "--resume", "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    assert f"results.jsonl line {number}: not a JSON row (torn or corrupt); cut" in done.stderr
+    assert "1 runs (11 already finished)" in done.stdout
+    assert sorted(row["key"] for row in read_results(copy)) == sorted(
+        row["key"] for row in read_results(out))
+
+
+def test_an_interrupted_sweep_reports_how_many_runs_of_how_many(finished, tmp_path):
+    _, out = finished
+    copy = copy_of(out, tmp_path / "copy")
+    lines = (copy / RESULTS).read_text().splitlines()
+    (copy / RESULTS).write_text("".join(line + "\n" for line in lines[:5]))
+    done = pevmsim("report", copy)
+    assert done.returncode == 0 and done.stdout.startswith("tiny report: 5 of 12 runs")
+    assert "This report covers 5 of 12 runs (7 missing" in (copy / "report.md").read_text()
+    done = pevmsim("report", out)
+    assert done.stdout.startswith("tiny report: all 12 runs of the suite")
+
+
+PLUGIN_SUITE = """
+name = "plugged"
+txs = 12
+seeds = [0, 1]
+threads = [1, 4]
+strategies = ["serial", "block-stm"]
+
+[[workloads]]
+name = "{plugin}"
+"""
+
+
+def test_the_report_answers_who_wins_with_names_spread_and_every_thread_count(tmp_path):
+    import csv
+
+    plugin = Path(__file__).resolve().parent.parent / "docs/examples/voting.py"
+    path = write_suite(tmp_path, PLUGIN_SUITE.format(plugin=f"{plugin}:VotingWorkload"))
+    out = tmp_path / "out"
+    done = pevmsim("sweep", path, "--out", out, "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    assert str(plugin) not in done.stderr and "voting(" in done.stderr  # progress too
+    rows = read_results(out)
+    assert {row["workload"] for row in rows} == {"voting"}  # its name, not its path
+    assert [p.name for p in (out / "timelines").iterdir()] == ["voting.json"]
+    done = pevmsim("report", out)
+    assert done.returncode == 0, done.stderr
+    markdown = (out / "report.md").read_text()
+    assert str(plugin) not in markdown and "_tmp_" not in markdown
+    assert "## Who wins: strategy x threads per setting" in markdown
+    assert "mean over 2 seeds" in markdown
+    table = markdown.split("### voting (12 txs, gas cost model, 2 seeds)")[1].split("\n\n")[1]
+    header, _, *body = table.splitlines()
+    assert header == "| strategy | 1 workers | 4 workers |"
+    assert [line.split(" | ")[0] for line in body] == ["| serial (1 worker)", "| block-stm",
+                                                       "| dependency bound"]
+    for column in (1, 2):  # one column per thread count, its best marked
+        cells = [line.strip("|").split(" | ")[column].strip() for line in body[:2]]
+        assert any(cell.endswith(" *") for cell in cells)
+    summary = list(csv.DictReader((out / "summary.csv").open()))
+    assert sorted((row["strategy"], row["threads"]) for row in summary) == [
+        ("block-stm", "1"), ("block-stm", "4"), ("serial", "1"), ("serial", "4")]
+    for row in summary:
+        runs = [r["virtual_speedup"] for r in rows
+                if (r["strategy"], str(r["threads"])) == (row["strategy"], row["threads"])]
+        assert row["seeds"] == "2" and len(runs) == 2
+        assert float(row["virtual_speedup_min"]) == min(runs)
+        assert float(row["virtual_speedup_max"]) == max(runs)
+        assert abs(float(row["virtual_speedup_mean"]) - sum(runs) / 2) < 1e-12
+    assert "## Method" in markdown and "what changed" not in markdown

@@ -296,7 +296,9 @@ def test_mainnet_usdt_balance_map_is_named_from_real_transfers():
     summary = run_block(block, RunSpec("block-stm", 16)).summary
     assert summary["matches_serial"]
     names = [entry["name"] for entry in summary["conflicts"]]
-    assert names[0].startswith("ERC-20 0xdac1..1ec7 balanceOf[0x")  # USDT, no source
+    # USDT has no source: its balance map is found from real transfers, and its name
+    # comes from the vendored list of well-known contracts
+    assert names[0].startswith("ERC-20 USDT balanceOf[0x")
     assert not any(RAW_HASH.search(name) for name in names)
 
 
@@ -319,3 +321,70 @@ def test_the_incremental_what_if_bound_is_the_full_recomputation(workload, param
             full = dependency_bound(rewrite(final, (location,), how), parts, 8,
                                     model.SCHEDULE, model.COLD_LOAD)
             assert bound.makespan(rewritten_reads(final, (location,), how, txs)) == full
+
+
+def test_known_contracts_list_is_well_formed_and_cited():
+    import csv
+
+    from eth_utils import to_checksum_address
+
+    from simulator.insight import naming
+
+    rows = list(csv.DictReader(naming.KNOWN_CONTRACTS.open()))
+    assert {"WETH", "USDT", "USDC", "DAI", "Uniswap V2 Router02"} <= {r["name"] for r in rows}
+    for row in rows:  # checksummed (EIP-55, so no typo), one name each, a cited source
+        assert to_checksum_address(row["address"]) == row["address"]
+        assert row["source"] in naming.__doc__
+    assert len({row["address"].lower() for row in rows}) == len(rows)
+    assert len(naming.known_contracts()) == len(rows)
+
+
+def explained(*args):
+    import subprocess
+    import sys
+
+    pevmsim = Path(sys.executable).with_name("pevmsim")
+    done = subprocess.run([str(pevmsim), "explain", *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+DEFI = ["--workload", "defi", "--set", "hot_ratio=0.5", "--txs", "120", "--threads", "16",
+        "--cost-model", "gas"]
+
+
+def test_explain_ranks_fixes_together_folds_idle_rows_and_explains_ties():
+    summary = json.loads(explained(*DEFI, "--json"))
+    whatif, bound = summary["whatif"], summary["virtual_speedup_bound"]
+    ranked = whatif["locations"]
+    together = whatif["together"]
+    assert [entry["k"] for entry in together] == [2, 3, 5][:len(together)] and together
+    best_alone = max(entry["bound_if_removed"] for entry in ranked)
+    for entry in together:  # fewer edges: never below the best of its parts alone
+        assert entry["bound_if_removed"] >= max(
+            e["bound_if_removed"] for e in ranked if set(e["names"]) <= set(entry["names"]))
+    assert together[-1]["bound_if_removed"] >= best_alone >= bound
+    for tie in whatif["ties"]:
+        values = {round(ranked[rank - 1]["bound_if_removed"], 2) for rank in tie["ranks"]}
+        assert len(values) == 1 and len(tie["ranks"]) >= 2
+        assert tie["shared_edges"] <= tie["edges"]
+        assert tie["bound_if_removed_together"] >= ranked[tie["ranks"][0] - 1]["bound_if_removed"]
+    text = explained(*DEFI)
+    idle = [e for e in ranked if f"{e['bound_if_removed']:.2f}" == f"{bound:.2f}"]
+    shown = [line for line in text.splitlines() if f"{bound:.2f}x -> {bound:.2f}x" in line
+             and not line.lstrip().startswith("top")]
+    assert shown == []  # a row that gains nothing is not a row of its own
+    if idle:
+        assert f"{len(idle)} more location" in text and "gain nothing removed alone" in text
+    assert "Fixing the top locations together" in text
+    assert text.count("  tie: ") == len(whatif["ties"])
+
+
+def test_explain_full_addresses():
+    short = explained(*DEFI)
+    full = explained(*DEFI, "--full-addresses")
+    cut = re.findall(r"0x[0-9a-f]{4}\.\.[0-9a-f]{4}", short)
+    assert cut and not re.findall(r"0x[0-9a-f]{4}\.\.[0-9a-f]{4}", full)
+    for text in set(cut):
+        head, tail = text[2:6], text[-4:]
+        assert re.search(rf"0x{head}[0-9a-f]{{32}}{tail}(?![0-9a-f])", full), text

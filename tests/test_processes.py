@@ -113,10 +113,10 @@ def test_replicas_follow_the_journal(blocks):
 def test_an_exception_in_a_worker_names_the_worker_and_transaction(blocks, monkeypatch):
     original = ExecutionEnv.execute
 
-    def execute(self, mv, tx, incarnation):
+    def execute(self, mv, tx, incarnation, assume_nonce=False):
         if tx == 5 and os.getpid() != parent:
             raise MemoryError("injected")
-        return original(self, mv, tx, incarnation)
+        return original(self, mv, tx, incarnation, assume_nonce)
 
     parent = os.getpid()
     before = set(_children(parent))  # e.g. multiprocessing's resource tracker

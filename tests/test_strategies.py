@@ -27,7 +27,7 @@ SMALL = {"transfer": {"accounts": 5}, "erc20": {"accounts": 10}, "amm": {"hot_ra
 WRONG = {  # knowledge as wrong as it gets
     "dag": {"missing_edge_rate": 0.5, "false_edge_rate": 0.5},
     "sealevel": {"under_declare_rate": 0.5, "over_declare_rate": 0.5},
-    "sei": {"accuracy": 0.0, "rounds": 2},
+    "sei": {"version": "occ-dev-2023", "accuracy": 0.0, "rounds": 2},
 }
 
 
@@ -141,15 +141,20 @@ def test_strategies_are_deterministic():
     threads=st.sampled_from((1, 3, 8, 32)),
     lazy=st.booleans(),
     seed=st.integers(0, 3),
-    sei=st.fixed_dictionaries({"accuracy": st.sampled_from((0.0, 0.5, 1.0)),
+    sei=st.one_of(
+        st.fixed_dictionaries({"version": st.just("occ-dev-2023"),
+                               "accuracy": st.sampled_from((0.0, 0.5, 1.0)),
                                "rounds": st.sampled_from((0, 3)),
                                "cascade": st.sampled_from((0, 1))}),
+        st.fixed_dictionaries({"rounds": st.sampled_from((0, 1, 3, 10))})),
+    monad=st.fixed_dictionaries({"fibers": st.sampled_from((1, 3, 256)),
+                                 "relaxed_merge": st.sampled_from((0, 1))}),
     wait_for_sender=st.sampled_from((0, 1)),
 )
-def test_random_blocks_every_strategy(accounts, ops, threads, lazy, seed, sei,
+def test_random_blocks_every_strategy(accounts, ops, threads, lazy, seed, sei, monad,
                                       wait_for_sender):
     block = build(accounts, ops, seed)
-    options = {**WRONG, "sei": sei,
+    options = {**WRONG, "sei": sei, "monad": monad,
                "dag": {**WRONG["dag"], "wait_for_sender": wait_for_sender},
                "block-stm-abort": {"wait_for_sender": wait_for_sender}}
     summaries = compare(block, grid(STRATEGIES, threads, RunSpec(lazy_beneficiary=lazy), options))
@@ -174,7 +179,7 @@ def test_cli_compare_json(capsys):
 
 def test_cli_compare_table(capsys):
     code = main(["compare", "--workload", "transfer", "--txs", "10",
-                 "--strategies", "serial,monad,sei", "--strategy-option", "accuracy=1"])
+                 "--strategies", "serial,monad,sei", "--strategy-option", "relaxed_merge=1"])
     out = capsys.readouterr().out
     assert code == 0 and "monad" in out and "block-stm" not in out
 
@@ -187,7 +192,15 @@ def test_cli_compare_table(capsys):
     (["run", "--strategy", "sei", "--strategy-option", "rounds=x"], "must be int"),
     (["run", "--strategy", "dag", "--strategy-option", "accuracy=0.5"], "valid: "
      "false_edge_rate, missing_edge_rate, seed, wait_for_sender"),
-    (["run", "--strategy", "monad", "--strategy-option", "accuracy=0.5"], "valid: none"),
+    (["run", "--strategy", "monad", "--strategy-option", "accuracy=0.5"],
+     "valid: fibers, relaxed_merge"),
+    (["run", "--strategy", "sei", "--strategy-option", "cascade=0"],
+     "option cascade applies to version=occ-dev-2023 only"),
+    (["run", "--strategy", "sei", "--strategy-option", "version=v9"],
+     "version must be one of v0.3, occ-dev-2023"),
+    (["run", "--strategy", "sei", "--strategy-option", "version=occ-dev-2023",
+      "--strategy-option", "one_recipient_rule=0"], "applies to version=v0.3 only"),
+    (["run", "--strategy", "monad", "--strategy-option", "fibers=0"], ">= 1"),
 ])
 def test_cli_bad_strategy_options(argv, message, capsys):
     assert main(argv + ["--workload", "transfer", "--txs", "5"]) == 2
@@ -201,5 +214,5 @@ def test_sei_validation_passes_never_keep_a_stale_read(cascade):
     # a lower one that then failed kept a stale read (sei.py, validateAll).
     block = BUILTINS["erc20"](accounts=100).block(300, seed=0)
     summary = run_block(block, RunSpec("sei", 32, strategy_options={
-        "accuracy": 0.0, "cascade": cascade})).summary
+        "version": "occ-dev-2023", "accuracy": 0.0, "cascade": cascade})).summary
     assert summary["mismatches"] == []

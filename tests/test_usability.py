@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from installed import assert_usage_error, pevmsim
 from simulator.cli.main import main
 from simulator.usage import EXIT_MISMATCH
 from simulator.environment import environment
@@ -22,10 +21,9 @@ from simulator.harness.sweep import environment as sweep_environment
 from simulator.params import Param
 from simulator.progress import Progress
 from simulator.runs.spec import RunSpec
-from simulator.runs.summary import HEAD_FIELDS, SUMMARY_FIELDS
+from simulator.runs.summary import HEAD_FIELDS, ROW_FIELDS, SUMMARY_FIELDS
 from workloads.registry import build_block
 
-PEVMSIM = Path(sys.executable).with_name("pevmsim")
 ROOT = Path(__file__).resolve().parent.parent
 VOTING = ROOT / "docs" / "examples" / "voting.py"
 
@@ -51,19 +49,6 @@ class Votes(Workload):
         return [chain.call_tx(voter, self.poll, "vote", proposal, gas=self.gas)
                 for voter in self.voters[:n]]
 '''
-
-
-def pevmsim(*args, cwd=None):
-    return subprocess.run([str(PEVMSIM), *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
-def assert_usage_error(done, *words):
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("pevmsim: error:")
-    for word in words:
-        assert word in done.stderr, done.stderr
 
 
 @pytest.fixture
@@ -250,21 +235,30 @@ def test_thread_list_writes_one_csv_row_per_count(tmp_path):
                for row in rows)
     assert len({row["serial_state_root"] for row in rows}) == 1
     table = done.stdout.splitlines()
-    assert sum(line.startswith("block-stm ") for line in table) == 4
+    assert table[2].split() == ["strategy", "1", "workers", "2", "workers", "4", "workers",
+                                "8", "workers"]
+    assert sum(line.startswith("block-stm ") for line in table) == 1  # one matrix row
     assert done.stderr.count("built the erc20 block") == 1  # built and checked once
     assert f"CSV written to {out}" in done.stdout
 
 
-def test_compare_over_threads_is_one_table_with_progress(capsys):
+def test_compare_over_threads_is_one_matrix_with_progress(capsys):
     assert main(["compare", "--workload", "transfer", "--set", "accounts=10", "--txs", "12",
-                 "--strategies", "serial,block-stm", "--threads", "1,4"]) == 0
+                 "--strategies", "serial,block-stm", "--threads", "1,4",
+                 "--no-other-models"]) == 0
     captured = capsys.readouterr()
-    rows = [line.split() for line in captured.out.splitlines()
-            if line.startswith(("serial ", "block-stm "))]
-    assert [(row[0], row[1]) for row in rows] == [("serial", "1"), ("serial", "4"),
-                                                  ("block-stm", "1"), ("block-stm", "4")]
-    assert all(row[3] == "-" for row in rows if row[0] == "serial")  # no serial bound
-    assert "virtual" in captured.out
+    lines = captured.out.splitlines()
+    assert "virtual time" in lines[1] and "* the best at each worker count" in lines[1]
+    assert lines[2].split() == ["strategy", "1", "workers", "4", "workers"]
+    serial, block_stm, bound = (line.split() for line in lines[3:6])
+    assert serial[:3] == ["serial", "(1", "worker)"] and [c.rstrip("*") for c in serial[3:]] == ["1.00"] * 2
+    assert block_stm[0] == "block-stm" and bound[:2] == ["dependency", "bound"]
+    for column in (1, 2):  # each column marks its best, and only its best
+        cells = {serial[2 + column]: "serial", block_stm[column]: "block-stm"}
+        values = {name: float(cell.rstrip("*")) for cell, name in cells.items()}
+        marked = [name for cell, name in cells.items() if cell.endswith("*")]
+        assert marked and all(values[name] == max(values.values()) for name in marked)
+    assert "matches serial py-evm: all 4 runs" in captured.out
     progress = captured.err.splitlines()
     # the serial check runs alongside: its line comes once its result is in hand
     built = [line for line in progress if line.startswith("pevmsim: built the")]
@@ -273,6 +267,64 @@ def test_compare_over_threads_is_one_table_with_progress(capsys):
     assert "executed it serially in" in built[0]
     assert [line.split("]")[0] for line in progress if line not in built] == [
         f"pevmsim: [{k}/4" for k in range(1, 5)]
+
+
+def test_compare_matrix_and_other_models_through_the_installed_command():
+    done = pevmsim("compare", "--workload", "erc20", "--set", "accounts=30", "--txs", "40",
+                   "--strategies", "serial,block-stm,monad", "--threads", "2,4",
+                   "--cost-model", "gas", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [(row["strategy"], row["threads"]) for row in rows] == [
+        ("serial", 2), ("serial", 4), ("block-stm", 2), ("block-stm", 4), ("monad", 2),
+        ("monad", 4)]  # --json: one row per run, as before
+    best = {count: max((row for row in rows if row["threads"] == count),
+                       key=lambda row: row["virtual_speedup"]) for count in (2, 4)}
+    for row in rows:
+        others = row["other_cost_models"]
+        if row is not best[row["threads"]]:
+            assert others is None
+            continue
+        assert sorted(others) == ["gas-disk", "revm"]  # every other deterministic model
+        for model, figures in others.items():
+            again = json.loads(pevmsim(
+                "run", "--workload", "erc20", "--set", "accounts=30", "--txs", "40",
+                "--strategy", row["strategy"], "--threads", row["threads"], "--cost-model",
+                model, "--no-other-models", "--json").stdout)
+            assert figures == {"virtual_speedup": again["virtual_speedup"],
+                               "virtual_speedup_bound": again["virtual_speedup_bound"],
+                               "matches_serial": True}
+
+
+def test_the_default_run_shows_the_other_models_in_one_line():
+    done = pevmsim("run", "--workload", "erc20", "--set", "accounts=30", "--txs", "30")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    speedup = next(i for i, line in enumerate(lines) if line.startswith("speedup "))
+    assert "revm cost model" in lines[speedup]  # the default, costs/default.py
+    other = lines[speedup + 1]
+    assert other.startswith("other models    gas ") and ", gas-disk " in other
+    assert "the same block re-run" in other
+
+
+def test_a_strategy_below_serial_says_why():
+    from simulator.runs.reasons import reasons
+
+    done = pevmsim("compare", "--workload", "defi", "--txs", "60", "--strategies",
+                   "serial,sei,monad", "--threads", "2,8", "--no-other-models", "--json")
+    rows = json.loads(done.stdout)
+    text = pevmsim("compare", "--workload", "defi", "--txs", "60", "--strategies",
+                   "serial,sei,monad", "--threads", "2,8", "--no-other-models").stdout
+    surprising = [row for row in rows if row["strategy"] != "serial" and (
+        row["virtual_speedup"] < 1 or any(
+            other["strategy"] == row["strategy"] and other["threads"] < row["threads"]
+            and row["virtual_speedup"] < other["virtual_speedup"] * 0.995 for other in rows))]
+    assert surprising  # sei below serial on this block
+    why = [line for line in text.splitlines() if line.startswith("why: ")]
+    assert [line.removeprefix("why: ") for line in why] == reasons(rows)
+    assert len(why) == len(surprising)
+    for row, line in zip(surprising, why):
+        assert line.startswith(f"why: {row['strategy']} at {row['threads']} workers: ")
 
 
 def test_repeat_reports_median_and_spread(capsys):
@@ -290,7 +342,7 @@ def test_json_rows_have_one_shape_and_carry_the_environment(tmp_path, capsys):
     path = tmp_path / "run.json"
     assert main(["run", "--workload", "transfer", "--txs", "5", "--json", str(path)]) == 0
     row = json.loads(path.read_text())
-    assert list(row) == [*HEAD_FIELDS, *SUMMARY_FIELDS, "environment"]
+    assert list(row) == [*HEAD_FIELDS, *SUMMARY_FIELDS, *ROW_FIELDS]
     env = row["environment"]
     assert env["pevmsim"] and env["py_evm"] == "0.12.1b1" and env["python"]
     assert env["cpu_count"] and "git_commit" in env
@@ -588,3 +640,68 @@ class Plugin(Votes):
 """
     assert_usage_error(pevmsim("run", "--workload", spec(plugin_dir, body), "--txs", "2"),
                        "first line; second line")
+
+
+# -- outputs that fail after the work (issue 26): tried before any --------------------------
+@pytest.mark.parametrize("command, flag", [("run", "--csv"), ("run", "--json"),
+                                           ("compare", "--csv"), ("explain", "--json"),
+                                           ("explain", "--graph")])
+def test_an_unwritable_output_is_refused_before_running(tmp_path, command, flag):
+    target = "/proc/pevmsim-out" + (".png" if flag == "--graph" else ".out")
+    done = pevmsim(command, "--workload", "transfer", "--txs", "5", flag, target,
+                   cwd=tmp_path)
+    assert_usage_error(done, flag, "not writable")
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_workloads_json_to_an_unwritable_path_is_one_line(tmp_path):
+    assert_usage_error(pevmsim("workloads", "--json", "/proc/pevmsim.json"), "not writable")
+
+
+def test_keys_lists_every_key_of_a_row_with_its_unit():
+    from simulator.runs.summary import ROW_FIELDS, SWEEP_FIELDS, keys
+
+    done = pevmsim("keys", "--json")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    assert [item["key"] for item in listed] == [*SWEEP_FIELDS, *HEAD_FIELDS,
+                                                *SUMMARY_FIELDS, *ROW_FIELDS]
+    assert all(item["unit"] and item["meaning"] for item in listed)
+    units = {item["key"]: item["unit"] for item in listed}
+    assert units["virtual_makespan_s"] == "seconds (virtual)"
+    assert units["wall_time_s"] == "seconds (real)" and units["virtual_speedup"] == "x"
+    row = json.loads(pevmsim("run", "--workload", "transfer", "--txs", "3",
+                             "--no-other-models", "--json").stdout)
+    assert set(row) <= set(units)
+    text = pevmsim("keys").stdout
+    assert all(line.split()[0] in units for line in text.splitlines()
+               if line and not line.startswith(" ") and not line.startswith("Every"))
+    assert len(keys()) == len(listed)
+
+
+def test_help_says_defaults_and_what_virtual_means():
+    top = pevmsim("--help").stdout
+    assert "virtual workers are simulated cores" in " ".join(top.split())
+    run = " ".join(pevmsim("run", "--help").stdout.split())
+    assert "(default block-stm)" in run and "not threads of this machine" in run
+    assert "default revm: the best-calibrated" in run
+
+
+def test_progress_names_workers_as_they_are():
+    done = pevmsim("compare", "--workload", "transfer", "--txs", "4", "--strategies",
+                   "serial,block-stm", "--threads", "1", "--no-other-models")
+    assert "serial on one worker:" in done.stderr and "block-stm on 1 worker:" in done.stderr
+    assert "1 workers" not in done.stderr + done.stdout
+    run = pevmsim("run", "--workload", "transfer", "--txs", "4", "--strategy", "serial",
+                  "--no-other-models").stdout
+    assert "strategy        serial on one worker, in order" in run
+
+
+def test_compare_at_one_count_marks_its_best(capsys):
+    assert main(["compare", "--workload", "transfer", "--txs", "10", "--threads", "4",
+                 "--strategies", "serial,block-stm,monad", "--no-other-models"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("serial ", "block-stm ", "monad "))]
+    speedups = {row[0]: float(row[2].rstrip("*")) for row in rows}
+    marked = [row[0] for row in rows if row[2].endswith("*")]
+    assert marked and all(speedups[name] == max(speedups.values()) for name in marked)

@@ -121,7 +121,8 @@ def _worker_main(index: int, connection, env, mv, jitter: float, seed: int) -> N
             if jitter:
                 time.sleep(rng.uniform(0.0, jitter))
             executing = time.perf_counter()
-            incarnation = env.execute(mv, request.tx, request.incarnation)
+            incarnation = env.execute(mv, request.tx, request.incarnation,
+                                      request.assume_nonce)
             executed = time.perf_counter()
             gap = None if previous_end is None else began - previous_end
             previous_end = executed

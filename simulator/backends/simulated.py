@@ -45,7 +45,8 @@ from ..abc import Backend, EventKind, Execute, Strategy, as_cost, run_inline
 def perform_inline(strategy: Strategy):
     """Perform a strategy's Execute requests here, against its own memory."""
     def perform(request: Execute):
-        return strategy.env.execute(strategy.mv, request.tx, request.incarnation)
+        return strategy.env.execute(strategy.mv, request.tx, request.incarnation,
+                                     request.assume_nonce)
     return perform
 
 

@@ -10,6 +10,7 @@ import argparse
 
 from ..backends import BACKENDS
 from ..costs.cost_model import COST_MODELS
+from ..costs.default import DEFAULT_COST_MODEL
 from ..strategies import STRATEGIES
 from ..usage import UsageError
 
@@ -89,12 +90,15 @@ def add_execution_arguments(parser) -> None:
     """The options shared by every command that executes blocks."""
     parser.add_argument("--threads", type=comma_list("--threads", positive("--threads"), "counts"),
                         default=[8], metavar="T[,T...]",
-                        help="virtual workers, or a list such as 1,2,4,8 (one table row "
-                             "each; default 8)")
+                        help="virtual workers (simulated cores in virtual time, not "
+                             "threads of this machine), or a list such as 1,2,4,8 (one "
+                             "column each; default 8)")
     parser.add_argument("--cost-model", type=choice("cost model", list(COST_MODELS)),
-                        default="gas", help="gas (deterministic, state in memory; default), "
-                        "gas-disk (state on an SSD), revm (fitted to pevm's revm "
-                        "timings) or measured (py-evm CPU time)")
+                        default=DEFAULT_COST_MODEL,
+                        help=f"default {DEFAULT_COST_MODEL}: the best-calibrated "
+                        "deterministic model by the fidelity report (costs/default.py). "
+                        "gas (state in memory), gas-disk (state on an SSD), revm "
+                        "(fitted to pevm's revm timings), measured (py-evm CPU time)")
     parser.add_argument("--cold-load-us", type=float, metavar="US",
                         help="cost of a cold state load in microseconds (gas models; "
                         "default 0.1 for gas, 80 for gas-disk, 0.32 for revm)")

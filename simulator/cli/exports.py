@@ -3,7 +3,8 @@
 A PATH of '-' (and `--json` with no PATH) means stdout; then the human-readable
 output is left out so stdout holds only the export. Paths are checked when the command
 starts, so a typo costs nothing: the folder must exist and be writable, and the path
-must not be a folder. At most one export may go to stdout.
+must not be a folder, and a trial write must succeed (simulator/paths.py). At most
+one export may go to stdout.
 
 Invariant: `check_outputs` raises ExportError (one line) or returns; `write` never
 leaves a half-written file behind (it writes a temporary file and renames it).
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import sys
 from pathlib import Path
 
+from ..paths import temporary, unwritable_file
 from ..runs.summary import write_csv
 
 STDOUT = "-"
@@ -36,15 +37,9 @@ def check_outputs(json_path: str | None, csv_path: str | None) -> None:
         if re.search(r"\.py:\w+$", path):
             raise ExportError(f"{flag} took the workload {path} as its PATH; give "
                               f"{flag} a file name, or put it after the workloads")
-        target = Path(path)
-        folder = target.parent
-        if target.is_dir():
-            raise ExportError(f"{flag} {path}: is a folder; give a file path")
-        if not folder.is_dir():
-            raise ExportError(f"{flag} {path}: folder {folder} does not exist")
-        if not os.access(folder, os.W_OK) or (target.exists()
-                                              and not os.access(target, os.W_OK)):
-            raise ExportError(f"{flag} {path}: not writable")
+        reason = unwritable_file(path)
+        if reason is not None:
+            raise ExportError(f"{flag} {path}: {reason}")
 
 
 def to_stdout(json_path: str | None, csv_path: str | None) -> bool:
@@ -67,7 +62,7 @@ def write(path: str, text: str) -> None:
         sys.stdout.flush()
         return
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = temporary(target)
     tmp.write_text(text)
     tmp.replace(target)
 

@@ -9,7 +9,9 @@ constants fitted on one half are evaluated on the other, both ways.
 
 fidelity: every block of the table (or `--blocks`) under each cost model (fidelity.py)
 -> a table per block and per model, the statistics, and with `--out DIR` (default
-reports/fidelity) fidelity.md, fidelity.json, fidelity.csv and fidelity.png/.svg;
+reports/fidelity; with `--blocks`, reports/fidelity-blocks-N-M: a subset never
+replaces a fuller report) fidelity.md, fidelity.json, fidelity.csv and
+fidelity.png/.svg;
 `--readme PATH` also rewrites the section between fidelity.README_BEGIN and
 README_END in that file. Exit code 3 when a run does not match serial.
 
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paths import unwritable_folder
 from ..usage import EXIT_MISMATCH, UsageError
 
 MODEL_COLOURS = {"revm": "#1f77b4", "gas": "#ff7f0e", "measured": "#2ca02c"}
@@ -76,9 +79,10 @@ def add_commands(commands) -> None:
                           type=comma_list("--cost-models", _model(list(COST_MODELS)), "names"),
                           help=f"default {','.join(DEFAULT_MODELS)} (the first is the "
                                "headline)")
-    fidelity.add_argument("--out", default="reports/fidelity", metavar="DIR",
-                          help="write fidelity.md/.json/.csv and the chart here "
-                               "(default reports/fidelity)")
+    fidelity.add_argument("--out", metavar="DIR",
+                          help="write fidelity.md/.json/.csv and the chart here (default "
+                               f"{FULL_REPORT}; with --blocks, {SUBSET_REPORT.format('N-M')}, "
+                               "so a subset never replaces the full report)")
     fidelity.add_argument("--readme", metavar="PATH",
                           help="also rewrite the fidelity section of this file")
     fidelity.add_argument("--calibration", default=str(DEFAULT_CALIBRATION), metavar="JSON",
@@ -101,6 +105,30 @@ def _folds(text):
     if value < 2:
         raise UsageError(f"--folds takes a whole number of folds, 2 or more, got {text!r}")
     return value
+
+
+FULL_REPORT = "reports/fidelity"  # the committed report of every block of the table
+SUBSET_REPORT = "reports/fidelity-blocks-{}"  # where a --blocks run goes by default
+
+
+def report_folder(out: str | None, blocks) -> Path:
+    """Where the fidelity report goes: --out, else the full report's folder, or for
+    --blocks a folder of its own. A UsageError if that folder holds a report of other
+    blocks than these (a subset must never replace a fuller report)."""
+    folder = Path(out or (SUBSET_REPORT.format("-".join(map(str, blocks))) if blocks
+                          else FULL_REPORT))
+    existing = folder / "fidelity.json"
+    if blocks and existing.is_file():
+        try:
+            held = {row["block"] for row in json.loads(existing.read_text())["blocks"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            held = None
+        if held is None or not held <= set(blocks):
+            count = "an unreadable" if held is None else f"a {len(held)}-block"
+            raise UsageError(f"--out {folder} holds {count} fidelity report; this run has "
+                             f"{len(blocks)} block(s) and would replace it: choose another "
+                             "--out")
+    return folder
 
 
 def _model(names):
@@ -371,9 +399,10 @@ def command_fidelity(args) -> int:
         text = Path(args.readme).read_text() if Path(args.readme).is_file() else ""
         if README_BEGIN not in text or README_END not in text:
             raise UsageError(f"{args.readme} has no {README_BEGIN} ... {README_END} section")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is not a directory")
+    out = report_folder(args.out, args.blocks)
+    reason = unwritable_folder(out)
+    if reason is not None:
+        raise UsageError(f"--out {out}: {reason}")
     if args.readme and not out.resolve().is_relative_to(Path(args.readme).resolve().parent):
         raise UsageError(f"--out {out} must be inside the folder of --readme {args.readme}, "
                          "so that the README can show its chart")

@@ -79,7 +79,11 @@ def command_report(args) -> int:
         written = report(args.dir, args.readme)
     except ReportError as exc:
         raise UsageError(str(exc))
-    print(f"wrote {len(written)} files; open {args.dir}/report.html or report.md")
+    print(written.headline())
+    for number, what in written.skipped:
+        print(f"pevmsim: warning: {args.dir}/results.jsonl line {number} skipped: {what}",
+              file=sys.stderr)
+    print(f"wrote {len(written.paths)} files; open {args.dir}/report.html or report.md")
     return 0
 
 

@@ -29,18 +29,23 @@ from .harness import add_harness_commands, command_bench, command_report, comman
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="pevmsim", description=(
         "Parallel EVM execution simulator: real py-evm execution under optimistic "
-        "parallel strategies, checked against serial execution on every run."))
+        "parallel strategies, checked against serial execution on every run. Figures "
+        "are virtual unless said otherwise: N virtual workers are simulated cores, "
+        "not threads of this machine, and time is the cost model's, not the wall "
+        "clock's (`pevmsim keys` lists every result key with its unit)."))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
                                      metavar="{run,compare,workloads,sweep,report,bench,"
-                                     "fetch,explain,calibrate,fidelity}")
+                                     "fetch,explain,calibrate,fidelity,keys}")
 
     run = commands.add_parser("run", help="run one block under one strategy (at one or "
                                           "more thread counts)")
     add_block_arguments(run)
     run.add_argument("--strategy", type=choice("strategy", list(STRATEGIES)),
-                     default="block-stm", help=f"one of {', '.join(STRATEGIES)}")
+                     default="block-stm",
+                     help=f"one of {', '.join(STRATEGIES)} (default block-stm)")
     add_strategy_option_argument(run)
     add_execution_arguments(run)
+    add_other_models_argument(run)
 
     compare = commands.add_parser("compare", help="run several strategies on one block")
     add_block_arguments(compare)
@@ -50,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"comma-separated (default all: {','.join(STRATEGIES)})")
     add_strategy_option_argument(compare)
     add_execution_arguments(compare)
+    add_other_models_argument(compare)
 
     add_explain_command(commands)
 
@@ -57,10 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     workloads.add_argument("specs", nargs="*", metavar="WORKLOAD",
                            help="list only these (names or FILE.py:CLASS plug-ins)")
     add_output_arguments(workloads, csv=False)
+    keys = commands.add_parser("keys", help="every JSON / CSV key of the result rows, its "
+                                            "unit and meaning")
+    add_output_arguments(keys, csv=False)
     add_harness_commands(commands)
     add_fetch_command(commands)
     add_fidelity_commands(commands)
     return parser
+
+
+def add_other_models_argument(parser) -> None:
+    parser.add_argument("--no-other-models", action="store_true",
+                        help="skip re-running the headline runs under the other "
+                             "deterministic cost models (the 'other cost models' line)")
 
 
 def command_run(args) -> int:
@@ -93,6 +108,36 @@ def command_workloads(args) -> int:
     return 0
 
 
+def command_keys(args) -> int:
+    """`pevmsim keys`: runs/summary.py's keys, units and meanings."""
+    import textwrap
+
+    from ..runs.summary import keys
+    from .exports import ExportError, check_outputs, export
+
+    try:
+        check_outputs(args.json, None)
+    except ExportError as exc:
+        raise UsageError(str(exc))
+    listed = keys()
+    if args.json:
+        export(args.json, None, [{"key": key, "unit": unit, "meaning": meaning,
+                                  "json_only": only} for key, unit, meaning, only in listed], [])
+    if args.json != "-":
+        width = max(len(key) for key, *_ in listed)
+        units = max(len(unit) for _, unit, *_ in listed)
+        for key, unit, meaning, only in listed:
+            text = meaning + (" [JSON only]" if only else "")
+            lines = textwrap.wrap(text, max(40, 100 - width - units - 4)) or [""]
+            print(f"{key:<{width}}  {unit:<{units}}  {lines[0]}")
+            for line in lines[1:]:
+                print(" " * (width + units + 4) + line)
+        print("\nEvery row of run --json / --csv, compare and a sweep's results.jsonl "
+              "holds these keys (a sweep row also suite and key; CSV leaves out the JSON "
+              "only ones and writes params as one param.NAME column each).")
+    return 0
+
+
 def command_explain(args) -> int:
     from .explain import command_explain as explain
 
@@ -111,7 +156,7 @@ def command_fidelity(args) -> int:
     return fidelity(args)
 
 
-COMMANDS = {"calibrate": command_calibrate, "fidelity": command_fidelity, "run": command_run, "compare": command_compare, "explain": command_explain,
+COMMANDS = {"keys": command_keys, "calibrate": command_calibrate, "fidelity": command_fidelity, "run": command_run, "compare": command_compare, "explain": command_explain,
             "workloads": command_workloads, "sweep": command_sweep,
             "report": command_report, "bench": command_bench, "fetch": command_fetch}
 

@@ -22,6 +22,7 @@ from ..environment import environment
 from .exports import ExportError, check_outputs, export, to_stdout
 from ..chain.failures import failure_warning
 from ..progress import Progress
+from ..runs.reasons import reasons
 from ..runs.summary import head
 from ..usage import EXIT_MISMATCH, UsageError
 
@@ -108,8 +109,7 @@ def format_summary(s: dict) -> str:
     return "\n".join([
         f"workload        {s['workload']} {s['params']}  ({s['txs']} txs, {s['gas_used']:,} gas)",
         f"transactions    {failed}",
-        f"strategy        {s['strategy']} on {s['threads']} virtual workers "
-        f"({s['backend']} backend), "
+        f"strategy        {s['strategy']} on {workers_text(s)}, "
         f"{s['cost_model']} cost model"
         + ("" if s["lazy_beneficiary"] else ", no lazy beneficiary")
         + (", lazy transfers" if s["lazy_transfers"] else ""),
@@ -125,7 +125,13 @@ def format_summary(s: dict) -> str:
            f"the gain of parallelism alone"]
           if s["real_speedup"] is not None else []),
         f"speedup         {s['virtual_speedup']:.2f}x virtual{spread}  "
-        f"(dependency bound {s['virtual_speedup_bound']:.2f}x)",
+        f"(dependency bound {s['virtual_speedup_bound']:.2f}x; {s['cost_model']} cost model)",
+        *(["other models    " + ", ".join(
+            f"{model} {_speedup(value)}x (bound "
+            f"{value['virtual_speedup_bound']:.2f}x)"
+            for model, value in s["other_cost_models"].items())
+           + " (the same block re-run under each)"] if s.get("other_cost_models") else []),
+        *([f"why             {reasons([s])[0]}"] if reasons([s]) else []),
         f"virtual time    parallel {s['virtual_makespan_s'] * 1e3:.3f} ms, "
         f"serial {s['virtual_serial_time_s'] * 1e3:.3f} ms",
         f"throughput      {s['virtual_throughput_tps']:,.0f} tx/s, "
@@ -143,9 +149,20 @@ def format_summary(s: dict) -> str:
     ])
 
 
+def workers_text(s: dict) -> str:
+    """'8 virtual workers (simulated backend)', '2 worker processes (processes backend)',
+    'one worker, in order' for the serial strategy."""
+    if s["strategy"] == "serial":
+        return "one worker, in order"
+    plural = "" if s["threads"] == 1 else "s"
+    if s["backend"] == "simulated":
+        return f"{s['threads']} virtual worker{plural} (simulated in virtual time)"
+    return f"{s['threads']} worker process{'' if s['threads'] == 1 else 'es'} ({s['backend']} backend)"
+
+
 def run_command(args, strategies: list) -> int:
     """run (one strategy) and compare (several): the rows, printed and exported."""
-    from ..runs.compare import compare, format_table
+    from ..runs.compare import compare
     from ..chain.serial import InvalidBlock
 
     try:
@@ -166,8 +183,12 @@ def run_command(args, strategies: list) -> int:
                             serial=serial, progress=progress)
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
+    others = ({} if args.no_other_models or base.backend != "simulated"
+              else other_models(block, headline_specs(specs, summaries), labels, serial,
+                                progress))
     rows = [{**head(workload.name, params, args.seed), **summary,
-             "environment": environment()} for summary in summaries]
+             "other_cost_models": others.get(spec),
+             "environment": environment()} for spec, summary in zip(specs, summaries)]
     single = args.command == "run" and len(rows) == 1
     export(args.json, args.csv, rows[0] if single else rows, rows)
     if not to_stdout(args.json, args.csv):
@@ -178,17 +199,106 @@ def run_command(args, strategies: list) -> int:
             failed = (f", {first['failed_txs']} failed: {first['reverted_txs']} reverted, "
                       f"{first['out_of_gas_txs']} out of gas" if first["failed_txs"] else "")
             print(f"{workload.name} {params} ({len(block)} txs{failed}), "
-                  f"{args.cost_model} cost model"
+                  f"{first['cost_model']} cost model"
                   + ("" if args.lazy_beneficiary else ", no lazy beneficiary")
                   + (", lazy transfers" if args.lazy_transfers else "")
                   + (f", median of {args.repeat} repeats (min-max)" if args.repeat > 1
                      else ""))
-            print(format_table(rows))
+            print(format_rows(rows))
         for flag, path in (("JSON", args.json), ("CSV", args.csv)):
             if path is not None:
                 print(f"{flag} written to {path}")
-    return 0 if all(row["matches_serial"] and header_ok(row) for row in rows) \
-        else EXIT_MISMATCH
+    return 0 if all(row["matches_serial"] and header_ok(row) and all(
+        other["matches_serial"] for other in (row["other_cost_models"] or {}).values())
+        for row in rows) else EXIT_MISMATCH
+
+
+def format_rows(rows: list) -> str:
+    """Several runs of one block: with several thread counts on the simulated backend,
+    the strategy x threads matrix (runs/matrix.py), its saturation note and the
+    verdict; otherwise the table of runs/compare.py. Then the line of the other cost
+    models and the reasons for surprising results."""
+    from ..runs.compare import format_table
+    from ..runs.matrix import format_matrix, matrix, saturation_note
+
+    counts = sorted({row["threads"] for row in rows})
+    lines = []
+    if len(counts) > 1 and all(row["real_speedup"] is None for row in rows):
+        m = matrix(rows)
+        lines.append(f"speedup over serial (x, virtual time, {rows[0]['cost_model']} cost "
+                     "model); * the best at each worker count")
+        lines += format_matrix(m)
+        note = saturation_note(m.threads, [m.bound.get(t) for t in m.threads])
+        lines += [note] if note else []
+        wrong = [f"{row['strategy']}@{row['threads']}: {'; '.join(row['mismatches'])}"
+                 for row in rows if not row["matches_serial"]]
+        lines.append(f"DO NOT MATCH SERIAL: {', '.join(wrong)}" if wrong
+                     else f"matches serial py-evm: all {len(rows)} runs")
+    else:
+        lines.append(format_table(rows))
+    line = other_models_line(rows)
+    lines += [line] if line else []
+    lines += [f"why: {text}" for text in reasons(rows)]
+    return "\n".join(lines)
+
+
+def headline_specs(specs: list, summaries: list) -> list:
+    """The runs whose speedup heads the output: every run of one strategy, else the
+    best strategy at each thread count (the first one on a tie)."""
+    if len({spec.strategy for spec in specs}) == 1:
+        return list(specs)
+    best: dict = {}
+    for spec, summary in zip(specs, summaries):
+        held = best.get(spec.threads)
+        if held is None or summary["virtual_speedup"] > held[1]["virtual_speedup"]:
+            best[spec.threads] = (spec, summary)
+    return [spec for spec, _ in best.values()]
+
+
+def other_models(block, specs: list, labels, serial, progress) -> dict:
+    """{spec: {model: {virtual_speedup, virtual_speedup_bound, matches_serial}}}: each
+    of `specs` run
+    again on the same block, checked against the same serial result, under every other
+    deterministic cost model at its own constants (costs/default.py)."""
+    from ..costs.default import deterministic_models
+    from ..runs.compare import compare
+
+    found: dict = {}
+    for model in deterministic_models():
+        chosen = [spec for spec in specs if spec.cost_model != model]
+        if not chosen:
+            continue
+        progress.line(f"the same runs under the {model} cost model")
+        again = compare(block, [replace(spec, cost_model=model, cold_load=None)
+                                for spec in chosen], labels=labels, serial=serial,
+                        progress=progress)
+        for spec, summary in zip(chosen, again):
+            found.setdefault(spec, {})[model] = {key: summary[key] for key in (
+                "virtual_speedup", "virtual_speedup_bound", "matches_serial")}
+    return found
+
+
+def _speedup(figures: dict) -> str:
+    return f"{figures['virtual_speedup']:.2f}" + (
+        "" if figures["matches_serial"] else " (DOES NOT MATCH SERIAL)")
+
+
+def other_models_line(rows: list) -> str | None:
+    """'other cost models  revm 0.83/1.37/1.67x, gas-disk ...': the headline runs'
+    speedups under the other deterministic models, in one line."""
+    headline = [row for row in rows if row.get("other_cost_models")]
+    if not headline:
+        return None
+    models = list(dict.fromkeys(model for row in headline for model in row["other_cost_models"]))
+    parts = []
+    for model in models:
+        values = "/".join(_speedup(row["other_cost_models"][model])
+                          for row in headline if model in row["other_cost_models"])
+        parts.append(f"{model} {values}x")
+    who = sorted({row["strategy"] for row in headline})
+    counts = "/".join(str(row["threads"]) for row in headline)
+    return (f"other cost models  {', '.join(parts)} ({'/'.join(who)} at {counts} "
+            f"workers, the same block re-run; this table: {rows[0]['cost_model']})")
 
 
 def run_workload(args, check_block=None, oracle_what_if: bool = False) -> tuple:

@@ -149,6 +149,7 @@ class CostModel(ABC):
     """A run's cost model. Stateful: it remembers which locations were loaded."""
 
     name: str
+    DETERMINISTIC = True  # the same block and run give bit-identical durations
     SCHEDULE = 0.0  # work per task taken from a shared queue (the backend adds it)
     SHARED_TASK = 0.0  # serialized seconds per task of a shared-queue strategy (backend)
     SPAWN = 0.0  # seconds between one worker's start and the next's (backend)
@@ -316,6 +317,7 @@ class DiskGasCostModel(GasCostModel):
 
 class MeasuredCostModel(CostModel):
     name = "measured"
+    DETERMINISTIC = False  # CPU time: noisy, machine-dependent
 
     def __init__(self, cold_load: float | None = None) -> None:
         if cold_load is not None:
@@ -389,6 +391,7 @@ class ObservedCostModel(CostModel):
     """
 
     name = "observed"
+    DETERMINISTIC = False  # one real run's timings
 
     def __init__(self, execution_s: dict, execution_gas: dict, serial_s: list,
                  schedule: float, sync: float) -> None:

@@ -30,6 +30,22 @@ finishes, since an execution is atomic in virtual time (asserted under
 PEVMSIM_DEBUG=1, see debug.py); a write set holds no storage slot of an address wiped
 later in the same incarnation (a wipe removes them).
 
+Values read (for strategies that validate by value, Sei and Monad): a finished
+incarnation also carries `values`, the value each read location had as py-evm saw it
+(a balance with every lower delta summed; a storage slot after its account's latest
+wipe, `effective_storage`), so that `current_value` can tell whether a lower write
+changed what it read or only wrote the same value again. A storage slot whose read
+depended on whether a lower transaction wrote it at all (the EIP-2200 original value
+of a slot of an account this incarnation wiped) is listed in `version_reads`: it can
+only be validated by version. An incarnation stopped by an ESTIMATE carries the
+locations it had written so far (`partial_writes`: Sei turns them into ESTIMATEs).
+
+Assumed nonce (Monad's `set_original_nonce(sender, tx.nonce)`): an execution asked to
+`assume_nonce` reads its sender's nonce as the transaction's own nonce, whatever the
+memory holds (the read is still recorded, with that assumed value), so that it runs to
+the end and loads its state even before its sender's previous transaction merged; a
+validation by value then fails unless the real nonce equals it.
+
 Lazy beneficiary: with `lazy_beneficiary` on, the fee credit to the coinbase (and any
 other `delta_balance` on it) is recorded as a DELTA, which commutes, instead of a
 read-modify-write of its balance. A transaction that really reads the coinbase balance
@@ -78,6 +94,31 @@ pyevm_boundary.install()
 @lru_cache(maxsize=4096)
 def code_hash(code: bytes) -> bytes:
     return keccak(code) if code else EMPTY_SHA3
+
+
+def effective_storage(account_version, version, value):
+    """What a read of a storage slot returns, given the version of its account record
+    and the slot's (version, value): a slot written before the account's latest
+    creation, deletion or wipe in this block (or only present before the block) reads
+    as zero."""
+    if account_version is PRE_BLOCK:
+        return value
+    if version is PRE_BLOCK or version[0] < account_version[0]:
+        return 0
+    return value
+
+
+def current_value(mv: MVMemory, pre_state: "PreState", location, tx: int) -> tuple:
+    """(version, value) that a read of `location` by transaction `tx` returns now, the
+    value as py-evm sees it (see `Incarnation.values`); raises EstimateRead."""
+    version, value, delta_sum = mv.read(location, tx)
+    if value is NOT_WRITTEN:
+        value = pre_state.value(location)
+    if delta_sum:
+        value = value + delta_sum
+    if location[0] == STORAGE:
+        value = effective_storage(mv.read((ACCOUNT, location[1]), tx)[0], version, value)
+    return version, value
 
 
 class PreState:
@@ -137,6 +178,9 @@ class VersionedAccountDB(AccountDatabaseAPI):
         self.lazy: frozenset = frozenset()  # addresses whose balance takes deltas only
         self.lazy_sender = None  # a lazy raw transfer's sender, its checks mocked
         self.lazy_nonce = 0  # that transfer's nonce (the mock pevm's LazySender reads)
+        self.assumed_sender = None  # the sender whose nonce is assumed (Monad)
+        self.assumed_nonce = 0  # the nonce assumed for it: the transaction's own
+        self.version_reads: set = set()  # reads only a version can validate
         self._warm: set = set()
         self._journal: list = []
 
@@ -167,13 +211,22 @@ class VersionedAccountDB(AccountDatabaseAPI):
     def _read_storage(self, address, slot: int) -> int:
         account_version = self._read((ACCOUNT, address))[0]
         version, value, _ = self._read((STORAGE, address, slot))
-        if account_version is PRE_BLOCK:
-            return value
-        # The account was created, deleted or wiped in this block: a slot written
-        # before that (or only present before the block) reads as zero.
-        if version is PRE_BLOCK or version[0] < account_version[0]:
-            return 0
-        return value
+        return effective_storage(account_version, version, value)
+
+    def read_values(self) -> dict:
+        """Each location read -> its value as py-evm saw it (Incarnation.values)."""
+        values = {}
+        base = self._base
+        for location in self.reads:
+            version, value, delta_sum = base[location]
+            if delta_sum:
+                value = value + delta_sum
+            if location[0] == STORAGE and location not in self.version_reads:
+                value = effective_storage(base[(ACCOUNT, location[1])][0], version, value)
+            values[location] = value
+        if self.assumed_sender is not None and (NONCE, self.assumed_sender) in values:
+            values[(NONCE, self.assumed_sender)] = self.assumed_nonce
+        return values
 
     # -- storage -----------------------------------------------------------------
     def get_storage(self, address, slot: int, from_journal: bool = True) -> int:
@@ -185,6 +238,7 @@ class VersionedAccountDB(AccountDatabaseAPI):
                 return 0
         elif address in self.wiped:
             # py-evm: the locked changes (lower transactions' writes) over a new trie.
+            self.version_reads.add((STORAGE, address, slot))
             if self._read((STORAGE, address, slot))[0] is PRE_BLOCK:
                 return 0
         return self._read_storage(address, slot)
@@ -246,6 +300,9 @@ class VersionedAccountDB(AccountDatabaseAPI):
             return value
         if address == self.lazy_sender:
             return self.lazy_nonce + self.deltas.get(location, 0)
+        if address == self.assumed_sender:
+            self._read(location)  # recorded; its value is the assumed one (values)
+            return self.assumed_nonce
         return self._read_value(location)
 
     def set_nonce(self, address, nonce: int) -> None:
@@ -452,6 +509,11 @@ class Incarnation:
     cpu_time: float = 0.0
     self_destructed: frozenset = frozenset()  # accounts its SELFDESTRUCTs deleted
     code_sizes: dict = field(default_factory=dict)  # code read -> its size in bytes
+    values: dict = field(default_factory=dict)  # location read -> its value (not
+    # for one stopped by an ESTIMATE)
+    version_reads: frozenset = frozenset()  # reads only a version can validate
+    partial_writes: frozenset = frozenset()  # one stopped by an ESTIMATE: what it
+    # had written by then
 
 
 class ExecutionEnv:
@@ -481,8 +543,11 @@ class ExecutionEnv:
             db.lazy_sender = sender
             db.lazy_nonce = transaction.nonce
 
-    def execute(self, mv: MVMemory, tx: int, incarnation: int) -> Incarnation:
-        """Execute transaction `tx` for real in py-evm against `mv` as it stands now."""
+    def execute(self, mv: MVMemory, tx: int, incarnation: int,
+                assume_nonce: bool = False) -> Incarnation:
+        """Execute transaction `tx` for real in py-evm against `mv` as it stands now
+        (`assume_nonce`: its sender's nonce read as the transaction's, see the module
+        docstring)."""
         started = time.process_time()
         state = self.state_class(
             IncarnationView(tx, mv, self.pre_state),
@@ -496,6 +561,9 @@ class ExecutionEnv:
         destructed = frozenset()
         try:
             self._make_lazy(db, tx, transaction)
+            if assume_nonce:
+                db.assumed_sender = self.block.senders[tx]
+                db.assumed_nonce = transaction.nonce
             computation = state.apply_transaction(transaction)
             outcome = transaction_outcome(self.vm_class, transaction, computation)
             gas = outcome.gas_used
@@ -514,6 +582,7 @@ class ExecutionEnv:
         if debug.ENABLED and finished:  # execution is atomic in virtual time
             debug.check(mv.first_invalid_read(db.reads, tx) is None,
                         lambda: f"tx {tx}: a read changed during its own execution")
+        cpu_time = time.process_time() - started
         return Incarnation(
             tx=tx,
             incarnation=incarnation,
@@ -527,7 +596,11 @@ class ExecutionEnv:
             blocked_on=blocked_on,
             blocked_location=blocked_location,
             error=error,
-            cpu_time=time.process_time() - started,
+            cpu_time=cpu_time,
             self_destructed=destructed if finished else frozenset(),
             code_sizes=db.code_sizes,
+            values=db.read_values() if hit is None else {},
+            version_reads=frozenset(db.version_reads),
+            partial_writes=(frozenset(db.writes) | frozenset(db.deltas) if hit is not None
+                            else frozenset()),
         )

@@ -54,7 +54,8 @@ def block_sections(d: Data, charts: Charts) -> list:
                   for strategy in d.strategies]
                + [num(d.mean(s, d.focus_strategy, d.focus_threads, "executions_per_tx")),
                   _header(d, s)] for s in settings]),
-             ("p", f"Speedups at {d.focus_threads} threads (x, virtual time). Real header: "
+             ("p", f"Speedups at {d.focus_threads} threads (x, virtual time, "
+                   f"{d.model_text}; {d.over_seeds(settings)}). Real header: "
                    "the block's gas against the header's gasUsed and, from Byzantium on, "
                    "its receipts against the receiptsRoot.")]
     count = min(EXTREMES, len(ranked) // 2)
@@ -116,6 +117,7 @@ def _distribution_chart(d: Data, charts: Charts, settings: list) -> str:
             xlabel="speedup over serial (x)", ylabel="share of blocks at or below",
             ylim=(0, 1.02))
     cdf.legend(fontsize=7, frameon=False)
-    figure.suptitle(f"Speedup distribution over recorded blocks ({d.suite} suite)")
+    figure.suptitle(f"Speedup distribution over recorded blocks ({d.suite} suite, "
+                    f"{d.model_text})")
     figure.tight_layout()
     return charts.save(figure, "block_speedups")

@@ -41,6 +41,7 @@ class Data:
         self.suite = meta["suite"]["name"]
         self.focus_strategy = meta["suite"]["focus"]["strategy"]
         self.focus_threads = meta["suite"]["focus"]["threads"]
+        self.planned = meta["suite"].get("configurations")  # runs the suite plans
         self.rows = rows
         self.bad = [row for row in rows if not row["matches_serial"]]
         self.ok = [row for row in rows if "error" not in row]
@@ -86,6 +87,38 @@ class Data:
                   if row["strategy"] == strategy and row["threads"] == threads
                   and row.get(key) is not None]
         return sum(values) / len(values) if values else None
+
+    def spread(self, setting, strategy, threads, key) -> tuple | None:
+        """(min, max) of `key` over the seeds when they differ, else None."""
+        values = [row[key] for row in self.groups[setting]
+                  if row["strategy"] == strategy and row["threads"] == threads
+                  and row.get(key) is not None]
+        return (min(values), max(values)) if values and min(values) != max(values) else None
+
+    def seeds(self, setting) -> int:
+        """How many seeds of this setting ran."""
+        return len({row["seed"] for row in self.groups[setting]})
+
+    def cell(self, setting, strategy, threads, key="virtual_speedup") -> str:
+        """A table cell: the mean over seeds, with its min-max when seeds differ."""
+        value = self.mean(setting, strategy, threads, key)
+        spread = self.spread(setting, strategy, threads, key)
+        return num(value) + (f" ({spread[0]:.2f}-{spread[1]:.2f})" if spread else "")
+
+    def over_seeds(self, settings=None) -> str:
+        """'one seed' or 'mean over 3 seeds (min-max in brackets)'."""
+        counts = sorted({self.seeds(s) for s in (settings or self.settings)})
+        if counts == [1]:
+            return "one seed"
+        return (f"mean over {'/'.join(map(str, counts))} seeds, min-max over seeds in "
+                "brackets")
+
+    @property
+    def model_text(self) -> str:
+        """The cost model(s) the figures are under: 'revm cost model'."""
+        models = sorted({s[3] for s in self.settings}) or sorted({s[3] for s in self.groups})
+        return (f"{models[0]} cost model" if len(models) == 1
+                else f"cost models {', '.join(models)} (per setting)")
 
     def series(self, setting, strategy, key) -> tuple:
         points = [(t, self.mean(setting, strategy, t, key)) for t in self.threads]
@@ -188,7 +221,8 @@ class Charts:
         self._ideal(ax)
         ax.set_ylim(0, max(top * 1.15, 2))
         self._threads_axis(ax)
-        ax.set(title=f"{d.focus_strategy} speedup over serial execution ({d.suite} suite)",
+        ax.set(title=f"{d.focus_strategy} speedup over serial execution ({d.suite} suite, "
+                     f"{d.model_text})",
                xlabel="virtual workers (threads)", ylabel="speedup (x, virtual time)")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
         self.save(figure, "overview")
@@ -207,6 +241,11 @@ class Charts:
                 x, y = d.series(setting, strategy, "virtual_speedup")
                 ax.plot(x, y, marker="o", ms=3, color=d.strategy_colour(strategy),
                         label=strategy)
+                spreads = [d.spread(setting, strategy, t, "virtual_speedup") for t in x]
+                if any(spreads):  # the band of the seeds' min-max
+                    ax.fill_between(x, [lo for lo, _ in (r or (v, v) for r, v in zip(spreads, y))],
+                                    [hi for _, hi in (r or (v, v) for r, v in zip(spreads, y))],
+                                    color=d.strategy_colour(strategy), alpha=0.15, lw=0)
             x, y = d.series(setting, d.focus_strategy, "virtual_speedup_bound")
             ax.plot(x, y, color="black", ls=":", lw=1.5, label="dependency bound")
             self._ideal(ax)
@@ -219,7 +258,8 @@ class Charts:
             ax.set_xlabel("virtual workers (threads)")
         for ax in axes[:, 0]:
             ax.set_ylabel("speedup (x)")
-        self._title_and_legend(figure, axes.flat[0], "Speedup vs threads per workload "
+        self._title_and_legend(figure, axes.flat[0], f"{d.model_text}, {d.over_seeds()}: "
+                               "speedup vs threads per workload "
                                f"and strategy ({d.suite} suite, virtual time)")
         self.save(figure, "speedup")
 
@@ -241,6 +281,7 @@ class Charts:
                     ax.plot([i for i, _ in points], [v for _, v in points], marker="o",
                             ms=4, color=d.strategy_colour(strategy), label=strategy)
                 ax.set_yscale("log")
+                plain_ticks(ax.yaxis)
                 ax.set_xticks(range(len(settings)), ticks, rotation=20, ha="right",
                               fontsize=7)
                 ax.set_xlim(-0.4, len(settings) - 0.6)
@@ -249,13 +290,14 @@ class Charts:
                     ax.set_title(workload)
                 else:
                     ax.set_xlabel("contention: low -> high")
-        self._title_and_legend(figure, axes[0][0], "Throughput vs contention at "
+        self._title_and_legend(figure, axes[0][0], f"{d.model_text}: throughput vs contention at "
                                f"{d.focus_threads} threads (virtual time)")
         self.save(figure, "throughput")
 
     def executions(self) -> None:
         d = self.data
-        figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6),
+        bars = max(len(d.strategies) - 1, 1) * len(d.settings)
+        figure, (left, right) = plt.subplots(1, 2, figsize=(max(12.0, 6 + 0.28 * bars), 4.8),
                                              gridspec_kw={"width_ratios": [1, 1.4]})
         for setting in d.settings:
             colour, style = d.workload_colour(setting)
@@ -264,7 +306,8 @@ class Charts:
         left.axhline(1, color="grey", lw=1, ls="--")
         self._threads_axis(left)
         left.set_yscale("log")
-        left.set(title=f"{d.focus_strategy}: executions per transaction",
+        plain_ticks(left.yaxis)
+        left.set(title=f"{d.focus_strategy}: executions per transaction ({d.model_text})",
                  xlabel="virtual workers (threads)",
                  ylabel="executions per tx (1 = no waste)")
         left.legend(fontsize=6.5, frameon=False)
@@ -300,13 +343,14 @@ class Charts:
         for position, total, strategy in tops:
             clipped = total > cap
             right.annotate(f"{strategy} ({total:.0f}, clipped)" if clipped else strategy,
-                           (position, min(total, cap * 1.1)), rotation=90, fontsize=5.5,
+                           (position, min(total, cap * 1.1)), rotation=90, fontsize=7,
                            ha="center", va="top" if clipped else "bottom",
                            color="white" if clipped else "black",
                            xytext=(0, -2 if clipped else 2), textcoords="offset points")
         right.set_xticks(range(len(d.settings)), [d.labels[s] for s in d.settings],
                          rotation=25, ha="right", fontsize=7)
-        right.set(title=f"Wasted executions by cause at {d.focus_threads} threads",
+        right.set(title=f"Wasted executions by cause at {d.focus_threads} threads "
+                        f"({d.model_text})",
                   ylabel="wasted executions per tx")
         right.legend(fontsize=7, frameon=False)
         figure.tight_layout()
@@ -330,7 +374,8 @@ class Charts:
         ax.barh(names, suspensions, left=aborts, color=KIND_COLOURS["suspended"],
                 label="suspensions (ESTIMATE read)")
         ax.tick_params(axis="y", labelsize=7)
-        ax.set(title=f"Hottest locations: {d.focus_strategy} at {d.focus_threads} threads",
+        ax.set(title=f"Hottest locations: {d.focus_strategy} at {d.focus_threads} threads "
+                     f"({d.model_text})",
                xlabel="re-executions + suspensions caused (summed over seeds)")
         ax.legend(fontsize=7, frameon=False, loc="lower right")
         if not items:
@@ -349,7 +394,8 @@ class Charts:
                         ls=style, label=f"{name}: {TIERS[setting[3]]}")
         self._ideal(ax)
         self._threads_axis(ax)
-        ax.set(title=f"{d.focus_strategy}: state in memory (solid) vs on SSD (dashed)",
+        ax.set(title=f"{d.focus_strategy}: state in memory (gas, solid) vs on SSD "
+                     "(gas-disk, dashed)",
                xlabel="virtual workers (threads)", ylabel="speedup (x, virtual time)")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
         self.save(figure, "storage_tiers")
@@ -401,7 +447,8 @@ class Charts:
             else "")
         params = ", ".join(f"{k}={v}" for k, v in timeline["params"].items())
         gantt.set(title=f"{timeline['workload']}, {timeline['txs']} txs: "
-                        f"{timeline['strategy']} on {timeline['threads']} virtual workers"
+                        f"{timeline['strategy']} on {timeline['threads']} virtual workers, "
+                        f"{timeline.get('cost_model', 'gas')} cost model"
                         f"\n({params})",
                   xlabel=f"virtual time ({unit}); makespan "
                          f"{timeline['makespan_us'] * scale:,.1f} {unit}; {tasks}",
@@ -421,6 +468,15 @@ class Charts:
 
 
 # -- the documents --------------------------------------------------------------------
+def plain_ticks(axis) -> None:
+    """A log axis labelled 2, 5, 10, not 2x10^0 (major and minor ticks alike)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+
+
 def shorten(location: str) -> str:
     """'balance 0x69d8...07de': long hex numbers cut to their ends."""
     return re.sub(r"0x([0-9a-f]{4})[0-9a-f]{6,}([0-9a-f]{4})", r"0x\1...\2", location)

@@ -32,9 +32,12 @@ README_END in that file, so the README quotes this report and nothing copied by 
 
 from __future__ import annotations
 
+import csv
 import html
 import json
+import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from .charts import PALETTE, Charts, Data, num, shorten  # first: it picks matplotlib's backend
@@ -42,38 +45,82 @@ from .charts import PALETTE, Charts, Data, num, shorten  # first: it picks matpl
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..insight.naming import abbreviate  # noqa: E402
+from ..runs.matrix import cells, matrix, saturation_note  # noqa: E402
+from ..runs.reasons import reasons  # noqa: E402
+from ..strategies import STRATEGIES  # noqa: E402
 from .block_study import block_sections  # noqa: E402
-from .sweep import META, TIMELINES, read_results  # noqa: E402
+from ..paths import unwritable_file, unwritable_folder  # noqa: E402
+from .sweep import META, RESULTS, TIMELINES, checked_results  # noqa: E402
 
 README_BEGIN = "<!-- pevmsim report: figures begin -->"
 README_END = "<!-- pevmsim report: figures end -->"
 
 
 class ReportError(Exception):
-    """The directory holds no sweep results."""
+    """The directory holds no sweep results, or the report cannot be written there."""
 
 
-def report(out: Path, readme: Path | None = None) -> list:
+@dataclass(frozen=True)
+class Written:
+    """What `report` wrote, and what it read: the runs of the sweep found, the runs
+    its suite plans, and the lines of results.jsonl skipped (line number, why)."""
+    paths: list
+    suite: str
+    runs: int
+    planned: int | None
+    skipped: tuple
+
+    def headline(self) -> str:
+        """'suite: N of M runs' (and what is missing)."""
+        return f"{self.suite} report: {runs_text(self.runs, self.planned)}"
+
+
+def runs_text(runs: int, planned: int | None) -> str:
+    """'384 runs' for a complete sweep, '293 of 1,760 runs (1,467 missing: ...)' for a
+    partial one."""
+    if planned is None or runs >= planned:
+        return f"all {runs:,} runs of the suite" if planned else f"{runs:,} runs"
+    return (f"{runs:,} of {planned:,} runs ({planned - runs:,} missing: a partial "
+            "sweep; `pevmsim sweep SUITE --out DIR --resume` runs the rest)")
+
+
+def report(out: Path, readme: Path | None = None) -> Written:
     """Write the charts, report.md and report.html (and the figures paragraph of
-    `readme`, between its markers); returns the paths written."""
+    `readme`, between its markers). Nothing is written unless every output can be:
+    the folders are tried first (simulator/paths.py)."""
     out = Path(out)
-    if not (out / META).exists() or not (out / "results.jsonl").exists():
+    if not (out / META).exists() or not (out / RESULTS).exists():
         raise ReportError(f"{out} holds no sweep results (results.jsonl and meta.json); "
                           "run `pevmsim sweep SUITE --out DIR` first")
-    meta = json.loads((out / META).read_text())
-    rows = read_results(out)
-    if not rows:
-        raise ReportError(f"{out}/results.jsonl is empty; run the sweep first")
-    data = Data(rows, meta)
-    charts = Charts(out / "charts", data)
-    sections = _sections(data, charts, out)
-    written = charts.written + [out / "report.md", out / "report.html"]
-    (out / "report.md").write_text(to_markdown(sections))
-    (out / "report.html").write_text(to_html(sections, f"pevmsim report: {data.suite}"))
+    for folder in (out, out / "charts"):
+        reason = unwritable_folder(folder)
+        if reason is not None:
+            raise ReportError(f"cannot write the report in {folder}: {reason}")
     if readme is not None:
-        update_readme(Path(readme), data, out)
-        written.append(Path(readme))
-    return written
+        reason = unwritable_file(readme)
+        if reason is not None:
+            raise ReportError(f"--readme {readme}: {reason}")
+    try:
+        meta = json.loads((out / META).read_text())
+        rows, skipped = checked_results(out)
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read the sweep in {out}: {exc}")
+    if not rows:
+        raise ReportError(f"{out}/results.jsonl holds no results rows; run the sweep first")
+    data = Data(rows, meta)
+    try:
+        charts = Charts(out / "charts", data)
+        sections = _sections(data, charts, out, skipped)
+        written = charts.written + [out / "report.md", out / "report.html"]
+        written += [out / SUMMARY_CSV] if (out / SUMMARY_CSV).exists() else []
+        (out / "report.md").write_text(to_markdown(sections))
+        (out / "report.html").write_text(to_html(sections, f"pevmsim report: {data.suite}"))
+        if readme is not None:
+            update_readme(Path(readme), data, out)
+            written.append(Path(readme))
+    except OSError as exc:
+        raise ReportError(f"cannot write the report in {out}: {exc.strerror or exc}")
+    return Written(written, data.suite, len(rows), data.planned, tuple(skipped))
 
 
 def update_readme(readme: Path, d: "Data", out: Path) -> None:
@@ -124,11 +171,19 @@ def summary(d: "Data", out: Path) -> str:
     return " ".join(lines)
 
 
-def _sections(d: Data, charts: Charts, out: Path) -> list:
+def _sections(d: Data, charts: Charts, out: Path, skipped=()) -> list:
     """The report as a list of parts: ("h", level, text), ("p", text), ("alert",
-    text), ("table", header, rows), ("img", chart name, alt text)."""
+    text), ("table", header, rows), ("img", chart name, alt text). The first line
+    after the title says how many runs of how many the sweep holds."""
     meta = d.meta
-    parts = [("h", 1, f"pevmsim benchmark report: {d.suite} suite")]
+    parts = [("h", 1, f"pevmsim benchmark report: {d.suite} suite"),
+             ("p", f"This report covers {runs_text(len(d.rows), d.planned)}.")]
+    if d.planned is not None and len(d.rows) < d.planned:
+        parts.append(("alert", f"PARTIAL SWEEP: {len(d.rows):,} OF {d.planned:,} RUNS. "
+                               "Figures of the missing runs are absent; means are over "
+                               "the seeds that ran."))
+    for number, what in skipped:
+        parts.append(("alert", f"results.jsonl line {number} was skipped: {what}."))
     if meta["suite"].get("description"):
         parts.append(("p", meta["suite"]["description"]))
     if d.bad:
@@ -139,30 +194,27 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
     else:
         parts.append(("p", f"All {len(d.rows)} runs match stock serial py-evm execution "
                            "(post-state, every receipt, block gas and state root)."))
-    parts += _method_sections()
+    parts += _method_sections(d)
     parts.append(("p", f"{len(d.settings)} block settings, strategies "
                        f"{', '.join(d.strategies)}, threads "
                        f"{', '.join(map(str, d.threads))}; speedups are in virtual time "
-                       f"under the cost model; the focus configuration is "
+                       f"under the {d.model_text}; the focus configuration is "
                        f"{d.focus_strategy} at {d.focus_threads} threads. Environment: "
                        f"pevmsim {meta['pevmsim']} ({meta['git_commit'] or 'no git'}), "
                        f"py-evm {meta['py_evm']}, Python {meta['python']}, "
                        f"{meta['cpu_model']} x {meta['cpu_count']}."))
 
     parts += [("h", 2, "Speedup"), ("img", "overview", "speedup overview"),
-              ("table", ["setting", "txs", "dependency bound"] + d.strategies,
-               [[d.labels[s], str(s[2]), num(d.mean(s, d.focus_strategy, d.focus_threads,
-                                                     "virtual_speedup_bound"))]
-                + [num(d.mean(s, strategy, d.focus_threads, "virtual_speedup"))
-                   for strategy in d.strategies] for s in d.settings]),
-              ("p", f"Speedup at {d.focus_threads} threads (x, mean over seeds). The "
-                    "dependency bound is the best any scheduler could do on this block "
-                    "under the same cost model: each transaction executed exactly once, "
-                    "after the transactions whose writes it reads and no earlier than one "
-                    "cold load (any workers may load its state from the start), on this "
-                    "many workers (or sequentially, if that is faster); it ignores "
-                    "validation and re-execution costs, so it is optimistic."),
+              ("table", ["setting", "txs", "seeds", "dependency bound"] + d.strategies,
+               [[d.labels[s], str(s[2]), str(d.seeds(s)),
+                 d.cell(s, d.focus_strategy, d.focus_threads, "virtual_speedup_bound")]
+                + [d.cell(s, strategy, d.focus_threads) for strategy in d.strategies]
+                for s in d.settings]),
+              ("p", f"Speedup at {d.focus_threads} threads (x, virtual time, {d.model_text}; "
+                    f"{d.over_seeds()}); the dependency bound as in the Method "
+                    "section."),
               ("img", "speedup", "speedup per setting"),
+              *matrix_sections(d, out),
               ("h", 2, "Throughput vs contention"), ("img", "throughput", "throughput"),
               *_tier_sections(d), *_real_sections(d),
               ("h", 2, "Executions and aborts"), ("img", "executions", "executions")]
@@ -170,8 +222,8 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
     parts += block_sections(d, charts)
     parts += [("h", 2, "Conflict explainer"),
               ("p", f"The locations whose writes caused the most aborts and suspensions "
-                    f"under {d.focus_strategy} at {d.focus_threads} threads, summed over "
-                    "seeds."),
+                    f"under {d.focus_strategy} at {d.focus_threads} threads ({d.model_text}), "
+                    "summed over seeds."),
               ("img", "conflicts", "conflicts")]
     for setting in d.settings:
         top = d.conflicts(setting)[:5]
@@ -188,7 +240,8 @@ def _sections(d: Data, charts: Charts, out: Path) -> list:
         name = charts.timeline(timeline, path.stem)
         parts += [("p", f"{timeline['workload']}: the run where {timeline['strategy']} at "
                         f"{timeline['threads']} threads re-executed most "
-                        f"({timeline['score']} aborts + suspensions). Blue: first "
+                        f"({timeline['score']} aborts + suspensions; "
+                        f"{timeline.get('cost_model', 'gas')} cost model). Blue: first "
                         "executions, red: re-executions, orange: suspended executions, "
                         "green: validations, black: failed validations."),
                   ("img", name, f"timeline {timeline['workload']}")]
@@ -232,22 +285,117 @@ def _real_sections(d: Data) -> list:
                        "error"], rows)]
 
 
-def _method_sections() -> list:
-    return [("h", 2, "Method: what changed and why"),
-            ("p", "Since the fair-comparisons rework every strategy, the serial baseline "
-                  "and the dependency bound share one cost model (simulator/"
-                  "costs/cost_model.py): per-transaction cost, gas, cold and warm state loads "
-                  "(a re-execution finds its state warm, for every strategy alike, "
-                  "instead of a discount for Monad and the oracle only), multi-version "
-                  "bookkeeping and a scheduling cost per task. An execution cut short "
-                  "is charged the gas it had consumed, and the serial baseline is a "
-                  "plain sequential EVM (no dispatch, no multi-version costs), so "
-                  "speedups are no longer inflated by a padded baseline. Sei follows "
-                  "sei-cosmos (in-order validation as transactions finish, a waiting "
-                  "status, no round cap, and its cascade of resets), dag follows Bor "
-                  "(Block-STM that holds a transaction until its hinted dependencies "
-                  "have executed), and block-stm waits for the sender's previous "
-                  "transaction on a nonce, as pevm, Bor and grevm do.")]
+def _method_sections(d: Data) -> list:
+    """What the figures are, as the code is now: what is modelled, where each
+    strategy's model comes from (the first paragraph of its module's docstring, which
+    cites its source), and what the dependency bound assumes."""
+    strategies = [[name, STRATEGIES[name].description, _source(STRATEGIES[name])]
+                  for name in d.strategies if name in STRATEGIES]
+    return [("h", 2, "Method"),
+            ("p", "Every transaction and every re-execution is executed for real in "
+                  "py-evm, against a multi-version memory at storage-slot granularity "
+                  "(balances, nonces, code, each storage slot, account existence), on N "
+                  "virtual workers driven by a discrete-event simulation; every run's "
+                  "post-state, receipts and gas are compared with stock serial py-evm. "
+                  "Time is virtual: one cost model (simulator/costs/) prices every task "
+                  "of every strategy, the serial baseline (a plain sequential EVM: no "
+                  "dispatch, no multi-version costs) and the dependency bound alike: "
+                  "per-transaction cost, gas, cold and warm state loads (a re-execution "
+                  "finds its state warm, for every strategy), multi-version bookkeeping, "
+                  "validations and a scheduling cost per task taken from a shared "
+                  "queue. An execution cut short is charged the gas it consumed. "
+                  "Speedup is serial time over the parallel makespan under that model."),
+            ("p", "The dependency bound is the best any scheduler could do on the block "
+                  "under the same cost model: each transaction executed exactly once, "
+                  "after the transactions whose writes it reads (its true dependencies, "
+                  "from the final incarnations) and no earlier than one cold load, on "
+                  "the same number of workers, or sequentially if that is faster. It "
+                  "ignores validation and re-execution costs, so it is optimistic."),
+            ("p", "The strategies and what each models (from its module in "
+                  "simulator/strategies/, which cites the source it follows):"),
+            ("table", ["strategy", "what it models", "its module: the design and its source"],
+             strategies)]
+
+
+def _source(cls) -> str:
+    """The first paragraph of a strategy module's docstring, on one line."""
+    text = (sys.modules[cls.__module__].__doc__ or "").strip()
+    return " ".join(text.split("\n\n")[0].split())
+
+
+def matrix_sections(d: Data, out: Path) -> list:
+    """Per setting, the strategy x threads matrix (runs/matrix.py: serial once, the
+    best at each thread count marked, the bound last), its saturation note and the
+    reasons for surprising results; and DIR/summary.csv with every setting, strategy
+    and thread count."""
+    parts = [("h", 2, "Who wins: strategy x threads per setting"),
+             ("p", f"Speedup over serial (x, virtual time, {d.model_text}; "
+                   f"{d.over_seeds()}); * marks the best at each worker count; the last "
+                   "row is the dependency bound. Every figure, with its spread and "
+                   "counters, is in summary.csv.")]
+    records = []
+    for setting in d.settings:
+        rows = mean_rows(d, setting)
+        if not rows:
+            continue
+        m = matrix(rows)
+        lines = [[cell.strip() for cell in row] for row in cells(m, " *")]
+        parts += [("h", 3, f"{d.labels[setting]} ({setting[2]} txs, {setting[3]} cost "
+                           f"model, {d.seeds(setting)} seed{'s' if d.seeds(setting) > 1 else ''})"),
+                  ("table", lines[0], lines[1:])]
+        note = saturation_note(m.threads, [m.bound.get(t) for t in m.threads])
+        why = reasons(first_seed_rows(d, setting))
+        if note or why:
+            parts.append(("p", " ".join(([note[0].upper() + note[1:] + "."] if note else [])
+                                        + [f"Why: {line}." for line in why])))
+        records += [{"setting": d.labels[setting], "workload": setting[0],
+                     "params": json.dumps(dict(setting[1]), sort_keys=True),
+                     "txs": setting[2], "cost_model": setting[3],
+                     "lazy_beneficiary": setting[4], "seeds": d.seeds(setting),
+                     "strategy": row["strategy"], "threads": row["threads"],
+                     "virtual_speedup_mean": row["virtual_speedup"],
+                     "virtual_speedup_min": row["virtual_speedup_min"],
+                     "virtual_speedup_max": row["virtual_speedup_max"],
+                     "virtual_speedup_bound": row["virtual_speedup_bound"],
+                     "executions_per_tx": row["executions_per_tx"],
+                     "best_at_threads": row["strategy"] in m.winners.get(row["threads"], ())}
+                    for row in rows]
+    if records:
+        with (out / SUMMARY_CSV).open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, list(records[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(records)
+    return parts
+
+
+SUMMARY_CSV = "summary.csv"
+
+
+def mean_rows(d: Data, setting) -> list:
+    """One row per strategy and thread count of a setting, its figures the means over
+    seeds (with the speedup's min and max), in the shape runs/matrix.py reads."""
+    rows = []
+    for strategy in d.strategies:
+        for threads in d.threads:
+            speedup = d.mean(setting, strategy, threads, "virtual_speedup")
+            if speedup is None:
+                continue
+            low, high = (d.spread(setting, strategy, threads, "virtual_speedup")
+                         or (speedup, speedup))
+            rows.append({"strategy": strategy, "threads": threads, "virtual_speedup": speedup,
+                         "virtual_speedup_min": low, "virtual_speedup_max": high,
+                         "virtual_speedup_bound": d.mean(setting, strategy, threads,
+                                                         "virtual_speedup_bound"),
+                         "executions_per_tx": d.mean(setting, strategy, threads,
+                                                     "executions_per_tx")})
+    return rows
+
+
+def first_seed_rows(d: Data, setting) -> list:
+    """The rows of a setting's lowest seed (real runs, each with its own counters)."""
+    rows = d.groups[setting]
+    seed = min(row["seed"] for row in rows)
+    return [row for row in rows if row["seed"] == seed and "virtual_serial_share" in row]
 
 
 WHATIF_TOP = 3  # locations per setting in the what-if chart
@@ -295,11 +443,12 @@ def whatif_section(d: Data, charts: Charts) -> list:
     ax.set_xlim(0, max(max(bound for _, bound, _, _ in bars),
                        max((delta for _, delta in deltas), default=0)) * 1.12)
     ax.set(title=f"What-if: the dependency bound at {d.focus_threads} threads if a hot "
-                 "location did not conflict", xlabel="speedup bound (x)")
+                 f"location did not conflict ({d.model_text})", xlabel="speedup bound (x)")
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     charts.save(figure, "whatif")
     return parts + [
-        ("p", f"For each setting, the dependency bound at {d.focus_threads} threads (grey) "
+        ("p", f"For each setting, the dependency bound at {d.focus_threads} threads "
+              f"({d.model_text}; grey) "
               f"and, for its top {WHATIF_TOP} locations ranked by what removing their "
               "conflicts would gain, the bound without the dependencies they induce "
               "(bars) and with their writes as commutative deltas (diamonds). Locations "

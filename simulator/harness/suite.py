@@ -50,10 +50,11 @@ class BlockSpec:
     def param_dict(self) -> dict:
         return dict(self.params)
 
-    def describe(self) -> str:
-        """Short text for the progress bar."""
+    def describe(self, name: str | None = None) -> str:
+        """Short text for the progress bar; `name` is the workload's name, when known
+        (a plug-in's spec is its path)."""
         params = ",".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.workload}({params}) txs={self.txs} seed={self.seed}"
+        return f"{name or self.workload}({params}) txs={self.txs} seed={self.seed}"
 
 
 @dataclass(frozen=True)

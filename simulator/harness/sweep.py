@@ -21,8 +21,8 @@ parallelism never repeats a block's fixed costs.
 
 Invariants: results.jsonl holds each configuration's key at most once; rows arrive in
 any order and nothing depends on it (the timeline choice uses suite order). An
-interrupted sweep loses nothing: `resume=True` drops a torn last line and the failed
-rows, then runs exactly the configurations without a row.
+interrupted sweep loses nothing: `resume=True` cuts every line that is not a row (a
+torn last line, a corrupt one: each named) and the failed rows, then runs exactly the configurations without a row.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from workloads.block_cache import built_block
 from ..costs.cost_model import COST_MODELS
 from ..environment import environment as host_environment
 from ..chain.failures import failure_warning
+from ..paths import unwritable_folder
 from ..progress import Progress
 from ..runs.runner import run_block
 from ..chain.serial import InvalidBlock, execute_serial
@@ -91,6 +92,9 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
     if (jobs != 1 or scheduler) and any(c.run.backend != "simulated" for c in suite.configs):
         raise SweepError(f"suite {suite.name} has rows on a real backend (processes): run "
                          "it with --jobs 1, so that no other run shares the cores it times")
+    reason = unwritable_folder(out)
+    if reason is not None:
+        raise SweepError(f"--out {out}: {reason}")
     out.mkdir(parents=True, exist_ok=True)
     results = out / RESULTS
     if results.exists() and results.stat().st_size and not resume:
@@ -98,7 +102,8 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
                          "sweep, or choose another --out")
     if resume:
         _check_same_suite(out, suite)
-    finished = finished_keys(results)
+    progress = progress or Progress()
+    finished = finished_keys(results, progress)
     write_json(out / META, environment(suite))
 
     stats = SweepStats(skipped=sum(c.key in finished for c in suite.configs))
@@ -107,7 +112,6 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
     tasks = [task for task in tasks if task.configs]
     order = {config.key: index for index, config in enumerate(suite.configs)}
     focus = (suite.focus_strategy, suite.focus_threads)
-    progress = progress or Progress()
     with executor(jobs, scheduler, progress, len(tasks)) as run, \
             open(results, "a") as sink, \
             progress.runs(suite.name, len(suite.configs), stats.skipped) as done:
@@ -116,7 +120,8 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
                 raise SweepError(f"{suite.path}: {task.block.describe()}: {error}")
             if error is not None:
                 reason = f"{type(error).__name__}: {error}"
-                runs = [Run(failed_row(config, suite.name, reason), None, None)
+                runs = [Run(failed_row(config, suite.name, reason,
+                                       workload_name(config.block.workload)), None, None)
                         for config in task.configs if config.key not in finished]
             for item in runs:
                 row = item.row
@@ -124,7 +129,7 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
                     continue
                 finished.add(row["key"])
                 if item.warning:
-                    progress.warn(f"{task.block.describe()}: {item.warning}")
+                    progress.warn(f"{task.block.describe(row['workload'])}: {item.warning}")
                 if item.timeline is not None:
                     keep_timeline(out, item.timeline, order)
                 sink.write(json.dumps(row, default=str) + "\n")
@@ -132,7 +137,8 @@ def sweep(suite: Suite, out: Path, resume: bool = False, progress: Progress | No
                 stats.ran += 1
                 stats.failed += "error" in row
                 stats.mismatches += not row["matches_serial"]
-                done(f"{task.block.describe()} {row['strategy']}@{row['threads']}"
+                done(f"{task.block.describe(row['workload'])} "
+                     f"{row['strategy']}@{row['threads']}"
                      + (f": FAILED: {row['error']}" if "error" in row
                         else "" if row["matches_serial"] else ": DOES NOT MATCH SERIAL"))
     return stats
@@ -155,32 +161,43 @@ def setting_runs(block: BlockSpec, configs: tuple, suite_name: str, focus: tuple
         raise SettingError(f"workload {workload.name}: {exc}") from None
     warning = failure_warning(serial[0].failures)
     for config in configs:
-        row, report = _run(config, built, labels, serial, suite_name)
-        timeline = (timeline_of(config, report) if report is not None
+        row, report = _run(config, (built, labels, serial), suite_name, workload.name)
+        timeline = (timeline_of(config, report, workload.name) if report is not None
                     and (config.run.strategy, config.run.threads) == focus else None)
         yield Run(row, warning, timeline)
         warning = None
 
 
-def _run(config, block, labels, serial, suite_name: str) -> tuple:
-    """One configuration -> (its results row, its RunReport or None if it failed)."""
+def workload_name(spec: str) -> str:
+    """A suite's workload (a name or a FILE.py:CLASS plug-in) by its `name`, as the
+    command line shows it; the spec itself if it cannot be loaded."""
+    try:
+        return load_workload(spec).name
+    except WorkloadError:
+        return spec
+
+
+def _run(config, built: tuple, suite_name: str, name: str) -> tuple:
+    """One configuration on `built` (block, labels, serial result) -> (its results row,
+    its RunReport or None if it failed); `name` is the workload's name."""
+    block, labels, serial = built
     try:
         report = run_block(block, config.run, labels=labels, serial=serial)
     except InvalidBlock as exc:  # a strategy bug: recorded, and flagged by the report
-        return failed_row(config, suite_name, exc), None
+        return failed_row(config, suite_name, exc, name), None
     except Exception as exc:  # any other failure of this run: recorded, the sweep goes on
-        return failed_row(config, suite_name, f"{type(exc).__name__}: {exc}"), None
+        return failed_row(config, suite_name, f"{type(exc).__name__}: {exc}", name), None
     return {"suite": suite_name, "key": config.key,
-            **head(config.block.workload, config.block.param_dict, config.block.seed),
+            **head(name, config.block.param_dict, config.block.seed),
             **report.summary}, report
 
 
-def failed_row(config, suite_name: str, error) -> dict:
+def failed_row(config, suite_name: str, error, name: str) -> dict:
     """The row of a configuration that did not finish: flagged as not matching serial,
-    with its error (which --resume retries)."""
+    with its error (which --resume retries); `name` is the workload's name."""
     text = str(error) or type(error).__name__
     return {"suite": suite_name, "key": config.key,
-            **head(config.block.workload, config.block.param_dict, config.block.seed),
+            **head(name, config.block.param_dict, config.block.seed),
             "txs": config.block.txs, "strategy": config.run.strategy,
             "threads": config.run.threads, "cost_model": config.run.cost_model,
             "lazy_beneficiary": config.run.lazy_beneficiary, "backend": config.run.backend,
@@ -206,8 +223,9 @@ def keep_timeline(out: Path, timeline: dict, order: dict) -> None:
     write_json(path, timeline, compact=True)
 
 
-def timeline_of(config, report) -> dict:
-    """A run's schedule as a timeline (the JSON of DIR/timelines/)."""
+def timeline_of(config, report, name: str) -> dict:
+    """A run's schedule as a timeline (the JSON of DIR/timelines/); `name` is the
+    workload's name (the timeline's file is named by it)."""
     summary = report.summary
     events = report.metrics.events
     kinds = sorted({e[1] for e in events})
@@ -218,7 +236,7 @@ def timeline_of(config, report) -> dict:
     else:
         spans = _binned_spans(events, kinds, makespan / TIMELINE_BINS)
     return {
-        "key": config.key, "workload": config.block.workload,
+        "key": config.key, "workload": name,
         "params": config.block.param_dict, "txs": summary["txs"],
         "strategy": config.run.strategy, "threads": config.run.threads,
         "cost_model": config.run.cost_model,
@@ -255,24 +273,52 @@ def _binned_spans(events, kinds: list, width: float) -> list:
     return spans
 
 
-def finished_keys(results: Path) -> set:
-    """Keys of the finished rows in results.jsonl. A torn last line (a killed sweep)
-    is cut off and failed rows (with an `error`) are dropped, so that they run again."""
+def parse_results(data: bytes) -> tuple:
+    """(rows, bad) of results.jsonl's bytes: every line that is a JSON object with a
+    `key`, in file order, and (line number, what is wrong) of every other non-empty
+    line (a torn last line, a corrupt one)."""
+    rows, bad = [], []
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:  # not JSON, or not UTF-8
+            bad.append((number, "not a JSON row (torn or corrupt)"))
+            continue
+        if not isinstance(row, dict) or "key" not in row:
+            bad.append((number, "not a results row (no key)"))
+            continue
+        rows.append(row)
+    return rows, bad
+
+
+def finished_keys(results: Path, progress: Progress | None = None) -> set:
+    """Keys of the finished rows in results.jsonl. Lines that are not rows (a torn last
+    line of a killed sweep, a corrupt one) are cut, each named on `progress`, and
+    failed rows (with an `error`) are dropped, so that they run again."""
     if not results.exists():
         return set()
     data = results.read_bytes()
-    whole = data[:data.rfind(b"\n") + 1]  # without a torn last line
-    kept = [line for line in whole.decode().splitlines()
-            if line and "error" not in json.loads(line)]
-    text = "".join(line + "\n" for line in kept)
-    if text.encode() != data:
+    rows, bad = parse_results(data)
+    for number, what in bad:
+        if progress is not None:
+            progress.warn(f"{results} line {number}: {what}; cut, its run runs again")
+    kept = [row for row in rows if "error" not in row]
+    text = "".join(json.dumps(row, default=str) + "\n" for row in kept)
+    if bad or len(kept) != len(rows):
         results.write_text(text)
-    return {json.loads(line)["key"] for line in kept}
+    return {row["key"] for row in kept}
 
 
 def read_results(out: Path) -> list:
-    return [json.loads(line) for line in (Path(out) / RESULTS).read_text().splitlines()
-            if line]
+    """The rows of DIR/results.jsonl (lines that are not rows left out)."""
+    return checked_results(out)[0]
+
+
+def checked_results(out: Path) -> tuple:
+    """(rows, bad lines) of DIR/results.jsonl, as parse_results."""
+    return parse_results((Path(out) / RESULTS).read_bytes())
 
 
 def _check_same_suite(out: Path, suite: Suite) -> None:

@@ -11,7 +11,11 @@ bound and oracle do (cost_model.split, strategies/oracle.best_plan):
     whatif      the oracle's speedup (next to the run's dependency bound), and for the top
                 locations ranked by what removing their conflicts would gain, the bound
                 without their conflicts and with their writes as deltas (whatif.py);
-                with `oracle_what_if`, also the oracle without their conflicts
+                with `oracle_what_if`, also the oracle without their conflicts;
+                `together`: the top k = 2, 3, 5 entries removed at once; `ties`: entries
+                that gain the same alone, with the dependencies they share and their
+                bound removed together; `work_bound`: the bound is the total work over
+                the workers (or in order), which no location's fix raises
     reexecuted  the transactions executed most, each with the locations that aborted or
                 suspended its executions
 
@@ -28,7 +32,7 @@ from ..engine.metrics import DependencyBound
 from .naming import LocationNamer
 from ..strategies.oracle import best_plan
 from ..strategies.prepass import true_dependencies
-from .whatif import what_if
+from .whatif import TOGETHER, ties, together, what_if
 
 TOP_TRANSACTIONS = 10
 
@@ -64,6 +68,7 @@ def analyse(incarnations, cost_model, threads: int, metrics, namer: LocationName
                                              repr(location)))
     analysed = what_if(incarnations, serial_time, makespan, conflicts,
                        oracle=oracle if oracle_what_if else None)
+    baseline = serial_time / makespan(None) if makespan(None) else 1.0
     return {
         "conflicts": metrics.conflicts(namer.labels, names=namer.derived_names(conflicts)),
         "whatif": {
@@ -79,6 +84,18 @@ def analyse(incarnations, cost_model, threads: int, metrics, namer: LocationName
                 "bound_if_removed": w.removed, "bound_as_deltas": w.delta,
                 **({"oracle_if_removed": w.oracle_removed} if oracle_what_if else {}),
             } for w in analysed],
+            # the bound is the total work over the workers, not a chain of dependencies
+            "work_bound": bound.floor >= makespan(None) or serial_time <= makespan(None),
+            "together": [{
+                "k": k, "names": [namer.name(location) for location in w.locations],
+                "edges": w.edges, "bound_if_removed": w.removed, "bound_as_deltas": w.delta,
+            } for k, w in zip(TOGETHER, together(incarnations, serial_time, makespan,
+                                                 analysed))],
+            "ties": [{"ranks": [index + 1 for index in tie.entries],
+                      "shared_edges": tie.shared_edges, "edges": tie.edges,
+                      "bound_if_removed_together": tie.removed_together}
+                     for tie in ties(incarnations, serial_time, makespan, analysed,
+                                     baseline)],
         },
         "reexecuted": _reexecuted(metrics, len(incarnations), namer),
     }

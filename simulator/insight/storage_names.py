@@ -18,7 +18,9 @@ and names what it can derive: `0xa0b8..eb48 mapping at slot 9 [0x28c6..1d60]`,
 `0xa0b8..eb48 array at slot 5 [word 7]`. A contract whose code carries the ERC-20
 selectors, called directly with transfer / transferFrom in the block, has its balance
 map found from the preimages (the map holding the recipient's key that the call wrote):
-`ERC-20 0xa0b8..eb48 balanceOf[0x28c6..1d60]`.
+`ERC-20 0xa0b8..eb48 balanceOf[0x28c6..1d60]`. A well-known contract (`known`:
+naming.known_contracts) is named instead of its shortened address: `ERC-20 USDC
+balanceOf[0x28c6..1d60]`.
 
 Invariant: a name is derived only from recorded facts (the compiler's layout and types,
 executed preimages, the block's calldata and writes); a slot that cannot be walked back
@@ -118,15 +120,18 @@ def descend(text: str, tree: dict | None, offset: int) -> tuple:
 class SlotNamer:
     """Names (STORAGE, address, slot) locations of one block; see the module docstring."""
 
-    def __init__(self, contracts: dict, preimages: dict, balance_maps: dict) -> None:
+    def __init__(self, contracts: dict, preimages: dict, balance_maps: dict,
+                 known: dict | None = None) -> None:
         self.preimages = preimages
         self.balance_maps = balance_maps  # sourceless ERC-20 address -> balance map slot
+        self.known = known or {}  # well-known contracts without source: address -> name
         counts: dict = {}
         for source in contracts.values():
             counts[source.name] = counts.get(source.name, 0) + 1
         self.contract_names = {address: source.name if counts[source.name] == 1
                                else f"{source.name}@{short_hex(address)}"
                                for address, source in contracts.items()}
+        self.names = {**self.known, **self.contract_names}  # for addresses in keys
         self._variables = {address: _variables(source, self.contract_names[address])
                            for address, source in contracts.items()}
         self._cache: dict = {}
@@ -148,9 +153,10 @@ class SlotNamer:
         path = self._raw_path(slot, balance_map, 0)
         if path is None:
             return None
+        who = self.known.get(address) or short_hex(address)
         if balance_map is not None:
-            return f"ERC-20 {short_hex(address)} {path}"
-        return f"{short_hex(address)} {path}"
+            return f"ERC-20 {who} {path}"
+        return f"{who} {path}"
 
     # -- contracts with source ---------------------------------------------------------
     def _source_path(self, variables, slot: int, depth: int) -> tuple | None:
@@ -171,7 +177,7 @@ class SlotNamer:
             hashmap = parent[1]
             if offset >= hashmap["value"]["n_slots"]:
                 continue
-            entry = f"{parent[0]}[{key_text(preimage[32:], hashmap['key'], self.contract_names)}]"
+            entry = f"{parent[0]}[{key_text(preimage[32:], hashmap['key'], self.names)}]"
             text, reached = descend(entry, hashmap["value"], offset)
             if text is not None:
                 return text, reached
@@ -202,7 +208,7 @@ class SlotNamer:
                     continue
                 if base.startswith("slot "):
                     base = f"mapping at {base} "
-                return f"{base}[{word_text(key, self.contract_names)}]{suffix}"
+                return f"{base}[{word_text(key, self.names)}]{suffix}"
         return None
 
 

@@ -129,14 +129,8 @@ def what_if(incarnations, serial_time: float, makespan, conflicts, limit: int = 
         account = ((BALANCE, location[1]), (NONCE, location[1]))
         if location[0] == NONCE and account[0] in singles and account not in candidates:
             candidates.append(account)
-    results = []
-    for group in candidates:
-        results.append(WhatIf(
-            locations=group, edges=len(set().union(*(edges.get(l, ()) for l in group))),
-            removed=_speedup(serial_time, makespan(rewritten_reads(
-                incarnations, group, Rewrite.REMOVED, txs))),
-            delta=_speedup(serial_time, makespan(rewritten_reads(
-                incarnations, group, Rewrite.DELTA, txs)))))
+    results = [_analysed(incarnations, serial_time, makespan, group, (edges, txs))
+               for group in candidates]
     results.sort(key=lambda w: (-w.removed, -w.delta, -w.edges, repr(w.locations)))
     if oracle is None:
         return results[:limit]
@@ -144,5 +138,77 @@ def what_if(incarnations, serial_time: float, makespan, conflicts, limit: int = 
         rewrite(incarnations, w.locations, Rewrite.REMOVED)))) for w in results[:limit]]
 
 
+def _analysed(incarnations, serial_time: float, makespan, group: tuple, indexes) -> WhatIf:
+    """The WhatIf of the locations `group`; `indexes` is (induced_edges, touching) of
+    the incarnations."""
+    edges, txs = indexes
+    return WhatIf(
+        locations=group, edges=len(set().union(*(edges.get(l, ()) for l in group))),
+        removed=_speedup(serial_time, makespan(rewritten_reads(
+            incarnations, group, Rewrite.REMOVED, txs))),
+        delta=_speedup(serial_time, makespan(rewritten_reads(
+            incarnations, group, Rewrite.DELTA, txs))))
+
+
 def _speedup(serial_time: float, makespan: float) -> float:
     return serial_time / makespan if makespan else 1.0
+
+
+TOGETHER = (2, 3, 5)  # how many of the best locations `together` removes at once
+
+
+def together(incarnations, serial_time: float, makespan, ranked: list,
+             sizes=TOGETHER) -> list:
+    """What fixing the top k entries of `ranked` (WhatIfs, best first) at once would
+    buy, for each k of `sizes` that many distinct entries allow: WhatIfs over the union
+    of their locations (an entry whose locations are all among the better ones adds
+    nothing and is passed over). A bound of several locations removed is never below
+    the bound of any one of them removed alone (fewer edges)."""
+    txs = touching(incarnations)
+    edges = induced_edges(incarnations)
+    chosen: list = []
+    for entry in ranked:
+        if not set(entry.locations) <= {l for w in chosen for l in w.locations}:
+            chosen.append(entry)
+    found = []
+    for k in sizes:
+        if k > len(chosen):
+            break
+        group = tuple(dict.fromkeys(l for w in chosen[:k] for l in w.locations))
+        found.append(_analysed(incarnations, serial_time, makespan, group, (edges, txs)))
+    return found
+
+
+@dataclass(frozen=True)
+class Tie:
+    """Entries of the ranking whose bound, each removed alone, is the same."""
+    entries: tuple  # indexes into the ranking
+    shared_edges: int  # dependency edges every one of them induces
+    edges: int  # edges any of them induces
+    removed_together: float  # the bound with all of them removed at once
+
+
+def ties(incarnations, serial_time: float, makespan, ranked: list, baseline: float,
+         digits: int = 2) -> list:
+    """Groups of two or more entries of `ranked` that gain the same (to `digits`
+    decimals) over `baseline` (the real bound): what they share, and what removing
+    them together buys. Removing any one of them leaves the block's longest chain of
+    dependencies the same length; the shared edges say how much of that chain they
+    have in common, the joint removal whether the others then set it."""
+    edges = induced_edges(incarnations)
+    txs = touching(incarnations)
+    groups: dict = {}
+    for index, entry in enumerate(ranked):
+        if round(entry.removed, digits) > round(baseline, digits):
+            groups.setdefault(round(entry.removed, digits), []).append(index)
+    found = []
+    for indexes in groups.values():
+        if len(indexes) < 2:
+            continue
+        sets = [set().union(*(edges.get(l, ()) for l in ranked[i].locations))
+                for i in indexes]
+        group = tuple(dict.fromkeys(l for i in indexes for l in ranked[i].locations))
+        found.append(Tie(tuple(indexes), len(set.intersection(*sets)), len(set.union(*sets)),
+                         _speedup(serial_time, makespan(rewritten_reads(
+                             incarnations, group, Rewrite.REMOVED, txs)))))
+    return found

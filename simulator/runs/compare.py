@@ -52,7 +52,8 @@ COLUMNS = (  # summary key, heading, width
     ("matches_serial", "matches", 8),
 )
 REAL_COLUMNS = (("real_speedup", "real", 6),)  # processes backend rows
-LEGEND = ("speedup and bound are virtual (simulated workers, cost model time); bound: "
+LEGEND = ("speedup and bound are virtual (simulated workers, cost model time; * the "
+          "best at its thread count); bound: "
           "the dependency bound, the most any schedule could reach; re-exec: executions "
           "beyond one per transaction; suspend: executions paused on an unfinished "
           "write")
@@ -77,10 +78,16 @@ def _cell(summary: dict, key: str) -> str:
 
 
 def format_table(summaries) -> str:
-    """The comparison table, one row per summary, and its legend."""
+    """The comparison table, one row per summary (the best virtual speedup at each
+    thread count marked *), and its legend."""
     real = any(s["real_speedup"] is not None for s in summaries)
     columns = COLUMNS[:3] + REAL_COLUMNS + COLUMNS[3:] if real else COLUMNS
-    cells = [[_cell(s, key) for key, _, _ in columns] for s in summaries]
+    best = {}
+    for s in summaries:
+        best[s["threads"]] = max(best.get(s["threads"], 0.0), round(s["virtual_speedup"], 2))
+    cells = [[_cell(s, key) + ("*" if key == "virtual_speedup" and len(summaries) > 1
+                               and round(s[key], 2) == best[s["threads"]] else "")
+              for key, _, _ in columns] for s in summaries]
     widths = [max([width, len(heading)] + [len(row[i]) for row in cells])
               for i, (_, heading, width) in enumerate(columns)]
 

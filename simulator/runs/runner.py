@@ -50,6 +50,13 @@ class RunReport:
         return self.summary["matches_serial"]
 
 
+def workers(spec: RunSpec) -> str:
+    """'8 workers', '1 worker', 'one worker' for the serial strategy (it uses one)."""
+    if spec.strategy == "serial":
+        return "one worker"
+    return f"{spec.threads} worker{'' if spec.threads == 1 else 's'}"
+
+
 def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
               progress=None, intermediate_roots: bool = False,
               oracle_what_if: bool = False) -> RunReport:
@@ -81,7 +88,7 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
     engine = BACKENDS[spec.backend](**spec.backend_kwargs)
     try:
         with recording() as preimages, \
-                bar(f"{spec.strategy} on {spec.threads} workers") as parallel_bar:
+                bar(f"{spec.strategy} on {workers(spec)}") as parallel_bar:
             runner = STRATEGIES[spec.strategy](env, model, metrics, **spec.options)
             makespan = engine.run(runner, spec.threads, metrics, parallel_bar)
             final = runner.final_incarnations()

@@ -7,7 +7,8 @@ transactions ends in `_txs`; real host time is `wall_time_s`. A re-execution (an
 execution of a transaction beyond its first) is called that everywhere.
 
 Invariants: `run_summary` returns exactly the keys of SUMMARY_FIELDS, in that order;
-a row is HEAD_FIELDS (who asked) followed by the summary; CSV columns come from the
+a row is HEAD_FIELDS (who asked) followed by the summary (and, from `run` and
+`compare`, ROW_FIELDS); CSV columns come from the
 rows in order of first appearance, so the same rows give the same columns.
 """
 
@@ -18,6 +19,7 @@ import json
 from dataclasses import dataclass
 
 from ..chain.failures import failure_counts
+from .reasons import phases
 
 HEAD_FIELDS = {  # prepended by the command: what was run
     "workload": "workload name",
@@ -34,7 +36,9 @@ SUMMARY_FIELDS = {
     "strategy": "parallel execution strategy",
     "threads": "virtual workers",
     "backend": "execution backend",
-    "cost_model": "cost model: gas (state in memory), gas-disk (state on SSD), measured",
+    "cost_model": "cost model: gas (state in memory), gas-disk (state on SSD), revm "
+                  "(fitted to pevm's revm times), measured (py-evm CPU time); observed "
+                  "for a processes run's replay",
     "cost_model_constants": "the cost model's constants, seconds (JSON only)",
     "lazy_beneficiary": "coinbase credited as a commutative delta",
     "lazy_transfers": "raw transfers' senders and recipients updated as commutative "
@@ -79,12 +83,20 @@ SUMMARY_FIELDS = {
     "sequential_fallbacks": "block-stm under pevm's rules: 1 when the block ran "
                             "sequentially (a small block, or a self-destructed read)",
     "utilization": "busy share of the virtual workers' time",
+    "virtual_serial_share": "share of the makespan during which at most one worker was "
+                            "busy (an in-order merge, a chain of re-executions; "
+                            "runs/reasons.py)",
+    "virtual_serial_kinds": "seconds of those serial phases per task kind (execution, "
+                            "re-execution, validation, ...; JSON only)",
     "conflicts": "locations causing the most re-executions and suspensions (JSON only): "
                  "location, name (derived from the contract's source or layout), label "
                  "(the workload's hand label, else the name), reexecutions, suspensions",
     "whatif": "the oracle's speedup, and the top locations ranked by what removing "
               "their conflicts would gain: the dependency bound without them and with "
-              "their writes as deltas (JSON only; insight.py)",
+              "their writes as deltas; the top 2, 3 and 5 removed together "
+              "(`together`), entries that tie and why (`ties`), and whether the bound "
+              "is the total work rather than a dependency chain (`work_bound`) (JSON "
+              "only; insight/analysis.py)",
     "reexecuted": "the transactions executed most and the locations that forced each "
                   "re-execution (JSON only)",
     "wall_time_s": "host seconds this simulation took (Python; not a speedup figure)",
@@ -95,7 +107,65 @@ SUMMARY_FIELDS = {
                     "like wall_time_s)",
 }
 
-JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants"}  # nested: kept out of CSV
+ROW_FIELDS = {  # appended by `run` and `compare` after the summary
+    "other_cost_models": "the headline runs (one strategy: every run; several: the best "
+                         "at each thread count) re-run on the same block under every "
+                         "other deterministic cost model: {model: {virtual_speedup, "
+                         "virtual_speedup_bound, matches_serial}}; null for the "
+                         "other rows and with --no-other-models (JSON only)",
+    "environment": "pevmsim version and git commit, py-evm and Python versions, "
+                   "platform and CPU (JSON only; a sweep's meta.json)",
+}
+
+SWEEP_FIELDS = {  # a sweep's results.jsonl rows, before HEAD_FIELDS
+    "suite": "the suite's name",
+    "key": "the configuration's stable key (what --resume skips)",
+    "error": "a run that did not finish: why (the row is kept out of the figures and "
+             "--resume runs it again)",
+}
+
+# Units of the keys the naming rules (module docstring) do not already say.
+UNITS = {
+    "workload": "name", "params": "JSON", "seed": "integer", "suite": "name", "key": "text",
+    "error": "text", "txs": "transactions", "gas_used": "gas", "strategy": "name",
+    "threads": "workers", "backend": "name", "cost_model": "name",
+    "cost_model_constants": "seconds per unit", "lazy_beneficiary": "true/false",
+    "lazy_transfers": "true/false", "deep_check": "true/false", "repeats": "runs",
+    "matches_serial": "true/false", "mismatches": "list of text",
+    "header_check": "JSON", "state_root": "hex", "serial_state_root": "hex",
+    "virtual_speedup": "x", "virtual_speedup_min": "x", "virtual_speedup_max": "x",
+    "virtual_speedup_bound": "x", "real_speedup": "x", "real_engine_speedup": "x",
+    "prediction_error": "fraction (+0.1 = 10% over)", "executions_per_tx": "per transaction",
+    "utilization": "share 0-1", "virtual_serial_share": "share 0-1",
+    "virtual_serial_kinds": "seconds per kind", "conflicts": "JSON", "whatif": "JSON",
+    "reexecuted": "JSON", "other_cost_models": "JSON", "environment": "JSON",
+    "peak_rss_mib": "MiB", "virtual_throughput_tps": "tx per virtual second",
+    "virtual_throughput_gas_per_s": "gas per virtual second",
+}
+
+
+def unit(key: str) -> str:
+    """A key's unit: from UNITS, else from its name (`_s` seconds, `_txs`
+    transactions), else a count."""
+    if key in UNITS:
+        return UNITS[key]
+    if key.endswith("_s"):
+        return "seconds" + (" (virtual)" if key.startswith("virtual_") else " (real)")
+    if key.endswith("_txs"):
+        return "transactions"
+    return "count"
+
+
+def keys() -> list:
+    """(key, unit, meaning, JSON only) of every key a result row can hold, in row order:
+    a sweep's fields, HEAD_FIELDS, SUMMARY_FIELDS, ROW_FIELDS."""
+    return [(key, unit(key), meaning, key in JSON_ONLY)
+            for fields in (SWEEP_FIELDS, HEAD_FIELDS, SUMMARY_FIELDS, ROW_FIELDS)
+            for key, meaning in fields.items()]
+
+
+JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants",
+             "virtual_serial_kinds", "other_cost_models"}  # nested: kept out of CSV
 
 
 def head(workload: str, params: dict, seed: int) -> dict:
@@ -135,6 +205,8 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
     speedup = serial_time / makespan if makespan else 1.0
     real_speedup = (real["real_serial_time_s"] / real["real_makespan_s"]
                     if real and real["real_makespan_s"] else None)
+    serial_share, serial_kinds = phases(metrics.events,
+                                        real["real_makespan_s"] if real else makespan)
     summary = {
         "txs": n,
         "gas_used": result.gas_used,
@@ -178,6 +250,8 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
         "sequential_fallbacks": metrics.sequential_fallbacks,
         "utilization": (metrics.busy_time / (threads * real["real_makespan_s"]) if real
                         else metrics.busy_time / (threads * makespan) if makespan else 0.0),
+        "virtual_serial_share": serial_share,
+        "virtual_serial_kinds": serial_kinds,
         "conflicts": [{"location": c["location"], "name": c["name"], "label": c["label"],
                        "reexecutions": c["aborts"], "suspensions": c["suspensions"]}
                       for c in insight["conflicts"]],

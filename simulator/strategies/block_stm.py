@@ -52,8 +52,7 @@ from ..engine.locations import NONCE, STORAGE
 from ..engine.mv_memory import PRE_BLOCK, version_writers
 from ..params import Param
 from ..engine.scheduler import Scheduler
-from .base import SpeculativeStrategy
-from .serial import Serial
+from .serial import FallsBackToSerial
 
 PEVM_MIN_PARALLEL_GAS = 4_000_000  # pevm.rs, `Pevm::execute`
 
@@ -82,7 +81,7 @@ def previous_by_sender(senders) -> list:
     return previous
 
 
-class BlockSTM(SpeculativeStrategy):
+class BlockSTM(FallsBackToSerial):
     name = "block-stm"
     description = "Block-STM: optimistic execution, validation, ESTIMATE suspension"
     abort_on_estimate = False
@@ -100,7 +99,6 @@ class BlockSTM(SpeculativeStrategy):
         self.small_block_fallback = small_block_fallback
         self.selfdestruct_fallback = selfdestruct_fallback
         self.abandoned = False  # a self-destructed read: no task starts any more
-        self.sequential: Serial | None = None  # the sequential run, once fallen back
 
     def prepare(self, threads: int) -> None:
         gas = self.env.block.expected_gas_used
@@ -109,17 +107,7 @@ class BlockSTM(SpeculativeStrategy):
                 or (gas is not None and gas < PEVM_MIN_PARALLEL_GAS)):
             self._fall_back(self.cost_model)
 
-    def _fall_back(self, cost_model) -> None:
-        """Run the rest sequentially: the serial strategy over this strategy's memory
-        (the one every backend executes requests against)."""
-        self.shared_queue = False  # one worker, block order: no queue to contend
-        self.sequential = Serial(self.env, cost_model, self.metrics)
-        self.sequential.mv = self.mv
-        self.metrics.sequential_fallbacks += 1
-
-    def next_task(self) -> Task | None:
-        if self.sequential is not None:
-            return self.sequential.next_task()
+    def _next_task(self) -> Task | None:
         if self.abandoned:
             if self._in_flight:
                 return None  # the tasks in flight end first
@@ -128,19 +116,10 @@ class BlockSTM(SpeculativeStrategy):
             return self.sequential.next_task()
         return self.scheduler.next_task()
 
-    def done(self) -> bool:
-        if self.sequential is not None:
-            return self.sequential.done()
+    def _done(self) -> bool:
         return self.scheduler.done()
 
-    def final_incarnations(self) -> list:
-        if self.sequential is not None:
-            return self.sequential.final_incarnations()
-        return self.last
-
-    def start(self, worker: int, task: Task) -> TaskRun:
-        if self.sequential is not None:
-            return (yield from self.sequential.start(worker, task))
+    def _start(self, worker: int, task: Task) -> TaskRun:
         self._in_flight += 1
         if task.kind == TaskKind.EXECUTION:
             return (yield from self._start_execution(worker, task))
@@ -168,11 +147,7 @@ class BlockSTM(SpeculativeStrategy):
         """With wait_for_sender: the sender's previous transaction in the block."""
         return self.previous[tx] if self.previous is not None else None
 
-    def finish(self, worker: int, task: Task) -> Task | None:
-        if self.sequential is not None:
-            self.sequential.finish(worker, task)
-            # The sequential run hands its one worker the next transaction itself.
-            return None if self.sequential.done() else self.sequential.next_task()
+    def _finish(self, worker: int, task: Task) -> Task | None:
         result = self._running.pop(worker)
         self._in_flight -= 1
         if self.abandoned:

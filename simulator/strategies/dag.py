@@ -15,6 +15,14 @@ Protocol:
 - Hints are never trusted for correctness: Block-STM's validation still checks every
   read, so a missing edge costs a re-execution and a false edge only parallelism.
 
+- I/O: Bor's state prefetcher (maticnetwork/bor v2.2.8, e7928027944d,
+  `core/state_prefetcher.go`, inherited from geth) runs a block's transactions on a
+  throwaway state to warm caches, but `core/blockchain.go` (insertChain) starts it only
+  for the *following* block of a batch import (`it.peek()`), never for the block being
+  executed: a single block gets no read overlap from it, so none is modelled. (Bor's
+  ProcessBlock also races its serial processor against the parallel one and keeps the
+  first to finish; not modelled.)
+
 Invariants: Block-STM's (scheduler.py, mv_memory.py), whatever the hints.
 """
 
@@ -58,7 +66,7 @@ class DAG(BlockSTM):
         self.hints = producer_hints(dependencies, missing_edge_rate, false_edge_rate,
                                     random.Random(f"dag:{seed}"))
 
-    def next_task(self) -> Task | None:
+    def _next_task(self) -> Task | None:
         while True:
             task = self.scheduler.next_task()
             if task is None or task.kind != TaskKind.EXECUTION:

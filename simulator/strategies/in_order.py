@@ -8,9 +8,9 @@ Protocol:
   `publish_on_finish` its writes enter the memory at once, otherwise only at commit.
 - One committer at a time takes pending results in block order. Committing
   transaction i happens only after 0..i-1 are committed, so the memory then holds the
-  final writes of everything below i: if i's read set is still valid (same versions)
-  its result is final; if not, or if the subclass distrusts it
-  (`_forced_reexecution`), i is re-executed right there, as part of the commit task,
+  final writes of everything below i: if i's read set is still valid (`_commit_check`:
+  the same versions, or for Monad the same values) its result is final; if not, or if
+  the subclass distrusts it (`_forced_reexecution`), i is re-executed right there, as part of the commit task,
   and that incarnation is final because every input is. Either way the final writes
   are recorded and the next transaction may commit.
 - Commit tasks come before new executions. A subclass may skip the validation of
@@ -32,6 +32,8 @@ from .base import SpeculativeStrategy
 
 class InOrderCommit(SpeculativeStrategy):
     publish_on_finish: ClassVar[bool]
+    assume_sender_nonce: ClassVar[bool] = False  # first executions assume the
+    # sender's nonce (engine/versioned_state.py; Monad's set_original_nonce)
 
     def __init__(self, env, cost_model, metrics) -> None:
         super().__init__(env, cost_model, metrics)
@@ -58,6 +60,11 @@ class InOrderCommit(SpeculativeStrategy):
         """A location that makes `result` untrustworthy whatever its reads, or None."""
         return None
 
+    def _commit_check(self, tx: int, result) -> tuple:
+        """Whether `result` may commit: (a stale location or None, the check's cost);
+        by version unless the subclass says otherwise."""
+        return self.validate(tx, result.reads)
+
     # -- the Strategy interface ----------------------------------------------------------
     def done(self) -> bool:
         return self.committed == self.size
@@ -72,13 +79,13 @@ class InOrderCommit(SpeculativeStrategy):
 
     def start(self, worker: int, task: Task) -> TaskRun:
         if task.kind == TaskKind.EXECUTION:
-            result, kind = yield from self.execute(task.tx, 0)
+            result, kind = yield from self.execute(task.tx, 0, self.assume_sender_nonce)
             self._running[worker] = result
             return self.cost_model.execution(result), kind
         result = self.pending[task.tx]
         stale = self._forced_reexecution(task.tx, result)
         if stale is None:
-            stale, duration = self.validate(task.tx, result.reads)
+            stale, duration = self._commit_check(task.tx, result)
         else:
             self.metrics.aborted(task.tx, stale)
             duration = 0.0  # known since the execution ended

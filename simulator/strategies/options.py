@@ -2,7 +2,8 @@
 error rates, rounds, ...), declared by each strategy class as `options` (a tuple of
 simulator.params.Param) and passed to its constructor as keyword arguments.
 `pevmsim run/compare --strategy-option KEY=VALUE` sets them; every option has a
-default, so none is required.
+default, so none is required; a strategy may refuse a combination of them
+(`Strategy.check_options`), also as an OptionError.
 """
 
 from __future__ import annotations
@@ -36,4 +37,9 @@ def parse_options(classes, settings) -> dict:
                 per_strategy[cls.name][key] = option.parse(text)
             except ValueError as exc:
                 raise OptionError(f"option {exc}") from None
+    for cls in classes:
+        try:
+            cls.check_options(per_strategy[cls.name])
+        except ValueError as exc:
+            raise OptionError(f"{cls.name}: {exc}") from None
     return per_strategy

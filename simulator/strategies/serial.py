@@ -38,3 +38,58 @@ class Serial(SpeculativeStrategy):
 
     def done(self) -> bool:
         return self.next == self.size
+
+
+class FallsBackToSerial(SpeculativeStrategy):
+    """A parallel strategy that may hand the block, or the rest of it, to a plain
+    sequential run (`_fall_back`): from then on every call goes to a `Serial` over
+    this strategy's memory (the one every backend executes requests against). A
+    subclass implements the parallel run as `_next_task`, `_start`, `_finish` and
+    `_done`."""
+
+    sequential: Serial | None = None
+
+    def _fall_back(self, cost_model) -> None:
+        self.shared_queue = False  # one worker, block order: no queue to contend
+        self.sequential = Serial(self.env, cost_model, self.metrics)
+        self.sequential.mv = self.mv
+        self.metrics.sequential_fallbacks += 1
+
+    def _next_task(self) -> Task | None:
+        raise NotImplementedError
+
+    def _start(self, worker: int, task: Task) -> TaskRun:
+        raise NotImplementedError
+
+    def _finish(self, worker: int, task: Task) -> Task | None:
+        raise NotImplementedError
+
+    def _done(self) -> bool:
+        raise NotImplementedError
+
+    def next_task(self) -> Task | None:
+        if self.sequential is not None:
+            return self.sequential.next_task()
+        return self._next_task()
+
+    def start(self, worker: int, task: Task) -> TaskRun:
+        if self.sequential is not None:
+            return (yield from self.sequential.start(worker, task))
+        return (yield from self._start(worker, task))
+
+    def finish(self, worker: int, task: Task) -> Task | None:
+        if self.sequential is not None:
+            self.sequential.finish(worker, task)
+            # The sequential run hands its one worker the next transaction itself.
+            return None if self.sequential.done() else self.sequential.next_task()
+        return self._finish(worker, task)
+
+    def done(self) -> bool:
+        if self.sequential is not None:
+            return self.sequential.done()
+        return self._done()
+
+    def final_incarnations(self) -> list:
+        if self.sequential is not None:
+            return self.sequential.final_incarnations()
+        return self.last

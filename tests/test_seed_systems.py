@@ -1,0 +1,188 @@
+"""Golden scenarios for the rules Sei and Monad follow in their released source
+(strategies/sei.py, strategies/monad.py): value validation, Monad's exact merge on the
+beneficiary, the fiber window, Sei's rounds, its historical mode."""
+
+import pytest
+
+from simulator.abc import EXECUTION_EVENTS, EventKind
+from simulator.backends.simulated import SimulatedBackend
+from simulator.chain.outcome import assemble, mismatches
+from simulator.chain.serial import execute_serial
+from simulator.costs.cost_model import GasCostModel
+from simulator.engine.metrics import Metrics
+from simulator.engine.versioned_state import ExecutionEnv, PreState
+from simulator.runs.runner import run_block
+from simulator.runs.spec import RunSpec
+from simulator.strategies.sei import Sei, single_recipient_transfers
+from workloads.api import BlockBuilder
+from workloads.registry import BUILTINS
+
+
+def executions(report) -> list:
+    return report.metrics.executions_per_tx(len(report.incarnations))
+
+
+def independent_transfers(priority_fee: int, count: int = 2):
+    chain = BlockBuilder(0)
+    chain.priority_fee = priority_fee
+    senders, receivers = chain.accounts(count), chain.accounts(count)
+    return chain.build([chain.transfer(s, r.address, 10**15)
+                        for s, r in zip(senders, receivers)])
+
+
+def equal_value_write():
+    """tx 0 moves 0 tokens to user 2 (it rewrites two balances with their own values);
+    tx 1 then credits user 2. No priority fee, so the beneficiary never changes."""
+    chain = BlockBuilder(0)
+    chain.priority_fee = 0
+    users = chain.accounts(3)
+    token = chain.deploy("erc20", "Token", "TK", 10**24)
+    for user in users:
+        chain.call(chain._deployer, token, "transfer", user.address, 10**20)
+    return chain.build([chain.call_tx(users[0], token, "transfer", users[2].address, 0),
+                        chain.call_tx(users[1], token, "transfer", users[2].address, 10**18)])
+
+
+def test_monad_exact_merge_retries_after_a_priority_fee():
+    block = independent_transfers(10**9)
+    exact = run_block(block, RunSpec("monad", 2))
+    relaxed = run_block(block, RunSpec("monad", 2, strategy_options={"relaxed_merge": 1}))
+    assert exact.matches_serial and relaxed.matches_serial
+    # tx 1 read the beneficiary (EIP-3651) before tx 0 merged and paid it a fee
+    assert executions(exact) == [1, 2] and executions(relaxed) == [1, 1]
+    # an eager credit reads the beneficiary's balance: exact even under relaxed merge
+    eager = run_block(block, RunSpec("monad", 2, lazy_beneficiary=False,
+                                     strategy_options={"relaxed_merge": 1}))
+    assert eager.matches_serial and executions(eager) == [1, 2]
+
+
+def test_monad_no_fee_no_beneficiary_conflict():
+    report = run_block(independent_transfers(0), RunSpec("monad", 2))
+    assert report.matches_serial and executions(report) == [1, 1]
+
+
+@pytest.mark.parametrize("strategy, options", [("monad", {}), ("sei", {})])
+def test_an_equal_value_write_is_no_conflict(strategy, options):
+    report = run_block(equal_value_write(), RunSpec(strategy, 2, strategy_options=options))
+    assert report.matches_serial and executions(report) == [1, 1]
+
+
+@pytest.mark.parametrize("strategy, options", [
+    ("block-stm", {}), ("sei", {"version": "occ-dev-2023", "accuracy": 0.0})])
+def test_version_validation_counts_an_equal_value_write(strategy, options):
+    report = run_block(equal_value_write(), RunSpec(strategy, 2, strategy_options=options))
+    assert report.matches_serial and executions(report)[1] == 2
+
+
+def in_flight_peak(events) -> int:
+    """The most transactions between their first task's start and their last's end."""
+    spans = {}
+    for _, _, tx, _, start, end in events:
+        first, last = spans.get(tx, (start, end))
+        spans[tx] = (min(first, start), max(last, end))
+    moments = sorted({start for start, _ in spans.values()})
+    return max(sum(1 for start, end in spans.values() if start <= t < end) for t in moments)
+
+
+@pytest.mark.parametrize("fibers", [1, 4])
+def test_monad_never_more_transactions_in_flight_than_fibers(fibers):
+    block = BUILTINS["erc20"](accounts=50).block(60, seed=0)
+    report = run_block(block, RunSpec("monad", 8, strategy_options={"fibers": fibers}))
+    assert report.matches_serial
+    assert in_flight_peak(report.metrics.events) == fibers  # the window binds
+    assert max(executions(report)) <= 2
+
+
+def test_monad_default_window_is_256():
+    block = independent_transfers(10**9, count=300)
+    report = run_block(block, RunSpec("monad", 32))
+    assert report.matches_serial and in_flight_peak(report.metrics.events) == 256
+
+
+def run_sei(block, threads: int, **options):
+    env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), True)
+    metrics = Metrics()
+    sei = Sei(env, GasCostModel(), metrics, **options)
+    SimulatedBackend().run(sei, threads, metrics)
+    problems = mismatches(assemble(block, sei.final_incarnations()), execute_serial(block)[0])
+    return sei, metrics, problems
+
+
+CONTENDED = [("erc20", {"accounts": 10}), ("amm", {"hot_ratio": 0.5})]
+
+
+@pytest.mark.parametrize("workload, params", CONTENDED)
+@pytest.mark.parametrize("rounds", [1, 2, 10])
+def test_sei_rounds_are_capped_before_the_synchronous_round(workload, params, rounds):
+    block = BUILTINS[workload](**params).block(60, seed=0)
+    sei, _, problems = run_sei(block, 8, rounds=rounds)
+    assert problems == []
+    assert sei.round <= rounds + 1
+    assert sei.synchronous == (sei.round == rounds + 1)
+
+
+def test_sei_default_cap_is_ten_rounds():
+    block = BUILTINS["amm"](hot_ratio=1.0).block(60, seed=0)
+    sei, _, problems = run_sei(block, 8)
+    assert problems == [] and sei.round == 11 and sei.synchronous
+
+
+def resets_without_cause(events) -> int:
+    """Re-executions of a transaction not preceded, since its previous execution, by
+    that execution's abort or a failed validation of the transaction."""
+    count = 0
+    cause = {}
+    for _, kind, tx, _, _, _ in events:
+        if kind in EXECUTION_EVENTS:
+            if tx in cause and not cause[tx]:
+                count += 1
+            cause[tx] = kind == EventKind.ABORTED
+        elif kind == EventKind.FAILED_VALIDATION:
+            cause[tx] = True
+    return count
+
+
+@pytest.mark.parametrize("workload, params", CONTENDED)
+def test_sei_never_resets_a_transaction_for_its_predecessor(workload, params):
+    block = BUILTINS[workload](**params).block(60, seed=0)
+    _, released, problems = run_sei(block, 8, rounds=0)
+    assert problems == [] and released.executions > len(block.transactions)
+    assert resets_without_cause(released.events) == 0
+    # the development branch's cascade does reset transactions for their predecessor
+    _, dev, problems = run_sei(block, 8, version="occ-dev-2023", accuracy=0.0)
+    assert problems == [] and resets_without_cause(dev.events) > 0
+
+
+def test_sei_one_recipient_block_runs_sequentially():
+    chain = BlockBuilder(0)
+    receiver, senders = chain.accounts(1)[0], chain.accounts(64)
+    block = chain.build([chain.transfer(s, receiver.address, 10**15) for s in senders])
+    assert single_recipient_transfers(block.transactions)
+    assert not single_recipient_transfers(block.transactions[:63])
+    serial = run_block(block, RunSpec("serial", 8)).summary
+    sei = run_block(block, RunSpec("sei", 8)).summary
+    off = run_block(block, RunSpec("sei", 8, strategy_options={"one_recipient_rule": 0}))
+    assert sei["matches_serial"] and off.matches_serial
+    assert sei["virtual_makespan_s"] == serial["virtual_makespan_s"]
+    assert sei["sequential_fallbacks"] == 1 and off.summary["sequential_fallbacks"] == 0
+
+
+# pevmsim's `sei` before it followed the releases (commit 35f43aa), gas cost model,
+# lazy beneficiary, 60 transactions, seed 0: its makespan (s) and re-executions.
+HISTORICAL = [
+    ("erc20", {"accounts": 10}, 4, {}, 0.004794906999999983, 977),
+    ("erc20", {"accounts": 10}, 32, {"accuracy": 0.0, "rounds": 2}, 0.0021977169999999975, 117),
+    ("amm", {"hot_ratio": 0.5}, 32, {"cascade": 0}, 0.003571639, 853),
+    ("defi", {}, 32, {}, 0.0007668340000000005, 198),
+]
+
+
+@pytest.mark.parametrize("workload, params, threads, options, makespan, reexecutions",
+                         HISTORICAL)
+def test_sei_historical_mode_reproduces_the_old_figures(workload, params, threads, options,
+                                                        makespan, reexecutions):
+    block = BUILTINS[workload](**params).block(60, seed=0)
+    summary = run_block(block, RunSpec("sei", threads, strategy_options={
+        "version": "occ-dev-2023", **options})).summary
+    assert summary["matches_serial"]
+    assert (summary["virtual_makespan_s"], summary["reexecutions"]) == (makespan, reexecutions)
