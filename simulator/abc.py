@@ -6,9 +6,12 @@ then asks `next_task` for work whenever a worker is idle and calls `start` when 
 worker begins a task. `start` is a generator (a `TaskRun`): it yields an `Execute`
 request whenever the task needs a transaction executed in py-evm, against the
 multi-version memory as it stands at that instant, receives the `Incarnation`, and
-finally returns (duration under the cost model, EventKind). Executing a request is a
-pure step: the simulated backend does it in-process, the processes backend in a
-worker process over a replica of the memory. Everything else a task does (validating
+finally returns (duration, EventKind): the duration is what the run's cost model
+charged, a `Cost` (work on the worker, then time holding the run's one serialized
+resource) or seconds of work; a strategy passes the cost model's values on or adds
+them, never makes its own. Executing a request is a pure step: the simulated backend
+does it in-process, the processes backend in a worker process over a replica of the
+memory. Everything else a task does (validating
 read sets, bookkeeping) runs in the strategy. `finish` is called when the task's time
 is up: its effects become visible then, and it may hand the same worker a follow-up
 task. The run ends when `done`.
@@ -68,8 +71,35 @@ class Execute:
     assume_nonce: bool = False
 
 
+@dataclass(frozen=True)
+class Cost:
+    """A task's duration under the run's cost model, in seconds: `work` on the task's
+    own worker, then `shared` holding the run's one serialized resource (the scheduler's
+    shared counters and the multi-version memory's inserts: the simulated backend
+    queues tasks for it in the order their work ends, so its rate caps throughput).
+    Costs add up; a bare number is a Cost with no shared part (`as_cost`)."""
+
+    work: float
+    shared: float = 0.0
+
+    def __add__(self, other) -> "Cost":
+        other = as_cost(other)
+        return Cost(self.work + other.work, self.shared + other.shared)
+
+    __radd__ = __add__
+
+    @property
+    def total(self) -> float:
+        return self.work + self.shared
+
+
+def as_cost(value) -> Cost:
+    """A Cost, or a number of seconds of work as a Cost."""
+    return value if isinstance(value, Cost) else Cost(float(value))
+
+
 TaskRun = Generator[Execute, object, tuple]  # receives Incarnations; returns
-# (duration in seconds under the run's cost model, EventKind)
+# (duration under the run's cost model: a Cost or seconds of work, EventKind)
 
 
 def completed(duration: float, kind: EventKind) -> TaskRun:

@@ -6,13 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.harness.calibration import (CONSTANTS, FEATURES, block_features, fit, fit_parallel,
-                                   incarnation_features, predict, predicted_speedup,
-                                   read_table)
+from simulator.harness import calibration
+from simulator.harness.calibration import (CONSTANTS, FEATURES, GRID, PARALLEL_CONSTANTS,
+                                           GridSearch, Target, block_features, fit,
+                                           fold_of, grid_point, incarnation_features,
+                                           loss, predict, read_table)
 from simulator.cli.main import main
 from simulator.costs.cost_model import NANOSECOND, RevmCostModel
 from simulator.harness.calibration import PEVM_RULES
-from simulator.harness.fidelity import DEFAULT_TABLE, error_stats, ranks, spearman
+from simulator.harness.fidelity import (DEFAULT_TABLE, GIGAGAS_TABLE, error_stats, ranks,
+                                        spearman)
 from simulator.runs.runner import run_block
 from simulator.strategies import STRATEGIES
 from simulator.runs.spec import RunSpec
@@ -88,10 +91,28 @@ def test_the_vendored_table_lists_the_vendored_blocks():
 
 
 def test_fidelity_cli_json(tmp_path, capsys):
+    fold = {"PARALLEL": 1.25, "SCHEDULE": 1e-6, "SHARED_TASK": 1e-7}
+    calibration_json = tmp_path / "calibration.json"
+    calibration_json.write_text(json.dumps({"parallel": {
+        "folds": 5, "fold_constants": [{"fold": 3, "constants": fold}],
+        "targets": [{"block": "4369999", "fold": 3}, {"block": "gigagas-transfers", "fold": 3},
+                    {"block": "46147", "fold": 0}]}}))
     code = main(["fidelity", "--blocks", "46147,4369999", "--cost-models", "revm,gas",
-                 "--json", "-", "--out", str(tmp_path)])
+                 "--calibration", str(calibration_json), "--gigagas-workloads",
+                 "gigagas-transfers", "--json", "-", "--out", str(tmp_path)])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
+    held = {row["block"]: row["held_out_revm"] for row in result["blocks"]}
+    assert held[46147] is None  # pevm ran it sequentially; no fold constants either
+    parallel_row = result["blocks"][1]
+    assert held[4369999] is not None and held[4369999] != parallel_row["predicted_speedup"]["revm"]
+    (giga,) = result["gigagas"]
+    assert giga["block"] == "raw-transfers" and giga["measured_speedup"] == 2.82
+    assert giga["threads"] == 32 and set(giga["predicted_speedup"]) == {"revm", "gas"}
+    assert giga["held_out_revm"] is not None and giga["matches_serial"]
+    assert list(giga["scaling_revm"]) == ["1", "2", "4", "8", "16", "32", "64"]
+    assert giga["scaling_revm"]["32"] == giga["predicted_speedup"]["revm"]
+    assert (tmp_path / "fidelity_scaling.png").stat().st_size > 0
     assert [row["block"] for row in result["blocks"]] == [46147, 4369999]
     sequential, parallel = result["blocks"]
     assert not sequential["pevm_parallel"] and parallel["pevm_parallel"]
@@ -108,7 +129,10 @@ def test_fidelity_cli_rejects_bad_input(capsys):
     assert main(["fidelity", "--blocks", "12345"]) == 2
     assert main(["fidelity", "--cost-models", "nope"]) == 2
     assert main(["calibrate", "--table", "/nonexistent.tsv"]) == 2
-    assert capsys.readouterr().err.count("pevmsim: error:") == 3
+    assert main(["calibrate", "--folds", "1"]) == 2
+    assert main(["fidelity", "--gigagas-workloads", "nope"]) == 2
+    assert main(["fidelity", "--calibration", "/nonexistent.json"]) == 2
+    assert capsys.readouterr().err.count("pevmsim: error:") == 6
 
 
 @pytest.mark.parametrize("number,threads", [(46147, 12), (1150000, 12), (4369999, 32)])
@@ -169,16 +193,47 @@ def test_selfdestruct_fallback_fires_and_matches_serial():
     assert plain["matches_serial"] and plain["sequential_fallbacks"] == 0
 
 
-def test_fit_parallel_recovers_the_constants_that_generated_the_speedup():
-    block = load_block(4369999)
-    truth = {"PARALLEL": 2.0, "SCHEDULE": 4e-6}
-    measured = [predicted_speedup(block, 12, truth)]
-    result = fit_parallel([block], measured, 12, parallel_grid=(1.0, 2.0),
-                          schedule_grid=(1e-6, 4e-6))
-    assert (result["PARALLEL"], result["SCHEDULE"]) == (2.0, 4e-6)
-    scores = {(p, s): score for p, s, score in result["scores"]}
-    assert scores[(2.0, 4e-6)] == 0.0
-    assert all(score > 0 for key, score in scores.items() if key != (2.0, 4e-6))
+def synthetic_targets(truth: dict, count: int) -> list:
+    """Targets whose "measured" speedups the synthetic model below gives at `truth`."""
+    return [Target(f"t{i}", "mainnet" if i % 3 else "gigagas", 12, _synthetic(i, truth), ())
+            for i in range(count)]
+
+
+def _synthetic(index: int, point: dict) -> float:
+    """Target i's speedup grows with parallel constant i mod 6 alone."""
+    name = PARALLEL_CONSTANTS[index % len(PARALLEL_CONSTANTS)]
+    return 1.0 + (1 + index) * point[name] / max(GRID[name])
+
+
+@pytest.fixture
+def synthetic(monkeypatch):
+    monkeypatch.setattr(calibration, "target_speedup",
+                        lambda target, constants: _synthetic(int(target.name[1:]), constants))
+
+
+def test_grid_search_finds_the_point_that_generated_the_speedups(synthetic):
+    truth_indexes = (2, 0, 1, 1, 0, 2)
+    targets = synthetic_targets(grid_point(truth_indexes), 12)
+    search = GridSearch(targets, {})
+    assert search.search() == truth_indexes
+    assert loss(targets, search.predictions[truth_indexes]) == 0.0
+    assert all(loss(targets, p) > 0 for i, p in search.predictions.items() if i != truth_indexes)
+
+
+def test_a_folds_search_sees_only_its_training_targets(synthetic):
+    """A held-out target that contradicts the rest changes the fit on everything, not
+    the choice of the fold that leaves it out."""
+    truth_indexes = (0, 1, 2, 0, 1, 1)
+    liar = Target("t12", "mainnet", 12, 1000.0, ())  # wants the largest PARALLEL
+    search = GridSearch(synthetic_targets(grid_point(truth_indexes), 12) + [liar], {})
+    training = [i for i in range(13) if fold_of(i, 5) != fold_of(12, 5)]
+    assert 12 not in training
+    assert search.search()[0] == len(GRID["PARALLEL"]) - 1  # the liar pulls it
+    assert search.best_visited(training) == truth_indexes
+
+
+def test_fold_of_is_a_fixed_rule():
+    assert [fold_of(i, 5) for i in range(12)] == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
 
 
 SMALL_BLOCKS = (46147, 116525, 1150000, 1796867, 2641321, 2674998, 2675000, 2688148,
@@ -190,17 +245,23 @@ def test_calibrate_cli_json(tmp_path, capsys):
     rows = [line for line in DEFAULT_TABLE.read_text().splitlines()
             if line.startswith("block") or int(line.split("\t")[0]) in SMALL_BLOCKS]
     table.write_text("\n".join(rows) + "\n")
+    gigagas = tmp_path / "gigagas.tsv"  # pevm's raw transfers only: a light block
+    gigagas.write_text("\n".join(line for line in GIGAGAS_TABLE.read_text().splitlines()
+                                 if line.startswith("engine\t")
+                                 or line.startswith("pevm\traw-transfers")) + "\n")
     features = tmp_path / "features.csv"
-    argv = ["calibrate", "--table", str(table), "--features", str(features), "--json", "-"]
+    argv = ["calibrate", "--table", str(table), "--gigagas", str(gigagas), "--features",
+            str(features), "--json", "-"]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert features.exists()  # computed once, then reused
-    assert result["fit"]["blocks"] == len(SMALL_BLOCKS)
+    assert result["fit"]["blocks"] == len(SMALL_BLOCKS) + 1  # and the gigagas block
     assert set(result["fit"]["constants"]) == set(CONSTANTS)
     assert min(result["fit"]["constants"].values()) >= 0
-    first, second = result["split"]
-    assert sorted(first["fit_on"] + first["evaluated_on"]) == sorted(SMALL_BLOCKS)
-    assert first["fit_on"] == second["evaluated_on"]
+    held = result["held_out"]
+    assert result["folds"] == 5 and held["blocks"] == len(SMALL_BLOCKS) + 1
+    assert set(held["per_block"]) == {str(b) for b in SMALL_BLOCKS} | {"gigagas-transfers"}
+    assert "gigagas-transfers" in result["features"]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out) == result
 

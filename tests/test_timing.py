@@ -11,6 +11,7 @@ from scenarios.blocks import independent_transfers, one_sender_chain
 from test_random_blocks import OPS, build
 
 from simulator import debug
+from simulator.abc import Cost, as_cost
 from simulator.costs.cost_model import COST_MODELS, CostModel, GasCostModel
 from simulator.runs.runner import run_block
 from simulator.abc import TaskKind
@@ -48,10 +49,105 @@ class UnitCostModel(CostModel):
         return {}
 
 
+class SharedUnitCostModel(UnitCostModel):
+    """The unit model, each execution run to the end then holding the serialized
+    resource for a quarter (SHARED)."""
+
+    name = "shared-unit"
+    SHARED = 0.25
+
+    def execution(self, incarnation):
+        return Cost(1.0, self.SHARED) if incarnation.outcome is not None else Cost(0.0)
+
+    def serialized(self, incarnations) -> float:
+        return self.SHARED * len(incarnations)
+
+
+class StartUpUnitCostModel(UnitCostModel):
+    """The unit model with workers started half a unit apart and a tenth of a unit per
+    transaction after the parallel phase."""
+
+    name = "start-up-unit"
+    SPAWN = 0.5
+    FINALIZE = 0.1
+
+
+class ContendedUnitCostModel(UnitCostModel):
+    """The unit model, each task's work longer by half per other task in flight."""
+
+    name = "contended-unit"
+    CONTENTION = 0.5
+
+
 @pytest.fixture
 def unit(monkeypatch):
     monkeypatch.setitem(COST_MODELS, "unit", UnitCostModel)
     return "unit"
+
+
+@pytest.fixture
+def shared_unit(monkeypatch):
+    monkeypatch.setitem(COST_MODELS, "shared-unit", SharedUnitCostModel)
+    monkeypatch.setitem(COST_MODELS, "start-up-unit", StartUpUnitCostModel)
+    monkeypatch.setitem(COST_MODELS, "contended-unit", ContendedUnitCostModel)
+    return "shared-unit"
+
+
+def _two_independent_transfers():
+    chain = BlockBuilder(0)
+    a, b, c, d = chain.accounts(4)
+    return chain.build([chain.transfer(a, b.address, 10**15),
+                        chain.transfer(c, d.address, 10**15)])
+
+
+@pytest.mark.parametrize("threads, makespan", [(1, 37.5), (30, 8.5), (32, 8.5), (64, 8.5)])
+def test_a_serialized_resource_caps_throughput(shared_unit, threads, makespan):
+    # 30 independent executions of 1 unit, each then holding the resource for 0.25:
+    # alone, 30 x 1.25; on 30 or more workers every execution's work ends at 1 and the
+    # resource serves them one after another: 1 + 30 x 0.25, whatever the workers.
+    report = run_block(independent_transfers(), RunSpec("block-stm", threads, shared_unit))
+    assert report.summary["virtual_makespan_s"] == makespan
+    assert report.matches_serial
+    if threads >= 30:  # no schedule beats the resource's 30 x 0.25 either
+        assert report.summary["virtual_speedup_bound"] == 30 / 7.5
+
+
+def test_workers_start_one_after_another_and_the_results_pass_is_sequential(shared_unit):
+    # Two independent transactions on two workers: worker 0 runs tx0 over [0, 1],
+    # worker 1 starts at 0.5 and runs tx1 over [0.5, 1.5]; then 2 x 0.1 of results.
+    block = _two_independent_transfers()
+    report = run_block(block, RunSpec("block-stm", 2, "start-up-unit"))
+    assert report.summary["virtual_makespan_s"] == pytest.approx(1.7)
+    serial = run_block(block, RunSpec("serial", 2, "start-up-unit"))
+    assert serial.summary["virtual_makespan_s"] == 2.0  # no workers to start, no pass
+
+
+def test_a_busy_worker_slows_the_next_task_it_contends_with(shared_unit):
+    # tx0 starts alone (work 1); tx1 starts beside it, half as slow again (1.5).
+    block = _two_independent_transfers()
+    assert run_block(block, RunSpec("block-stm", 2, "contended-unit")).summary[
+        "virtual_makespan_s"] == 1.5
+    assert run_block(block, RunSpec("block-stm", 1, "contended-unit")).summary[
+        "virtual_makespan_s"] == 2.0  # one worker: nothing to contend with
+
+
+def test_wasted_work_costs_time():
+    """On a hot AMM pair, retrying on an ESTIMATE keeps workers busy with work that is
+    thrown away; under contention and the shared resource that slows everyone, so the
+    abort ablation is slower than Block-STM's suspension (issue 8's missing cost)."""
+    from workloads.amm import AMMWorkload
+
+    block = AMMWorkload(hot_ratio=0.5).block(120, seed=3)
+    suspend = run_block(block, RunSpec("block-stm", 32, "gas")).summary
+    abort = run_block(block, RunSpec("block-stm-abort", 32, "gas")).summary
+    assert abort["executions_per_tx"] > 2 * suspend["executions_per_tx"]
+    assert abort["virtual_speedup"] < suspend["virtual_speedup"]
+
+
+def test_costs_add_and_a_number_is_work():
+    assert Cost(1.0, 0.5) + Cost(2.0) == Cost(3.0, 0.5)
+    assert 2.0 + Cost(1.0, 0.25) == Cost(3.0, 0.25) == as_cost(3.0) + Cost(0.0, 0.25)
+    assert as_cost(Cost(1.0, 2.0)).total == 3.0
 
 
 def hot_receiver_block(hot: int, independent: int):
@@ -170,8 +266,8 @@ def test_a_reexecution_finds_its_state_warm():
     block = ERC20Workload(accounts=1000).block(5, seed=7)
     report = run_block(block, RunSpec("serial", 1))
     model = GasCostModel()
-    first = model.execution(report.incarnations[0])
-    again = model.execution(report.incarnations[0])
+    first = model.execution(report.incarnations[0]).work
+    again = model.execution(report.incarnations[0]).work
     assert again < first  # the same reads, now warm
     cold = len([v for v in report.incarnations[0].reads.values() if v is None])
     assert first - again == pytest.approx(cold * (model.COLD_LOAD - model.WARM_READ))

@@ -19,7 +19,9 @@ VOTING = f"{EXAMPLES / 'voting.py'}:VotingWorkload"
 def test_builtins_are_listed_with_their_params():
     listed = {entry["name"]: entry for entry in list_workloads()}
     assert set(BUILTINS) <= set(listed)
-    assert set(BUILTINS) == {"transfer", "erc20", "amm", "defi", "nft", "supply-chain", "mainnet"}
+    assert set(BUILTINS) == {"transfer", "erc20", "amm", "defi", "nft", "supply-chain", "mainnet",
+                             "gigagas-transfers", "gigagas-erc20", "gigagas-uniswap",
+                             "gigagas-hybrid"}
     for name in BUILTINS:
         entry = listed[name]
         assert entry["source"] == "builtin" and entry["description"]

@@ -139,7 +139,10 @@ def block_size(source: BlockSource, txs: "int | Size") -> int:
 
 
 class Workload(BlockSource):
-    """A generated workload: a fresh pre-state from `setup`, then `transactions`."""
+    """A generated workload: a fresh pre-state from `setup`, then `transactions`.
+    `coinbase`: the block's beneficiary (None: BlockBuilder's)."""
+
+    coinbase: ClassVar[bytes | None] = None
 
     @abstractmethod
     def setup(self, chain: "BlockBuilder") -> None:
@@ -156,7 +159,8 @@ class Workload(BlockSource):
         `transactions` may return any iterable (a generator too) of signed
         transactions; bare contract names in `chain.deploy` are looked up next to the
         workload's own file first."""
-        chain = BlockBuilder(seed, contracts_dir=Path(inspect.getfile(type(self))).parent)
+        chain = BlockBuilder(seed, contracts_dir=Path(inspect.getfile(type(self))).parent,
+                             coinbase=self.coinbase)
         self._run("setup", self.setup, chain)
         transactions = self._run("transactions", lambda: list(self.transactions(chain, n)))
         for index, transaction in enumerate(transactions):
@@ -276,7 +280,10 @@ class BlockBuilder:
     coinbase = bytes.fromhex("c0ffee0000000000000000000000000000c0ffee")
     default_balance = 10**26
 
-    def __init__(self, seed: int = 0, contracts_dir: Path | None = None) -> None:
+    def __init__(self, seed: int = 0, contracts_dir: Path | None = None,
+                 coinbase: bytes | None = None) -> None:
+        if coinbase is not None:
+            self.coinbase = coinbase
         self.rng = random.Random(seed)
         self.contracts_dir = contracts_dir  # where bare contract names are looked up first
         self.db = AtomicDB()

@@ -29,6 +29,10 @@ from .amm import AMMWorkload
 from .api import BlockSource, WorkloadError, validate_block
 from .defi import DefiWorkload
 from .erc20 import ERC20Workload
+from .gigagas_erc20 import GigagasERC20Workload
+from .gigagas_hybrid import GigagasHybridWorkload
+from .gigagas_transfers import GigagasTransfersWorkload
+from .gigagas_uniswap import GigagasUniswapWorkload
 from .mainnet import MainnetWorkload
 from .nft import NFTWorkload
 from .supply_chain import SupplyChainWorkload
@@ -38,7 +42,9 @@ ENTRY_POINT_GROUP = "pevmsim.workloads"
 
 BUILTINS = {cls.name: cls for cls in (TransferWorkload, ERC20Workload, AMMWorkload,
                                       DefiWorkload, NFTWorkload, SupplyChainWorkload,
-                                      MainnetWorkload)}
+                                      MainnetWorkload, GigagasTransfersWorkload,
+                                      GigagasERC20Workload, GigagasUniswapWorkload,
+                                      GigagasHybridWorkload)}
 
 
 def _is_file_spec(spec: str) -> bool:

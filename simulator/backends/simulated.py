@@ -3,24 +3,43 @@ simulation).
 
 Each worker runs one task at a time. When a worker starts a task at virtual time t the
 strategy runs it, and every execution it requests is performed at once, for real, in
-this process, against memory as it stands at t; the task ends at t + its cost-model
-duration, when its effects become visible. A task a worker takes
-from the strategy's shared queue or cursors (`next_task`) also pays the cost model's
-SCHEDULE (unless the strategy has no shared queue: `serial`); a follow-up task that a
-finishing task hands its own worker does not.
+this process, against memory as it stands at t. The task's duration is the cost
+model's `Cost` (abc.py): its `work` runs on the worker from t; then the task holds the
+run's one serialized resource for its `shared` seconds, and its effects become visible
+when it releases it. The resource serves tasks one at a time, in the order their work
+ends (ties: start order), so a task whose work ends while another holds it waits, on
+its worker: throughput saturates at the resource's rate whatever the number of
+workers, and wasted work (an aborted execution's scheduling and inserts) delays
+everyone.
+
+A task a worker takes from the strategy's shared queue or cursors (`next_task`) also
+pays the cost model's SCHEDULE of work, and every task of a strategy with a shared
+queue pays its SHARED_TASK of the resource; a follow-up task that a finishing task
+hands its own worker pays no SCHEDULE. A strategy with a shared queue also starts its
+workers one after another, worker i at i x SPAWN (threads spawned per block), and ends
+after the cost model's `tail` of the final incarnations (a sequential pass over the
+results once the parallel phase is over). With the cost model's CONTENTION, a task's
+work is longer by that share per other task in flight when it starts (workers
+sharing memory bandwidth and caches): busy workers, wasted work included, slow
+everyone. A strategy without a shared queue (`serial`,
+or a sequential fallback) pays none of these.
 
 Timing semantics: every task that ends at the same virtual instant is finished
 (its effects applied, in start order) before any follow-up begins and before idle
 workers are offered work, in worker order. So a run is deterministic whenever its
 durations are, and no task starts against a memory that lacks an effect of its own
 instant.
+
+Invariants: the resource is held by one task at a time (each grant starts when the
+previous one ends, or later); a task ends exactly its work plus its shared part after
+it started, or later by the time it waited for the resource.
 """
 
 from __future__ import annotations
 
 import heapq
 
-from ..abc import Backend, EventKind, Execute, Strategy, run_inline
+from ..abc import Backend, EventKind, Execute, Strategy, as_cost, run_inline
 
 
 def perform_inline(strategy: Strategy):
@@ -36,18 +55,36 @@ class SimulatedBackend(Backend):
 
     def run(self, strategy: Strategy, threads: int, metrics, progress=None) -> float:
         strategy.prepare(threads)
-        schedule = strategy.cost_model.SCHEDULE if strategy.shared_queue else 0.0
-        in_flight: list = []  # (end, sequence, worker, task, start, kind)
+        model = strategy.cost_model
+        # (time, sequence, worker, task, start, kind, shared seconds still to hold); a
+        # worker not started yet is an entry without a task, at the time it starts
+        in_flight: list = []
         idle = list(range(threads))
+        if strategy.shared_queue and model.SPAWN > 0:
+            idle = [0]
+            in_flight = [(worker * model.SPAWN, -worker, worker, None, 0.0, None, 0.0)
+                         for worker in range(1, threads)]
+            heapq.heapify(in_flight)
         now = 0.0
+        free = 0.0  # when the serialized resource is next free
         sequence = 0
         perform = perform_inline(strategy)
 
-        def begin(worker, task, dispatch: float) -> None:
+        def begin(worker, task, taken: bool) -> None:
+            """Start `task` on `worker`; `taken` from the shared queue (not handed over
+            by the worker's previous task)."""
             nonlocal sequence
+            queued = strategy.shared_queue  # read per task: a fallback turns it off
             duration, kind = run_inline(strategy.start(worker, task), perform)
-            heapq.heappush(in_flight, (now + dispatch + duration, sequence, worker, task,
-                                       now, kind))
+            cost = as_cost(duration)
+            work = cost.work
+            if queued and model.CONTENTION:  # slower the more workers are busy
+                busy = sum(1 for entry in in_flight if entry[3] is not None)
+                work *= 1.0 + model.CONTENTION * busy
+            work += model.SCHEDULE if queued and taken else 0.0
+            shared = cost.shared + (model.SHARED_TASK if queued else 0.0)
+            heapq.heappush(in_flight, (now + work, sequence, worker, task, now, kind,
+                                       shared))
             sequence += 1
 
         while True:
@@ -57,17 +94,26 @@ class SimulatedBackend(Backend):
                 if task is None:
                     still_idle.append(worker)
                 else:
-                    begin(worker, task, schedule)
+                    begin(worker, task, True)
             idle = still_idle
-            if not in_flight:
+            if not in_flight or (strategy.done() and all(entry[3] is None
+                                                          for entry in in_flight)):
                 if strategy.done():
-                    return now
+                    return now + (model.tail(strategy.final_incarnations())
+                                  if strategy.shared_queue else 0.0)
                 raise RuntimeError(f"{strategy.name}: no task in flight, none to start, "
                                    "and the block is not done")
             now = in_flight[0][0]
             follow_ups = []
             while in_flight and in_flight[0][0] == now:
-                _, _, worker, task, start, kind = heapq.heappop(in_flight)
+                _, order, worker, task, start, kind, shared = heapq.heappop(in_flight)
+                if task is None:  # a worker starts
+                    idle.append(worker)
+                    continue
+                if shared > 0:  # its work is done: queue for the resource
+                    free = max(now, free) + shared
+                    heapq.heappush(in_flight, (free, order, worker, task, start, kind, 0.0))
+                    continue
                 metrics.event(worker, kind, task.tx, task.incarnation, start, now)
                 if progress is not None and kind == EventKind.EXECUTION:
                     progress.update(1)  # a transaction's first incarnation is done
@@ -77,6 +123,5 @@ class SimulatedBackend(Backend):
                 else:
                     follow_ups.append((worker, follow_up))
             for worker, follow_up in follow_ups:
-                begin(worker, follow_up, 0.0)
+                begin(worker, follow_up, False)
             idle.sort()
-

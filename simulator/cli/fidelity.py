@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from ..paths import unwritable_folder
 from ..usage import EXIT_MISMATCH, UsageError
@@ -32,9 +35,10 @@ MODEL_COLOURS = {"revm": "#1f77b4", "gas": "#ff7f0e", "measured": "#2ca02c"}
 
 
 def add_commands(commands) -> None:
-    from .arguments import add_output_arguments, comma_list
+    from .arguments import add_output_arguments, comma_list, positive
     from ..costs.cost_model import COST_MODELS
-    from ..harness.fidelity import DEFAULT_MODELS, DEFAULT_TABLE
+    from ..harness.fidelity import (DEFAULT_CALIBRATION, DEFAULT_FOLDS, DEFAULT_MODELS,
+                           DEFAULT_TABLE, GIGAGAS_TABLE)
 
     calibrate = commands.add_parser(
         "calibrate", help="fit the revm cost model's constants to a benchmark table")
@@ -44,10 +48,18 @@ def add_commands(commands) -> None:
     calibrate.add_argument("--features", metavar="CSV",
                            help="per-block features: read if the file exists, else "
                                 "computed (py-evm) and written there")
+    calibrate.add_argument("--gigagas", default=str(GIGAGAS_TABLE), metavar="TSV",
+                           help="gigagas figures (default: the vendored "
+                                "gigagas_benchmarks.tsv; pevm's rows are fitted)")
+    calibrate.add_argument("--folds", type=_folds, default=DEFAULT_FOLDS, metavar="K",
+                           help=f"k-fold cross-validation (default {DEFAULT_FOLDS})")
+    calibrate.add_argument("--jobs", type=positive("--jobs"), default=1, metavar="N",
+                           help="with --fit-parallel: processes that simulate a grid "
+                                "point's blocks side by side (default 1)")
     calibrate.add_argument("--fit-parallel", action="store_true",
-                           help="also fit PARALLEL and SCHEDULE to the table's parallel "
-                                "times (runs block-stm on every parallel block per grid "
-                                "point: tens of minutes)")
+                           help="also fit the parallel constants to both tables' "
+                                "parallel times (runs block-stm on every parallel block "
+                                "per grid point: about an hour)")
     add_output_arguments(calibrate, csv=False)
 
     fidelity = commands.add_parser(
@@ -73,7 +85,26 @@ def add_commands(commands) -> None:
                                "so a subset never replaces the full report)")
     fidelity.add_argument("--readme", metavar="PATH",
                           help="also rewrite the fidelity section of this file")
+    fidelity.add_argument("--calibration", default=str(DEFAULT_CALIBRATION), metavar="JSON",
+                          help="`pevmsim calibrate --fit-parallel --json` output: each "
+                               "block's fold constants, for the k-fold held-out figures "
+                               "(default reports/fidelity/calibration.json; '' skips them)")
+    fidelity.add_argument("--gigagas", default=str(GIGAGAS_TABLE), metavar="TSV",
+                          help="gigagas figures (default: the vendored table; pevm's rows)")
+    fidelity.add_argument("--gigagas-workloads", metavar="W[,W...]",
+                          type=comma_list("--gigagas-workloads", str, "names"),
+                          help="only these gigagas blocks (default all; 'none' for none)")
     add_output_arguments(fidelity, csv=True)
+
+
+def _folds(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise UsageError(f"--folds takes a whole number of folds, 2 or more, got {text!r}")
+    return value
 
 
 FULL_REPORT = "reports/fidelity"  # the committed report of every block of the table
@@ -112,6 +143,7 @@ def _model(names):
 def command_calibrate(args) -> int:
     from ..harness.calibration import CalibrationError, read_table
     from .exports import ExportError, check_outputs, export
+    from ..harness.fidelity import read_gigagas
     from ..progress import Progress
 
     if args.features and not Path(args.features).exists() \
@@ -120,12 +152,14 @@ def command_calibrate(args) -> int:
     try:
         check_outputs(args.json, None)
         table = read_table(args.table)
-        features = _features(table, args.features, Progress())
-        result = calibrate(table, features)
+        gigagas = calibration_rows(read_gigagas(args.gigagas))
+        features = _features(table, gigagas, args.features, Progress())
+        result = calibrate(table, gigagas, features, args.folds)
     except (CalibrationError, ExportError) as exc:
         raise UsageError(str(exc))
     if args.fit_parallel:
-        result["parallel"] = parallel_constants(table, features, Progress())
+        result["parallel"] = parallel_constants(table, gigagas, features, args.folds,
+                                                Progress(), args.jobs)
     if args.json:
         export(args.json, None, result, [])
     if args.json != "-":
@@ -133,14 +167,25 @@ def command_calibrate(args) -> int:
     return 0
 
 
-def _features(table, path, progress) -> dict:
+def calibration_rows(rows) -> list:
+    """The gigagas rows measured on the engine that the mainnet table measured."""
+    from ..harness.fidelity import GIGAGAS_ENGINE
+
+    return [row for row in rows if row.engine == GIGAGAS_ENGINE]
+
+
+def _features(table, gigagas, path, progress) -> dict:
+    """Each mainnet block's features (by number) and each gigagas block's (by workload
+    name, counted on the larger of its calibration blocks)."""
     from workloads.mainnet import load_block
 
     from ..harness.calibration import block_features, read_features, write_features
+    from ..harness.fidelity import gigagas_blocks
 
+    wanted = [m.block for m in table] + [row.workload for row in gigagas]
     if path and Path(path).exists():
         rows = read_features(path)
-        missing = [m.block for m in table if m.block not in rows]
+        missing = [block for block in wanted if block not in rows]
         if missing:
             raise UsageError(f"{path} has no features for block {missing[0]}")
         return rows
@@ -150,106 +195,176 @@ def _features(table, path, progress) -> dict:
         with progress.stage(f"[{index}/{len(table)}] block {m.block}: py-evm, in order",
                             len(block)):
             rows[m.block] = block_features(block)
+    for row in gigagas:
+        block = gigagas_blocks(row)[-1]
+        with progress.stage(f"{row.workload} ({len(block)} txs): py-evm, in order",
+                            len(block)):
+            rows[row.workload] = block_features(block)
     if path:
         write_features(path, rows)
     return rows
 
 
-def halves(table) -> tuple:
-    """The rows with transactions, alternately into two halves (table order)."""
-    rows = [m for m in table if m.txs > 0]
-    return rows[0::2], rows[1::2]
+@dataclass(frozen=True)
+class SequentialRow:
+    """One block's sequential time to fit: `seconds` measured for the transactions
+    whose `features` were counted (a gigagas block's time scaled to its calibration
+    block's transactions), and its fold."""
+
+    block: object  # a mainnet block number or a gigagas workload name
+    features: dict
+    seconds: float
+    fold: int
 
 
-def calibrate(table, features: dict) -> dict:
-    """The fit on every block, and the held-out split both ways."""
-    from ..harness.calibration import evaluate, fit
+def sequential_rows(table, gigagas, features: dict, folds: int) -> list:
+    """The blocks with transactions, each table's rows in order, fold = its row
+    index mod `folds` (calibration.fold_of)."""
+    from ..harness.calibration import fold_of
 
-    def fitted(rows):
-        return fit([features[m.block] for m in rows], [m.sequential_ms / 1e3 for m in rows])
-
-    def scored(constants, rows):
-        return evaluate(constants, [features[m.block] for m in rows],
-                        [m.sequential_ms / 1e3 for m in rows])
-
-    whole = fitted(table)
-    first, second = halves(table)
-    split = []
-    for name, train, test in (("A->B", first, second), ("B->A", second, first)):
-        model = fitted(train)
-        split.append({"fit_on": [m.block for m in train], "evaluated_on": [m.block for m in test],
-                      "direction": name, "constants": model.constants,
-                      "train_median_relative_error": model.median_relative_error,
-                      "held_out": scored(model.constants, test)})
-    return {"fit": whole.as_dict(), "split": split,
-            "features": {str(block): features[block] for block in sorted(features)}}
+    rows = [SequentialRow(m.block, features[m.block], m.sequential_ms / 1e3,
+                          fold_of(index, folds)) for index, m in enumerate(table)]
+    rows += [SequentialRow(row.workload, features[row.workload],
+                           row.sequential_ms / 1e3 * features[row.workload]["txs"] / row.txs,
+                           fold_of(index, folds)) for index, row in enumerate(gigagas)]
+    return [row for row in rows if row.features["txs"] > 0]
 
 
-def parallel_constants(table, features: dict, progress) -> dict:
-    """calibration.fit_parallel on the blocks the table ran in parallel, and the
-    held-out split: sequential constants, PARALLEL and SCHEDULE fitted on one half, the
-    predicted speedups scored (fidelity.error_stats) on the other half's parallel
-    blocks, both ways."""
+def _fit(rows):
+    from ..harness.calibration import fit
+
+    return fit([row.features for row in rows], [row.seconds for row in rows])
+
+
+def calibrate(table, gigagas, features: dict, folds: int) -> dict:
+    """The sequential fit on every block of both tables, and k-fold held-out errors:
+    each fold's blocks predicted by constants fitted on the other folds."""
+    from ..harness.calibration import block_order, predict, relative_errors
+
+    rows = sequential_rows(table, gigagas, features, folds)
+    whole = _fit(rows)
+    held_out = {}
+    for fold in range(folds):
+        train = [row for row in rows if row.fold != fold]
+        test = [row for row in rows if row.fold == fold]
+        if not test:
+            continue
+        constants = _fit(train).constants
+        for row in test:
+            held_out[str(row.block)] = float(relative_errors(
+                [predict(constants, row.features)], [row.seconds])[0])
+    errors = list(held_out.values())
+    return {"fit": whole.as_dict(), "folds": folds,
+            "held_out": {"blocks": len(errors),
+                         "median_relative_error": float(np.median(errors)),
+                         "mean_relative_error": float(np.mean(errors)),
+                         "per_block": held_out},
+            "in_sample_per_block": {str(row.block): float(relative_errors(
+                [predict(whole.constants, row.features)], [row.seconds])[0])
+                for row in rows},
+            "features": {str(block): features[block]
+                         for block in sorted(features, key=block_order)}}
+
+
+def parallel_targets(table, gigagas, folds: int) -> tuple:
+    """(targets, their folds): the mainnet blocks pevm ran in parallel (at the table's
+    thread count) and the gigagas blocks (at theirs), folds as in sequential_rows."""
     from workloads.mainnet import load_block
 
-    from ..harness.calibration import PEVM_THREADS, fit, fit_parallel, predicted_speedup
-    from ..harness.fidelity import error_stats
+    from ..harness.calibration import PEVM_THREADS, Target, fold_of
+    from ..harness.fidelity import gigagas_blocks
 
-    loaded: dict = {}
+    targets, target_folds = [], []
+    for index, m in enumerate(table):
+        if m.ran_parallel:
+            targets.append(Target(str(m.block), "mainnet", PEVM_THREADS, m.speedup,
+                                  (load_block(m.block),)))
+            target_folds.append(fold_of(index, folds))
+    for index, row in enumerate(gigagas):
+        targets.append(Target(row.workload, "gigagas", row.threads, row.speedup,
+                              gigagas_blocks(row)))
+        target_folds.append(fold_of(index, folds))
+    return targets, target_folds
 
-    def blocks(rows):
-        return [loaded.setdefault(m.block, load_block(m.block)) for m in rows]
 
-    def fitted(rows, constants, label):
-        parallel = [m for m in rows if m.ran_parallel]
-        return fit_parallel(blocks(parallel), [m.speedup for m in parallel], PEVM_THREADS,
-                            constants, progress=lambda factor, value, score: progress.line(
-                                f"{label}PARALLEL {factor:g}, SCHEDULE {value * 1e6:g} us: "
-                                f"squared log error {score:.3f}"))
+def parallel_constants(table, gigagas, features: dict, folds: int, progress,
+                       jobs: int = 1) -> dict:
+    """The parallel constants (calibration.PARALLEL_CONSTANTS): the grid point that
+    calibration.GridSearch ends at on both tables' parallel blocks, with the
+    sequential constants of the joint fit; and k-fold held-out speedups: for each fold,
+    the sequential constants refitted without it, the visited grid point of least loss
+    on the other folds' blocks only, and the fold's blocks simulated again with those
+    constants. (Stated leaks: the visited points were chosen by the search on every
+    block, and simulated with the joint fit's sequential constants.)"""
+    from ..harness.calibration import GridSearch, grid_point, loss, target_speedup
 
-    result = fitted(table, None, "")
-    split = []
-    for name, train, test in (("A->B", *halves(table)), ("B->A", *halves(table)[::-1])):
-        constants = fit([features[m.block] for m in train],
-                        [m.sequential_ms / 1e3 for m in train]).constants
-        found = fitted(train, constants, f"split {name}: ")
-        constants.update(PARALLEL=found["PARALLEL"], SCHEDULE=found["SCHEDULE"])
-        parallel = [m for m in test if m.ran_parallel]
-        predicted = [predicted_speedup(block, PEVM_THREADS, constants)
-                     for block in blocks(parallel)]
-        split.append({"direction": name, "constants": constants,
-                      "held_out_speedups": error_stats(predicted,
-                                                       [m.speedup for m in parallel])})
-    result["split"] = split
-    return result
+    rows = sequential_rows(table, gigagas, features, folds)
+    sequential = _fit(rows).constants
+    targets, target_folds = parallel_targets(table, gigagas, folds)
+
+    def report(count, point, score):
+        progress.line(f"grid point {count}: " + ", ".join(
+            f"{name} {value:g}" for name, value in point.items()) + f": loss {score:.4f}")
+
+    search = GridSearch(targets, sequential, progress=report, jobs=jobs)
+    best = search.search()
+    held_out, fold_constants = {}, []
+    for fold in range(folds):
+        chosen = [i for i, f in enumerate(target_folds) if f != fold]
+        if len(chosen) == len(targets):
+            continue
+        constants = {**_fit([row for row in rows if row.fold != fold]).constants,
+                     **grid_point(search.best_visited(chosen))}
+        fold_constants.append({"fold": fold, "constants": constants})
+        for i, target in enumerate(targets):
+            if target_folds[i] == fold:
+                held_out[target.name] = target_speedup(target, constants)
+                progress.line(f"fold {fold}: {target.name} held out: "
+                              f"{held_out[target.name]:.2f}x (pevm {target.measured}x)")
+    in_sample = search.predictions[best]
+    return {"constants": grid_point(best), "sequential": sequential,
+            "loss": loss(targets, in_sample), "folds": folds,
+            "fold_constants": fold_constants,
+            "targets": [{"block": t.name, "table": t.table, "threads": t.threads,
+                         "measured": t.measured, "fold": f, "in_sample": p,
+                         "held_out": held_out.get(t.name)}
+                        for t, f, p in zip(targets, target_folds, in_sample)],
+            "visited": [{"point": grid_point(indexes), "predictions": predictions}
+                        for indexes, predictions in search.predictions.items()]}
 
 
 def format_calibration(result: dict) -> str:
+    from ..harness.fidelity import error_stats
+
     fit = result["fit"]
     lines = [f"fitted on {fit['blocks']} blocks (relative least squares, constants >= 0):"]
     lines += [f"  {name:<10} {value * 1e9:12.4f} ns" for name, value in fit["constants"].items()]
     lines.append(f"  R^2 {fit['r_squared']:.3f}, median relative error "
                  f"{fit['median_relative_error']:.1%}")
-    for half in result["split"]:
-        held = half["held_out"]
-        lines.append(f"split {half['direction']}: fit on {len(half['fit_on'])} blocks "
-                     f"(median error {half['train_median_relative_error']:.1%}), held-out "
-                     f"{held['blocks']} blocks: median relative error "
-                     f"{held['median_relative_error']:.1%}, mean {held['mean_relative_error']:.1%}")
+    held = result["held_out"]
+    lines.append(f"{result['folds']}-fold held out, {held['blocks']} blocks: median relative "
+                 f"error {held['median_relative_error']:.1%}, mean "
+                 f"{held['mean_relative_error']:.1%}")
     if "parallel" in result:
         found = result["parallel"]
-        lines.append(f"PARALLEL {found['PARALLEL']:g}, SCHEDULE {found['SCHEDULE'] * 1e6:g} us "
-                     "from pevm's parallel times (least squared log error of the speedups; "
-                     f"{len(found['scores'])} grid points)")
-        for half in found["split"]:
-            held = half["held_out_speedups"]
-            lines.append(f"split {half['direction']}: PARALLEL {half['constants']['PARALLEL']:g}, "
-                         f"SCHEDULE {half['constants']['SCHEDULE'] * 1e6:g} us; held-out "
-                         f"speedups of {held['blocks']} parallel blocks: Spearman "
-                         f"{held['spearman']:.2f}, median |error| "
-                         f"{held['median_abs_relative_error']:.1%}, mean "
-                         f"{held['mean_abs_relative_error']:.1%}, median ratio "
-                         f"{held['median_ratio']:.2f}")
+        lines.append("parallel constants (coordinate descent on the grid, "
+                     f"{len(found['visited'])} points visited): " + ", ".join(
+                         f"{name} {value:g}" for name, value in found["constants"].items())
+                     + f"; loss {found['loss']:.4f}")
+        for label, key in (("in-sample", "in_sample"), ("held out", "held_out")):
+            for table in ("mainnet", "gigagas"):
+                chosen = [t for t in found["targets"] if t["table"] == table
+                          and t[key] is not None]
+                if len(chosen) >= 2:
+                    s = error_stats([t[key] for t in chosen], [t["measured"] for t in chosen])
+                    lines.append(f"  {label} {table}, {s['blocks']} blocks: Spearman "
+                                 f"{s['spearman']:.2f}, median |error| "
+                                 f"{s['median_abs_relative_error']:.1%}, median ratio "
+                                 f"{s['median_ratio']:.2f}")
+        for t in found["targets"]:
+            if t["table"] == "gigagas":
+                lines.append(f"  {t['block']}: in-sample {t['in_sample']:.2f}x, held out "
+                             f"{t['held_out']:.2f}x, pevm {t['measured']}x")
     return "\n".join(lines)
 
 
@@ -257,18 +372,29 @@ def format_calibration(result: dict) -> str:
 def command_fidelity(args) -> int:
     from ..harness.calibration import CalibrationError, read_table
     from .exports import ExportError, check_outputs, export, to_stdout
-    from ..harness.fidelity import README_BEGIN, README_END, run_fidelity, statistics
+    from ..harness.fidelity import (README_BEGIN, README_END, error_stats, held_out, load_folds,
+                           read_gigagas, run_fidelity, run_gigagas, statistics)
     from ..progress import Progress
 
     try:
         check_outputs(args.json, args.csv)
         table = read_table(args.table)
+        gigagas = calibration_rows(read_gigagas(args.gigagas))
+        folds = load_folds(args.calibration) if args.calibration else {}
     except (CalibrationError, ExportError) as exc:
         raise UsageError(str(exc))
     if args.blocks:
         unknown = sorted(set(args.blocks) - {m.block for m in table})
         if unknown:
             raise UsageError(f"block {unknown[0]} is not in {args.table}")
+    if args.gigagas_workloads is not None:
+        wanted = [] if args.gigagas_workloads == ["none"] else args.gigagas_workloads
+        known = [row.workload for row in gigagas]
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise UsageError(f"--gigagas-workloads: {unknown[0]} is not a gigagas block of "
+                             f"{args.gigagas}; valid: {', '.join(known)}")
+        gigagas = [row for row in gigagas if row.workload in wanted]
     if args.readme:
         text = Path(args.readme).read_text() if Path(args.readme).is_file() else ""
         if README_BEGIN not in text or README_END not in text:
@@ -281,21 +407,74 @@ def command_fidelity(args) -> int:
         raise UsageError(f"--out {out} must be inside the folder of --readme {args.readme}, "
                          "so that the README can show its chart")
     models = args.cost_models
+    progress = Progress()
     rows = run_fidelity(args.table, models, set(args.blocks) if args.blocks else None,
-                        Progress())
+                        progress)
     stats = statistics(rows, models)
+    held = held_out(rows, folds, progress)
+    held_rows = [row for row in rows if row.block in held]
+    held_stats = (error_stats([held[row.block][0] for row in held_rows],
+                              [row.measured_speedup for row in held_rows])
+                  if len(held_rows) >= 2 else {})
+    giga = run_gigagas(gigagas, models, folds, progress=progress)
     result = {"cost_models": models, "threads": 12, "rules": "pevm",
-              "blocks": [row.as_dict() for row in rows], "statistics": stats}
+              "blocks": [{**row.as_dict(), "held_out_revm": held.get(row.block, (None,))[0]}
+                         for row in rows],
+              "statistics": stats,
+              "held_out": {"folds": _fold_count(args.calibration), "cost_model": "revm",
+                           "statistics": held_stats},
+              "gigagas": [entry.as_dict() for entry in giga],
+              "threads_note": THREADS_NOTE}
     export(args.json, args.csv, result, [_csv_row(row, models) for row in rows])
     out.mkdir(parents=True, exist_ok=True)
-    written = write_report(out, rows, stats, models)
+    written = write_report(out, rows, stats, models, result)
     if args.readme:
-        update_readme(Path(args.readme), out, stats, models, len(rows))
+        update_readme(Path(args.readme), out, stats, models, len(rows), result)
     if not to_stdout(args.json, args.csv):
         print(format_table(rows, stats, models))
+        print(format_extra(result))
         print(f"wrote {', '.join(str(path) for path in written)}")
-    ok = all(all(row.matches_serial.values()) for row in rows)
+    ok = (all(all(row.matches_serial.values()) for row in rows)
+          and all(good for _, good in held.values())
+          and all(entry.matches_serial for entry in giga))
     return 0 if ok else EXIT_MISMATCH
+
+
+THREADS_NOTE = ("Calibrated thread counts: 12 for the mainnet blocks (pevm's table), 32 for "
+                "the gigagas blocks (pevm's); every other thread count, and the scaling "
+                "curves' points other than 32, are extrapolations of the fitted model.")
+
+
+def _fold_count(path) -> int | None:
+    if not path or not Path(path).is_file():
+        return None
+    return json.loads(Path(path).read_text()).get("parallel", {}).get("folds")
+
+
+def format_extra(result: dict) -> str:
+    """The held-out statistics and the gigagas table."""
+    lines = []
+    held = result["held_out"]
+    if held["statistics"]:
+        lines.append(f"{held['folds']}-fold held out: " + format_stats("revm",
+                                                                        held["statistics"]))
+    if result["gigagas"]:
+        models = list(result["gigagas"][0]["predicted_speedup"])
+        lines.append("")
+        lines.append(f"{'gigagas block':<18} {'threads':>7} {'pevm':>7} " + " ".join(
+            f"{m:>9}" for m in models) + f" {'held out':>9}")
+        for entry in result["gigagas"]:
+            held_revm = entry["held_out_revm"]
+            lines.append(f"{entry['block']:<18} {entry['threads']:>7} "
+                         f"{entry['measured_speedup']:>6.2f}x " + " ".join(
+                             f"{entry['predicted_speedup'][m]:>8.2f}x" for m in models)
+                         + (f" {held_revm:>8.2f}x" if held_revm is not None else ""))
+        lines.append("revm scaling (predicted speedup by workers): " + "; ".join(
+            entry["block"] + " " + ", ".join(f"{t}: {s:.1f}x"
+                                             for t, s in entry["scaling_revm"].items())
+            for entry in result["gigagas"]))
+    lines.append(result["threads_note"])
+    return "\n".join(lines)
 
 
 def _csv_row(row, models) -> dict:
@@ -330,32 +509,42 @@ def format_stats(model: str, s: dict) -> str:
             f"{s['median_ratio']:.2f}")
 
 
-def write_report(out: Path, rows, stats, models) -> list:
+def write_report(out: Path, rows, stats, models, result: dict) -> list:
     chart = out / "fidelity"
-    written = scatter(rows, stats, models, chart)
-    (out / "fidelity.json").write_text(json.dumps(
-        {"cost_models": models, "blocks": [row.as_dict() for row in rows],
-         "statistics": stats}, indent=1) + "\n")
+    written = scatter(rows, stats, models, chart, result)
+    if result["gigagas"]:
+        written += scaling_chart(result["gigagas"], out / "fidelity_scaling")
+    (out / "fidelity.json").write_text(json.dumps(result, indent=1) + "\n")
     with (out / "fidelity.csv").open("w", newline="") as handle:
         records = [_csv_row(row, models) for row in rows]
         writer = csv.DictWriter(handle, fieldnames=list(records[0]) if records else ["block"])
         writer.writeheader()
         writer.writerows(records)
+    held = result["held_out"]
     (out / "fidelity.md").write_text(
         "# pevmsim fidelity: predicted vs pevm-measured speedups\n\n"
-        "Written by `pevmsim fidelity`. block-stm at 12 virtual workers with pevm's rules "
-        "(sequential fallbacks, no validation of tx 0, lazy raw transfers and coinbase); "
-        "pevm: revm, 12 threads, Graviton3 (risechain/pevm, MIT). Statistics over the "
+        "Written by `pevmsim fidelity`. block-stm with pevm's rules (sequential "
+        "fallbacks, no validation of tx 0, lazy raw transfers and coinbase); pevm: revm, "
+        "Graviton3 (risechain/pevm, MIT); mainnet blocks at 12 virtual workers (pevm's "
+        "12 threads), gigagas blocks at 32 (pevm's 32). Statistics over the mainnet "
         "blocks pevm ran in parallel.\n\n"
+        "In-sample (the fitted constants):\n\n"
         + "\n".join(f"- {format_stats(m, stats[m])}" for m in models if m in stats)
-        + "\n\n![fidelity](fidelity.png)\n\n```\n" + format_table(rows, stats, models)
+        + ("\n\nHeld out (each block predicted by the constants of the "
+           f"{held['folds']}-fold cross-validation that left it out, "
+           "`pevmsim calibrate --fit-parallel`):\n\n- "
+           + format_stats("revm", held["statistics"]) if held["statistics"] else "")
+        + "\n\n![fidelity](fidelity.png)\n\n"
+        + ("![gigagas scaling](fidelity_scaling.png)\n\n" if result["gigagas"] else "")
+        + "```\n" + format_table(rows, stats, models) + "\n" + format_extra(result)
         + "\n```\n")
     return written + [out / "fidelity.json", out / "fidelity.csv", out / "fidelity.md"]
 
 
-def scatter(rows, stats, models, path: Path) -> list:
+def scatter(rows, stats, models, path: Path, result: dict) -> list:
     """Predicted vs measured speedup, one colour per model, the diagonal drawn; hollow
-    markers for the blocks pevm ran sequentially. PNG and SVG."""
+    markers for the blocks pevm ran sequentially, squares for the gigagas blocks, and
+    crosses for revm's held-out predictions. PNG and SVG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -363,10 +552,13 @@ def scatter(rows, stats, models, path: Path) -> list:
 
     plt.rcParams.update({"svg.hashsalt": "pevmsim", "font.size": 9})
     figure, ax = plt.subplots(figsize=(6.4, 5.2))
+    giga = result["gigagas"]
     values = [row.measured_speedup for row in rows] + [
-        row.predicted[m] for row in rows for m in models]
+        row.predicted[m] for row in rows for m in models] + [
+        entry["measured_speedup"] for entry in giga] + [
+        p for entry in giga for p in entry["predicted_speedup"].values()]
     top = max(values + [1.0]) * 1.08
-    ax.plot([0, top], [0, top], color="#888888", linewidth=1, label="predicted = measured")
+    ax.plot([1, top], [1, top], color="#888888", linewidth=1, label="predicted = measured")
     for model in models:
         colour = MODEL_COLOURS.get(model, "#9467bd")
         label = model + (f" (Spearman {stats[model]['spearman']:.2f}, median |error| "
@@ -377,14 +569,59 @@ def scatter(rows, stats, models, path: Path) -> list:
             ax.scatter([row.measured_speedup for row in chosen],
                        [row.predicted[model] for row in chosen], s=22, edgecolors=colour,
                        facecolors=face, label=label if parallel else None)
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, top)
-    ax.set_xlabel("pevm's measured speedup (revm, 12 threads)")
-    ax.set_ylabel("pevmsim's predicted speedup (block-stm, 12 workers)")
-    ax.set_title(f"pevmsim vs pevm on {len(rows)} mainnet blocks "
-                 "(hollow: pevm ran sequentially)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+        if giga:
+            ax.scatter([entry["measured_speedup"] for entry in giga],
+                       [entry["predicted_speedup"][model] for entry in giga], s=46,
+                       marker="s", color=colour,
+                       label=f"{model}, gigagas blocks (32 workers)")
+    held = [row for row in result["blocks"] if row.get("held_out_revm") is not None]
+    if held:
+        ax.scatter([row["measured_speedup"] for row in held],
+                   [row["held_out_revm"] for row in held], s=20, marker="x",
+                   color="#d62728", label="revm held out (k-fold)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(0.7, top)
+    ax.set_ylim(0.7, top)
+    ax.set_xlabel("pevm's measured speedup (revm; 12 threads, gigagas 32)")
+    ax.set_ylabel("pevmsim's predicted speedup (block-stm, pevm's rules)")
+    ax.set_title(f"pevmsim vs pevm on {len(rows)} mainnet blocks and {len(giga)} gigagas "
+                 "blocks (hollow: pevm ran sequentially)", fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper left", fontsize=7)
+    return _save(figure, path)
+
+
+def scaling_chart(giga, path: Path) -> list:
+    """revm's predicted speedup of each gigagas block by workers, pevm's measured point
+    at its thread count marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "pevmsim", "font.size": 9})
+    figure, ax = plt.subplots(figsize=(6.4, 4.4))
+    for index, entry in enumerate(giga):
+        colour = f"C{index}"
+        threads = [int(t) for t in entry["scaling_revm"]]
+        ax.plot(threads, list(entry["scaling_revm"].values()), marker="o", color=colour,
+                label=f"{entry['block']} (revm, predicted)")
+        ax.scatter([entry["threads"]], [entry["measured_speedup"]], marker="*", s=120,
+                   color=colour, edgecolors="black", zorder=3,
+                   label=f"{entry['block']}: pevm, {entry['threads']} threads")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("workers (calibrated at 32; the rest extrapolated)")
+    ax.set_ylabel("speedup over sequential")
+    ax.set_title("Gigagas blocks: predicted scaling 1-64 workers (block-stm, pevm's rules)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def _save(figure, path: Path) -> list:
+    import matplotlib.pyplot as plt
+
     written = []
     for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None})):
         target = path.with_suffix(f".{ext}")
@@ -394,7 +631,8 @@ def scatter(rows, stats, models, path: Path) -> list:
     return written
 
 
-def update_readme(readme: Path, out: Path, stats: dict, models, blocks: int) -> None:
+def update_readme(readme: Path, out: Path, stats: dict, models, blocks: int,
+                  result: dict) -> None:
     from ..harness.fidelity import README_BEGIN, README_END
 
     text = readme.read_text()
@@ -405,5 +643,21 @@ def update_readme(readme: Path, out: Path, stats: dict, models, blocks: int) -> 
              "(block-stm, 12 virtual workers, pevm's rules) against pevm's measured "
              "speedups, over the blocks pevm ran in parallel:", ""]
     lines += [f"- {format_stats(model, stats[model])}" for model in models if model in stats]
+    held = result["held_out"]
+    if held["statistics"]:
+        lines += ["", f"Held out ({held['folds']}-fold cross-validation: each block "
+                  "predicted by constants fitted without it):", "",
+                  f"- {format_stats('revm', held['statistics'])}"]
+    if result["gigagas"]:
+        lines += ["", "Gigagas blocks at 32 workers (pevm: 32 threads), predicted / "
+                  "pevm's measured:", "", "| block | pevm | " + " | ".join(
+                      result["gigagas"][0]["predicted_speedup"]) + " | revm held out |",
+                  "| --- | --- | " + " | ".join(
+                      "---" for _ in result["gigagas"][0]["predicted_speedup"]) + " | --- |"]
+        for entry in result["gigagas"]:
+            held_revm = entry["held_out_revm"]
+            lines.append(f"| {entry['block']} | {entry['measured_speedup']:.2f}x | "
+                         + " | ".join(f"{p:.2f}x" for p in entry["predicted_speedup"].values())
+                         + f" | {'' if held_revm is None else f'{held_revm:.2f}x'} |")
     lines += ["", f"![predicted vs measured speedup]({chart.as_posix()})"]
     readme.write_text(f"{head}{README_BEGIN}\n" + "\n".join(lines) + f"\n{README_END}{tail}")

@@ -2,14 +2,32 @@
 run, shared by every strategy, the serial baseline and the dependency bound: no
 strategy gets a discount the others do not.
 
-Where the time goes (the `gas` models):
+A task's duration is an abc.Cost: `work` on its own worker, then `shared` seconds
+holding the run's one serialized resource (the scheduler's shared counters, the
+multi-version memory's inserts), which the simulated backend serves one task at a time
+in the order their work ends: throughput saturates at its rate, and wasted work (an
+aborted execution's scheduling and inserts) delays everyone. Where the time goes (the
+`gas` models):
 
-    execution   = TX + gas x PER_GAS                       the EVM itself
-                + cold x COLD_LOAD + warm x WARM_READ       state access
-                + reads x MV_READ + writes x MV_WRITE       multi-version bookkeeping
-    validation  = reads x VALIDATED_READ
-    scheduling  = SCHEDULE per task taken from the shared queue or cursors (added by
-                  the backend; a follow-up task a worker hands itself pays none)
+    execution   work   = (TX + gas x PER_GAS                      the EVM itself
+                          + cold x COLD_LOAD + warm x WARM_READ    state access
+                          + reads x MV_READ + writes x MV_WRITE)   multi-version memory
+                         x PARALLEL                                caches, bandwidth
+                shared = writes x SHARED_WRITE                     inserts, serialized
+    validation  work   = reads x VALIDATED_READ
+    per task    work   + SCHEDULE if taken from the shared queue or cursors (not a
+                         follow-up a finishing task hands its own worker)
+                shared + SHARED_TASK (the scheduler's shared counters)
+    per run     worker i starts at i x SPAWN (threads spawned one after another), and
+                the run ends FINALIZE x transactions after its last task (a sequential
+                pass over the results: receipts, lazily updated accounts)
+    contention  a task's work is longer by CONTENTION per other task in flight when it
+                starts (memory bandwidth and caches shared by busy workers, wasted
+                work included)
+
+The per-task and per-run parts are the backend's (backends/simulated.py) and apply to
+a strategy with a shared queue; a strategy without one (`serial`, a sequential
+fallback) pays none of them, nor PARALLEL.
 
 - `gas` is what the incarnation executed: the receipt's gas for one that ran to the
   end, the gas it had consumed when it stopped for one cut short by an ESTIMATE
@@ -25,12 +43,19 @@ Where the time goes (the `gas` models):
 The serial baseline is a plain sequential EVM: each final incarnation's TX + gas + its
 state access with cold and warm as a serial run sees them (a location is cold the
 first time a transaction, in block order, reads it from the pre-state), and no
-multi-version or scheduling cost. The dependency bound and the oracle use the same
-per-transaction costs as a parallel execution (`split`): the cold loads, which depend
-on nothing, and the rest.
+multi-version, scheduling, shared or per-run cost. The dependency bound and the
+oracle use the same per-transaction costs as a parallel execution (`split`: the cold
+loads, which depend on nothing, and the rest, its shared part included); the bound
+also never beats the resource's time for one execution per transaction
+(`serialized`) and adds the results pass (`tail`).
 
-Constants and their sources (order-of-magnitude figures for a native EVM on one core;
-the `revm` model below fits them to pevm's measurements):
+The interface a strategy sees is small: `execution`, `validation`, `sequential` and
+`preload` return the duration of a task it runs (a Cost, or seconds of work, which
+add up: an in-order commit is its validation plus its re-execution); it returns that
+duration from its TaskRun and the backend does the rest.
+
+Constants of `gas` and their sources (order-of-magnitude figures for a native EVM on
+one core; the `revm` model below fits them to pevm's measurements):
 - PER_GAS 1 ns: pevm's measured sequential revm times on pevmsim's 50 mainnet blocks
   (workloads/mainnet_blocks, pevm_benchmark.tsv) run 0.07 to 0.75 ns per gas; 1 ns is
   the conservative end, as this model always used.
@@ -43,36 +68,39 @@ the `revm` model below fits them to pevm's measurements):
 - MV_READ, MV_WRITE 50 ns: a multi-version map access (an ordered map lookup plus a
   version compare), as this model always charged.
 - VALIDATED_READ 20 ns: re-reading one version during validation.
-- SCHEDULE 200 ns: taking a task from a shared atomic cursor or queue under
-  contention (a contended cache line is about 100-200 ns).
+- SCHEDULE 200 ns: per-task scheduling work on the worker; PARALLEL 1; SPAWN and
+  FINALIZE 0 (an idealized engine).
+- CONTENTION 1.45% per other busy worker: pevm's 32-thread efficiency on its
+  conflict-free gigagas Uniswap block (22.1x, 69%) read as contention alone,
+  1 / (1 + 31 x CONTENTION) = 22.1 / 32. (`revm` has none: its fit has no such axis;
+  its PARALLEL and shared resource carry the same effects.)
+- SHARED_TASK 0.59 us, SHARED_WRITE 0: pevm's raw transfers run at 1.18 us per
+  transaction on 32 threads (56.425 ms for 47,620), a throughput no per-thread cost
+  explains: read as the serialized resource's time for a transaction's two tasks (an
+  execution and a validation). Without it wasted work would cost nothing.
 Same inputs give bit-identical durations.
 
 `revm`: the same structure, plus WRITE per write and CODE_BYTE per byte of contract
-code among the cold loads (revm analyses a contract's bytecode when it loads it), with
-the EVM constants fitted to pevm's measured sequential revm times on the 50 vendored
-mainnet blocks (workloads/mainnet_blocks/pevm_benchmark.tsv; risechain/pevm, MIT;
-Graviton3, state in memory) by `pevmsim calibrate` (calibration.py: non-negative least
-squares on relative error, features counted from py-evm's incarnations):
-    TX 0, PER_GAS 0.0422 ns, COLD_LOAD 318 ns, WARM_READ 210 ns, WRITE 0,
-    CODE_BYTE 2.33 ns; R^2 0.64, median relative error 17.9% over 49 blocks (the empty
-    block carries no information). Without CODE_BYTE the same fit reaches R^2 0.15 and
-    a median error of 49%: code size, not gas, separates old blocks from new ones.
-The fit leaves TX and WRITE at zero: per transaction and per write, revm's time is
-explained by the loads each one makes. MV_READ, MV_WRITE and VALIDATED_READ, which
-sequential times cannot identify, are the `gas` model's (sources above). Two
-constants of pevm's parallel mode are fitted to pevm's parallel times (`pevmsim
-calibrate --fit-parallel`: the pair of a grid whose predicted speedups, block-stm
-under pevm's rules at 12 workers, have the least squared log error on the 35 blocks
-pevm ran in parallel):
-- PARALLEL: an execution in parallel costs PARALLEL times its sequential cost (12
-  threads share memory bandwidth and caches; pevm builds a fresh EVM and cache per
-  execution where its sequential mode reuses one), for every parallel strategy alike;
-  the serial baseline and sequential fallbacks pay 1;
-- SCHEDULE: the cost of each task taken from the shared cursors (pevm's atomics,
-  locks and per-task bookkeeping).
-Fitted: PARALLEL 2.0, SCHEDULE 4 us (grid PARALLEL 1, 1.5, 2, 3 by SCHEDULE 1, 2, 4,
-8 us). Predicted speedups on those 35 blocks: Spearman 0.74, median absolute relative
-error 17.3% (docs/fidelity.md, `pevmsim fidelity`).
+code among the cold loads (revm analyses a contract's bytecode when it loads it).
+Every constant is fitted, jointly, to pevm's measured times on two tables, never per
+block, workload or strategy (`pevmsim calibrate`, harness/calibration.py and
+cli/fidelity.py; docs/fidelity.md): the 50 vendored mainnet blocks
+(workloads/mainnet_blocks/pevm_benchmark.tsv; 12 threads) and pevm's three gigagas
+blocks (workloads/gigagas_benchmarks.tsv; 32 threads; simulated as blocks of the same
+shape, calibration.marginal_speedup); risechain/pevm, MIT; Graviton3, state in memory.
+- Sequential constants: non-negative least squares on relative error over the 52
+  blocks' sequential times, features counted from py-evm's incarnations:
+    TX 0, PER_GAS 0.0403 ns, COLD_LOAD 379 ns, WARM_READ 185 ns, WRITE 0,
+    CODE_BYTE 2.29 ns; R^2 0.65, median relative error 19.6% (5-fold held out: 25.0%).
+  TX and WRITE stay at zero: per transaction and per write, revm's time is explained
+  by the loads each one makes. MV_READ, MV_WRITE and VALIDATED_READ, which sequential
+  times cannot identify, are the `gas` model's.
+- Parallel constants (PARALLEL, SCHEDULE, SHARED_TASK, SHARED_WRITE, SPAWN,
+  FINALIZE): the point of a fixed grid where a coordinate descent on the speedups'
+  squared log error (block-stm under pevm's rules; each table weighing the same) ends:
+    PARALLEL 1.5, SCHEDULE 4 us, SHARED_TASK 0.3 us, SHARED_WRITE 0, SPAWN 10 us,
+    FINALIZE 0.1 us (a pass over the grid changed none of its middle values).
+  In-sample and 5-fold held-out figures: docs/fidelity.md, `pevmsim fidelity`.
 
 `measured`: an execution costs the CPU time (process time) that very py-evm
 incarnation took and a validation the CPU time its re-reads took; the serial
@@ -86,22 +114,35 @@ import copy
 import statistics
 from abc import ABC, abstractmethod
 
-from ..abc import EventKind
+from ..abc import Cost, EventKind
 from ..engine.locations import CODE
 from ..engine.mv_memory import PRE_BLOCK
 
 NANOSECOND = 1e-9
 MICROSECOND = 1e-6
 
-# `revm`, fitted by `pevmsim calibrate` (calibration.py); see the module docstring.
+# `revm`, fitted by `pevmsim calibrate` (harness/calibration.py); see the module
+# docstring. Sequential constants:
 FITTED_TX = 0 * NANOSECOND
-FITTED_PER_GAS = 0.04221 * NANOSECOND
-FITTED_COLD_LOAD = 317.7 * NANOSECOND
-FITTED_WARM_READ = 209.9 * NANOSECOND
+FITTED_PER_GAS = 0.04026 * NANOSECOND
+FITTED_COLD_LOAD = 379.5 * NANOSECOND
+FITTED_WARM_READ = 185.4 * NANOSECOND
 FITTED_WRITE = 0 * NANOSECOND
-FITTED_CODE_BYTE = 2.334 * NANOSECOND
-PARALLEL_FIT = 2.0  # from pevm's parallel times, see the module docstring
-SCHEDULE_FIT = 4 * MICROSECOND  # from pevm's parallel times, see the module docstring
+FITTED_CODE_BYTE = 2.289 * NANOSECOND
+# Parallel constants (`pevmsim calibrate --fit-parallel`):
+FITTED_PARALLEL = 1.5
+FITTED_SCHEDULE = 4 * MICROSECOND
+FITTED_SHARED_TASK = 0.3 * MICROSECOND
+FITTED_SHARED_WRITE = 0 * MICROSECOND
+FITTED_SPAWN = 10 * MICROSECOND
+FITTED_FINALIZE = 0.1 * MICROSECOND
+# `gas`, stated from pevm's gigagas table (see the module docstring): its raw transfers'
+# throughput on 32 threads, 56.425 ms / 47,620 transactions of two tasks each (an
+# execution and a validation), as the serialized resource's time per task; its
+# Uniswap block's 32-thread efficiency (22.1x, 69%) read as contention alone,
+# 1 / (1 + 31 x CONTENTION) = 22.1 / 32.
+GIGAGAS_SHARED_TASK = 56.425e-3 / 47_620 / 2
+GIGAGAS_CONTENTION = (32 / 22.1 - 1) / 31
 
 
 class CostModel(ABC):
@@ -109,28 +150,43 @@ class CostModel(ABC):
 
     name: str
     DETERMINISTIC = True  # the same block and run give bit-identical durations
-    SCHEDULE = 0.0
+    SCHEDULE = 0.0  # work per task taken from a shared queue (the backend adds it)
+    SHARED_TASK = 0.0  # serialized seconds per task of a shared-queue strategy (backend)
+    SPAWN = 0.0  # seconds between one worker's start and the next's (backend)
+    FINALIZE = 0.0  # seconds per transaction of the sequential pass after the parallel one
+    CONTENTION = 0.0  # extra share of a task's work per other task in flight (backend)
     COLD_LOAD = 0.0  # the latency of one cold state load (the bound's, see metrics.py)
 
     @abstractmethod
-    def execution(self, incarnation) -> float:
-        """The duration of this execution, now (it loads what it reads)."""
+    def execution(self, incarnation) -> "Cost | float":
+        """The duration of this execution in a parallel strategy, now (it loads what it
+        reads): a Cost (work, and time on the serialized resource) or seconds."""
 
     @abstractmethod
-    def validation(self, reads: int, measured_seconds: float) -> float:
+    def validation(self, reads: int, measured_seconds: float) -> "Cost | float":
         """The duration of re-reading `reads` versions."""
 
-    def preload(self, incarnation) -> float:
+    def preload(self, incarnation) -> "Cost | float":
         """Load what `incarnation` reads from the pre-block state, ahead of its
         execution (the oracle's warm-up); its cost."""
         return 0.0
+
+    def serialized(self, incarnations) -> float:
+        """The serialized resource's time if each transaction ran once as its final
+        incarnation (a floor of any parallel makespan: the bound's, metrics.py)."""
+        return 0.0
+
+    def tail(self, incarnations) -> float:
+        """The sequential pass after a parallel run over these final incarnations
+        (collecting each result, evaluating lazily updated accounts)."""
+        return len(incarnations) * self.FINALIZE
 
     def fresh(self) -> "CostModel":
         """A copy with the same constants and nothing loaded yet (for dry runs)."""
         return copy.copy(self)
 
     @abstractmethod
-    def sequential(self, incarnation) -> float:
+    def sequential(self, incarnation) -> "Cost | float":
         """The duration of this execution on a plain sequential EVM, now (no
         multi-version bookkeeping; it loads what it reads)."""
 
@@ -181,6 +237,10 @@ class GasCostModel(CostModel):
     MV_WRITE = 50 * NANOSECOND
     VALIDATED_READ = 20 * NANOSECOND
     SCHEDULE = 200 * NANOSECOND
+    PARALLEL = 1.0
+    SHARED_TASK = GIGAGAS_SHARED_TASK
+    SHARED_WRITE = 0.0
+    CONTENTION = GIGAGAS_CONTENTION
 
     def __init__(self, cold_load: float | None = None) -> None:
         if cold_load is not None:
@@ -205,18 +265,28 @@ class GasCostModel(CostModel):
         clone.loaded = set()
         return clone
 
-    def execution(self, incarnation) -> float:
+    def _shared(self, incarnation) -> float:
+        """An execution's serialized time: inserting its writes into the multi-version
+        memory."""
+        return (len(incarnation.writes) + len(incarnation.deltas)) * self.SHARED_WRITE
+
+    def execution(self, incarnation) -> Cost:
         cold = first_loads(self.loaded, incarnation)
-        return self._evm(incarnation, cold) + self._multi_version(incarnation)
+        work = self._evm(incarnation, cold) + self._multi_version(incarnation)
+        return Cost(work * self.PARALLEL, self._shared(incarnation))
 
-    def sequential(self, incarnation) -> float:
-        return self._evm(incarnation, first_loads(self.loaded, incarnation))
+    def sequential(self, incarnation) -> Cost:
+        return Cost(self._evm(incarnation, first_loads(self.loaded, incarnation)))
 
-    def validation(self, reads: int, measured_seconds: float) -> float:
-        return reads * self.VALIDATED_READ
+    def validation(self, reads: int, measured_seconds: float) -> Cost:
+        return Cost(reads * self.VALIDATED_READ)
 
-    def preload(self, incarnation) -> float:
-        return self._loads(incarnation, first_loads(self.loaded, incarnation))
+    def preload(self, incarnation) -> Cost:
+        return Cost(self._loads(incarnation, first_loads(self.loaded, incarnation))
+                    * self.PARALLEL)
+
+    def serialized(self, incarnations) -> float:
+        return sum(self.SHARED_TASK + self._shared(inc) for inc in incarnations)
 
     def serial_costs(self, incarnations) -> list:
         loaded: set = set()
@@ -227,15 +297,17 @@ class GasCostModel(CostModel):
         parts = []
         for incarnation in incarnations:
             cold = first_loads(loaded, incarnation)
-            loads = self._loads(incarnation, cold)
-            total = self._evm(incarnation, cold) + self._multi_version(incarnation)
-            parts.append((loads, total - loads))
+            loads = self._loads(incarnation, cold) * self.PARALLEL
+            work = (self._evm(incarnation, cold) + self._multi_version(incarnation)) \
+                * self.PARALLEL
+            parts.append((loads, work - loads + self._shared(incarnation) + self.SHARED_TASK))
         return parts
 
     def constants(self) -> dict:
         return {name: getattr(self, name) for name in (
             "TX", "PER_GAS", "COLD_LOAD", "WARM_READ", "MV_READ", "MV_WRITE",
-            "VALIDATED_READ", "SCHEDULE")}
+            "VALIDATED_READ", "PARALLEL", "SCHEDULE", "SHARED_TASK", "SHARED_WRITE",
+            "SPAWN", "FINALIZE", "CONTENTION")}
 
 
 class DiskGasCostModel(GasCostModel):
@@ -270,8 +342,8 @@ class MeasuredCostModel(CostModel):
 
 
 class RevmCostModel(GasCostModel):
-    """`revm`: the gas model's structure, its EVM constants fitted to pevm's measured
-    sequential revm times on pevmsim's 50 mainnet blocks (see the module docstring)."""
+    """`revm`: the gas model's structure, every constant fitted to pevm's measured
+    times on its mainnet and gigagas tables (see the module docstring)."""
 
     name = "revm"
     TX = FITTED_TX
@@ -280,8 +352,13 @@ class RevmCostModel(GasCostModel):
     WARM_READ = FITTED_WARM_READ
     WRITE = FITTED_WRITE
     CODE_BYTE = FITTED_CODE_BYTE
-    SCHEDULE = SCHEDULE_FIT
-    PARALLEL = PARALLEL_FIT
+    SCHEDULE = FITTED_SCHEDULE
+    PARALLEL = FITTED_PARALLEL
+    SHARED_TASK = FITTED_SHARED_TASK
+    SHARED_WRITE = FITTED_SHARED_WRITE
+    SPAWN = FITTED_SPAWN
+    FINALIZE = FITTED_FINALIZE
+    CONTENTION = 0.0  # not an axis of the fit (see the module docstring)
 
     def _loads(self, incarnation, cold: list) -> float:
         return (len(cold) * self.COLD_LOAD
@@ -291,19 +368,8 @@ class RevmCostModel(GasCostModel):
         writes = len(incarnation.writes) + len(incarnation.deltas)
         return super()._evm(incarnation, cold) + writes * self.WRITE
 
-    def execution(self, incarnation) -> float:
-        return super().execution(incarnation) * self.PARALLEL
-
-    def preload(self, incarnation) -> float:
-        return super().preload(incarnation) * self.PARALLEL
-
-    def split(self, incarnations) -> list:
-        return [(loads * self.PARALLEL, rest * self.PARALLEL)
-                for loads, rest in super().split(incarnations)]
-
     def constants(self) -> dict:
-        return {**super().constants(), "WRITE": self.WRITE, "CODE_BYTE": self.CODE_BYTE,
-                "PARALLEL": self.PARALLEL}
+        return {**super().constants(), "WRITE": self.WRITE, "CODE_BYTE": self.CODE_BYTE}
 
 
 class ObservedCostModel(CostModel):

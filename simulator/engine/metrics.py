@@ -84,7 +84,8 @@ class Metrics:
 
 
 def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
-                     load_latency: float = 0.0, edges: list | None = None) -> float:
+                     load_latency: float = 0.0, serialized: float = 0.0,
+                     edges: list | None = None) -> float:
     """The least makespan any schedule can reach on `threads` workers: max(critical
     path of the true dependency graph, total work / threads), each transaction executed
     exactly once at its cost under the run's cost model. `parts` is the cost model's
@@ -92,11 +93,13 @@ def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
     scheduling cost per transaction. On the critical path a transaction's rest waits
     for the transactions whose writes it read, and for its cold state, which depends on
     nothing: any workers may load it from t = 0, in parallel, so it is ready after one
-    load (`load_latency`, at most its own loads). `edges` (for each transaction, the
-    lower ones it waits for) replaces the true graph: a strategy's own bound
-    (Strategy.bound_dependencies; a block access list removes every edge)."""
+    load (`load_latency`, at most its own loads). Nor can any schedule beat the
+    serialized resource's time, `serialized` (cost_model.serialized). `edges` (for
+    each transaction, the lower ones it waits for) replaces the true graph: a
+    strategy's own bound (Strategy.bound_dependencies; a block access list removes
+    every edge)."""
     return DependencyBound(incarnations, parts, threads, schedule, load_latency,
-                           edges).makespan()
+                           serialized, edges).makespan()
 
 
 def read_writers(reads: dict) -> list:
@@ -112,7 +115,8 @@ class DependencyBound:
     give the same floats."""
 
     def __init__(self, incarnations, parts, threads: int, schedule: float = 0.0,
-                 load_latency: float = 0.0, edges: list | None = None) -> None:
+                 load_latency: float = 0.0, serialized: float = 0.0,
+                 edges: list | None = None) -> None:
         self.start = [min(loads, load_latency) for loads, _ in parts]
         self.rest = [rest for _, rest in parts]
         self.writers = (edges if edges is not None else
@@ -125,7 +129,7 @@ class DependencyBound:
             self.finish.append(self._finish(tx, writers, self.finish))
         self.latest = sorted(range(len(self.finish)), key=lambda tx: -self.finish[tx])
         work = sum(loads + rest for loads, rest in parts) + schedule * len(parts)
-        self.floor = work / threads
+        self.floor = max(work / threads, serialized)
 
     def _finish(self, tx: int, writers, finish) -> float:
         ready = self.start[tx]

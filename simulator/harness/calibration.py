@@ -71,17 +71,23 @@ PEVM_THREADS = 12  # the concurrency of pevm's published benchmark
 PEVM_RULES = {"small_block_fallback": 1, "selfdestruct_fallback": 1, "validate_first": 0}
 
 
-def read_table(path) -> list:
-    """The rows of a benchmark table (tab-separated, a header of TABLE_COLUMNS)."""
+def read_tsv(path, columns: tuple, what: str) -> list:
+    """The rows (dicts) of a tab-separated table whose header is `columns`."""
     path = Path(path)
     try:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
     except OSError as exc:
-        raise CalibrationError(f"cannot read the benchmark table {path}: {exc.strerror}")
-    if not rows or tuple(rows[0]) != TABLE_COLUMNS:
+        raise CalibrationError(f"cannot read the {what} {path}: {exc.strerror}")
+    if not rows or tuple(rows[0]) != columns:
         raise CalibrationError(f"{path}: expected tab-separated columns "
-                               f"{', '.join(TABLE_COLUMNS)}")
+                               f"{', '.join(columns)}")
+    return rows
+
+
+def read_table(path) -> list:
+    """The rows of a benchmark table (tab-separated, a header of TABLE_COLUMNS)."""
+    rows = read_tsv(path, TABLE_COLUMNS, "benchmark table")
     try:
         return [Measurement(int(r["block"]), int(r["txs"]), int(r["gas_used"]),
                             float(r["sequential_ms"]), float(r["parallel_ms"]),
@@ -123,12 +129,18 @@ def block_features(block) -> dict:
     return incarnation_features(strategy.final_incarnations())
 
 
+def block_order(block) -> tuple:
+    """Mainnet blocks (numbers) in order, then gigagas blocks (names) in order."""
+    return (isinstance(block, str), block if isinstance(block, int) else 0, str(block))
+
+
 def write_features(path, rows: dict) -> None:
-    """{block: features} as CSV (block, then FEATURES)."""
+    """{block: features} as CSV (block, then FEATURES); a block is a mainnet block's
+    number or a gigagas block's workload name."""
     with Path(path).open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(("block", *FEATURES))
-        for block in sorted(rows):
+        for block in sorted(rows, key=block_order):
             writer.writerow((block, *(rows[block][name] for name in FEATURES)))
 
 
@@ -141,7 +153,8 @@ def read_features(path) -> dict:
     if not rows or tuple(rows[0]) != ("block", *FEATURES):
         raise CalibrationError(f"{path}: expected columns block, {', '.join(FEATURES)}")
     try:
-        return {int(r["block"]): {name: int(r[name]) for name in FEATURES} for r in rows}
+        return {int(r["block"]) if r["block"].isdigit() else r["block"]:
+                {name: int(r[name]) for name in FEATURES} for r in rows}
     except ValueError as exc:
         raise CalibrationError(f"{path}: a malformed row ({exc})")
 
@@ -207,30 +220,127 @@ def fit(features: list, seconds: list) -> Fit:
                float(np.median(relative_errors(predicted, measured))), len(pairs))
 
 
-def evaluate(constants: dict, features: list, seconds: list) -> dict:
-    """Median and mean relative error of `constants` on blocks it may not have seen."""
-    pairs = [(f, s) for f, s in zip(features, seconds) if f["txs"] > 0]
-    errors = relative_errors([predict(constants, f) for f, _ in pairs],
-                             [s for _, s in pairs])
-    return {"blocks": len(pairs), "median_relative_error": float(np.median(errors)),
-            "mean_relative_error": float(np.mean(errors))}
+# -- the parallel constants, from pevm's parallel times ------------------------------
+PARALLEL_CONSTANTS = ("PARALLEL", "SCHEDULE", "SHARED_TASK", "SHARED_WRITE", "SPAWN",
+                      "FINALIZE")
+MICRO = 1e-6
+# The grid every parallel fit searches (PARALLEL a factor, the rest seconds), and the
+# point a search starts from: each constant's middle value. (The ranges were set after
+# a first coarse pass over both tables, so that no fit stops at an edge.)
+GRID = {"PARALLEL": (1.25, 1.5, 2.0),
+        "SCHEDULE": (2 * MICRO, 4 * MICRO, 8 * MICRO),
+        "SHARED_TASK": (0.2 * MICRO, 0.3 * MICRO, 0.45 * MICRO),
+        "SHARED_WRITE": (0.0, 0.02 * MICRO),
+        "SPAWN": (5 * MICRO, 10 * MICRO, 20 * MICRO),
+        "FINALIZE": (0.0, 0.1 * MICRO, 0.2 * MICRO)}
 
 
-# -- the parallel-only constants: PARALLEL and SCHEDULE, from pevm's parallel times --
-PARALLEL_GRID = (1.0, 1.5, 2.0, 3.0)  # execution cost in parallel / sequential
-SCHEDULE_GRID = tuple(x * 1e-6 for x in (1, 2, 4, 8))  # seconds per task
+def grid_start(grid=GRID) -> tuple:
+    """The search's first point: the middle value of each constant (as indexes)."""
+    return tuple((len(grid[name]) - 1) // 2 for name in PARALLEL_CONSTANTS)
 
 
-def predicted_speedup(block, threads: int, constants: dict) -> float:
-    """block-stm under pevm's rules (PEVM_RULES, lazy coinbase and raw
-    transfers) on `threads` workers with the `revm` model, `constants` overriding
-    its own: the virtual speedup (serial baseline / makespan). Not checked against
-    serial here: `pevmsim fidelity` checks every run it reports."""
+def grid_point(indexes: tuple, grid=GRID) -> dict:
+    return {name: grid[name][i] for name, i in zip(PARALLEL_CONSTANTS, indexes)}
+
+
+class GridSearch:
+    """Coordinate descent on the grid: from `grid_start`, for each constant in turn try
+    every value with the others held, keep the best; repeat until a pass changes
+    nothing, at most PASSES passes. Every point visited is evaluated on every target
+    once and remembered; `best_visited` then picks, for a subset of the targets (a
+    fold's training blocks), the remembered point of least loss on that subset alone."""
+
+    PASSES = 2
+
+    def __init__(self, targets, constants: dict, grid=GRID, progress=None,
+                 jobs: int = 1) -> None:
+        self.targets, self.constants, self.grid = targets, constants, grid
+        self.progress = progress
+        self.jobs = jobs  # processes that simulate a point's targets side by side
+        self.predictions: dict = {}  # indexes -> [speedup per target]
+
+    def _speedups(self, constants: dict) -> list:
+        """Every target's speedup under `constants`, in target order (forked workers
+        inherit the targets; each simulation is deterministic, so the same list)."""
+        if self.jobs <= 1:
+            return [target_speedup(target, constants) for target in self.targets]
+        import multiprocessing
+
+        global _FORKED
+        _FORKED = self.targets
+        with multiprocessing.get_context("fork").Pool(self.jobs) as pool:
+            return pool.map(_forked_speedup, [(i, constants)
+                                              for i in range(len(self.targets))], chunksize=1)
+
+    def evaluate(self, indexes: tuple) -> list:
+        if indexes not in self.predictions:
+            point = grid_point(indexes, self.grid)
+            self.predictions[indexes] = self._speedups({**self.constants, **point})
+            if self.progress is not None:
+                self.progress(len(self.predictions), point,
+                              loss(self.targets, self.predictions[indexes]))
+        return self.predictions[indexes]
+
+    def score(self, indexes: tuple, chosen) -> float:
+        predictions = self.evaluate(indexes)
+        return loss([self.targets[i] for i in chosen], [predictions[i] for i in chosen])
+
+    def search(self, chosen=None) -> tuple:
+        """The grid point (indexes) the descent ends at on the targets `chosen`
+        (indexes; default all); ties keep the earlier value."""
+        chosen = range(len(self.targets)) if chosen is None else sorted(chosen)
+        current = grid_start(self.grid)
+        for _ in range(self.PASSES):
+            before = current
+            for axis, name in enumerate(PARALLEL_CONSTANTS):
+                candidates = [current[:axis] + (value,) + current[axis + 1:]
+                              for value in range(len(self.grid[name]))]
+                current = min(candidates, key=lambda c: (self.score(c, chosen), c[axis]))
+            if current == before:
+                break
+        return current
+
+    def best_visited(self, chosen) -> tuple:
+        """The remembered point of least loss on the targets `chosen` (ties: the one
+        visited first)."""
+        chosen = sorted(chosen)
+        order = list(self.predictions)
+        return min(order, key=lambda indexes: (self.score(indexes, chosen),
+                                               order.index(indexes)))
+
+
+_FORKED: list = []  # GridSearch's targets, inherited by its forked workers
+
+
+def _forked_speedup(job: tuple) -> float:
+    index, constants = job
+    return target_speedup(_FORKED[index], constants)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A block pevm ran in parallel, with its measured speedup: a mainnet block (one
+    block, predicted directly) or a gigagas block (`blocks` holds the same shape at two
+    sizes: predicted at the margin, see `marginal_speedup`)."""
+
+    name: str
+    table: str  # "mainnet" or "gigagas"
+    threads: int
+    measured: float
+    blocks: tuple
+
+
+def _run(block, threads: int, constants: dict) -> tuple:
+    """(serial baseline, makespan) of block-stm under pevm's rules (fidelity.PEVM_RULES,
+    lazy coinbase and raw transfers) on `threads` workers with the `revm` model,
+    `constants` overriding its own. Not checked against serial here: `pevmsim
+    fidelity` checks every run it reports."""
     from ..backends.simulated import SimulatedBackend
     from ..costs.cost_model import RevmCostModel
     from ..engine.metrics import Metrics
-    from ..strategies.block_stm import BlockSTM
     from ..engine.versioned_state import ExecutionEnv, PreState
+    from ..strategies.block_stm import BlockSTM
 
     model = RevmCostModel()
     for name, value in constants.items():
@@ -238,25 +348,43 @@ def predicted_speedup(block, threads: int, constants: dict) -> float:
     env = ExecutionEnv(block, PreState(block.db, block.pre_state_root), True, True)
     strategy = BlockSTM(env, model, Metrics(), **PEVM_RULES)
     makespan = SimulatedBackend().run(strategy, threads, Metrics())
-    serial = sum(model.serial_costs(strategy.final_incarnations()))
+    return sum(model.serial_costs(strategy.final_incarnations())), makespan
+
+
+def predicted_speedup(block, threads: int, constants: dict) -> float:
+    """The virtual speedup (serial baseline / makespan) of `_run`."""
+    serial, makespan = _run(block, threads, constants)
     return serial / makespan if makespan else 1.0
 
 
-def fit_parallel(blocks: list, measured: list, threads: int, constants=None,
-                 parallel_grid=PARALLEL_GRID, schedule_grid=SCHEDULE_GRID,
-                 progress=None) -> dict:
-    """PARALLEL and SCHEDULE: the pair of the grids whose predicted speedups (the
-    `revm` model, `constants` overriding its own) have the least sum of squared log
-    ratios to `measured` (pevm's speedups on blocks it ran in parallel), and every
-    pair's score, as [PARALLEL, SCHEDULE, score] rows."""
-    scores = []
-    for parallel in parallel_grid:
-        for schedule in schedule_grid:
-            overrides = {**(constants or {}), "PARALLEL": parallel, "SCHEDULE": schedule}
-            logs = [float(np.log(predicted_speedup(block, threads, overrides) / speedup))
-                    for block, speedup in zip(blocks, measured)]
-            scores.append([parallel, schedule, float(np.sum(np.square(logs)))])
-            if progress is not None:
-                progress(parallel, schedule, scores[-1][2])
-    parallel, schedule, _ = min(scores, key=lambda row: (row[2], row[0], row[1]))
-    return {"PARALLEL": parallel, "SCHEDULE": schedule, "scores": scores}
+def marginal_speedup(small, large, threads: int, constants: dict) -> float:
+    """The speedup of a long block of `small`'s and `large`'s shape (the same
+    transactions, more of them): the serial time the extra transactions add over the
+    makespan they add. A conflict-free block's first wave of workers starts in lockstep
+    and its last wave ends ragged; the difference cancels both, leaving the steady
+    rate that a 1-gigagas block (thousands of transactions per worker) runs at."""
+    serial_small, makespan_small = _run(small, threads, constants)
+    serial_large, makespan_large = _run(large, threads, constants)
+    return (serial_large - serial_small) / (makespan_large - makespan_small)
+
+
+def target_speedup(target: Target, constants: dict) -> float:
+    """A target's predicted speedup under `constants`."""
+    if len(target.blocks) == 1:
+        return predicted_speedup(target.blocks[0], target.threads, constants)
+    return marginal_speedup(*target.blocks, target.threads, constants)
+
+
+def loss(targets, predictions) -> float:
+    """The mean over tables of each table's mean squared log ratio predicted /
+    measured: each table weighs the same, whatever its number of blocks."""
+    tables: dict = {}
+    for target, predicted in zip(targets, predictions):
+        tables.setdefault(target.table, []).append(
+            float(np.log(predicted / target.measured)) ** 2)
+    return float(np.mean([np.mean(errors) for errors in tables.values()]))
+
+
+def fold_of(index: int, k: int) -> int:
+    """The fixed rule that splits a table's rows into k folds: row i goes to i mod k."""
+    return index % k

@@ -28,6 +28,7 @@ from .calibration import PEVM_RULES, PEVM_THREADS, read_table
 DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "workloads" / "mainnet_blocks" \
     / "pevm_benchmark.tsv"
 DEFAULT_MODELS = ("revm", "gas", "measured")
+DEFAULT_FOLDS = 5
 README_BEGIN = "<!-- pevmsim fidelity: begin -->"
 README_END = "<!-- pevmsim fidelity: end -->"
 
@@ -129,3 +130,178 @@ def statistics(rows: list, models) -> dict:
     measured = [row.measured_speedup for row in parallel]
     return {model: error_stats([row.predicted[model] for row in parallel], measured)
             for model in models}
+
+
+# -- gigagas blocks ------------------------------------------------------------------
+GIGAGAS_TABLE = Path(__file__).resolve().parents[2] / "workloads" \
+    / "gigagas_benchmarks.tsv"
+GIGAGAS_ENGINE = "pevm"  # the rows that calibrate and fidelity compare with
+GIGAGAS_COLUMNS = ("engine", "block", "workload", "txs", "gas_used", "sequential_ms",
+                   "parallel_ms", "speedup", "threads", "hardware", "source")
+# Transactions of the two blocks of each shape that stand for a 1-gigagas block
+# (calibration.marginal_speedup): 2 and 4 waves of 32 workers for the heavy swaps, 10
+# and 20 for the transfers.
+GIGAGAS_SIZES = {"gigagas-transfers": (320, 640), "gigagas-erc20": (320, 640),
+                 "gigagas-uniswap": (64, 128)}
+
+
+@dataclass(frozen=True)
+class GigagasRow:
+    engine: str
+    block: str
+    workload: str
+    txs: int
+    gas_used: int
+    sequential_ms: float
+    parallel_ms: float
+    speedup: float
+    threads: int
+    hardware: str
+    source: str
+
+
+def read_gigagas(path=GIGAGAS_TABLE) -> list:
+    """The vendored gigagas figures (pevm's, and others' for reference)."""
+    from .calibration import CalibrationError, read_tsv
+
+    rows = read_tsv(path, GIGAGAS_COLUMNS, "gigagas table")
+    try:
+        return [GigagasRow(r["engine"], r["block"], r["workload"], int(r["txs"]),
+                           int(r["gas_used"]), float(r["sequential_ms"]),
+                           float(r["parallel_ms"]), float(r["speedup"]), int(r["threads"]),
+                           r["hardware"], r["source"]) for r in rows]
+    except (TypeError, ValueError) as exc:
+        raise CalibrationError(f"{path}: a malformed row ({exc})")
+
+
+def gigagas_blocks(row: GigagasRow, sizes=None) -> tuple:
+    """The row's workload built at its two calibration sizes (seed 0)."""
+    from workloads.block_cache import built_block
+    from workloads.registry import load_workload
+
+    workload = load_workload(row.workload)()
+    return tuple(built_block(workload, txs, 0)[0]
+                 for txs in (sizes or GIGAGAS_SIZES)[row.workload])
+
+
+SCALING_THREADS = (1, 2, 4, 8, 16, 32, 64)  # the gigagas scaling curves
+DEFAULT_CALIBRATION = Path(__file__).resolve().parents[2] / "reports" / "fidelity" \
+    / "calibration.json"
+
+
+def load_folds(path) -> dict:
+    """From `pevmsim calibrate --fit-parallel`'s JSON: {block name: the constants its
+    fold was fitted with (fitted without it)}; {} when the file has no parallel fit."""
+    import json
+
+    from .calibration import CalibrationError
+
+    try:
+        result = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise CalibrationError(f"cannot read the calibration {path}: {exc}")
+    parallel = result.get("parallel")
+    if not parallel:
+        return {}
+    if "fold_constants" not in parallel:
+        raise CalibrationError(f"{path}: its parallel fit has no k-fold constants (made "
+                               "by an older pevmsim calibrate --fit-parallel)")
+    constants = {entry["fold"]: entry["constants"] for entry in parallel["fold_constants"]}
+    return {target["block"]: constants[target["fold"]] for target in parallel["targets"]
+            if target["fold"] in constants}
+
+
+def run_block_stm(block, threads: int, model: str, serial, progress, constants=None):
+    """block-stm under pevm's rules, checked against `serial` (run_block's report);
+    `constants` override the cost model's."""
+    from ..runs.runner import run_block
+    from ..runs.spec import RunSpec
+
+    spec = RunSpec("block-stm", threads, model, lazy_beneficiary=True, lazy_transfers=True,
+                   strategy_options=PEVM_RULES, cost_constants=constants or {})
+    return run_block(block, spec, serial=serial, progress=progress)
+
+
+def held_out(rows: list, folds: dict, progress=None) -> dict:
+    """Each parallel mainnet block (rows: BlockRow) predicted by the `revm` model with
+    its fold's constants: {block: (speedup, matches serial)}."""
+    from workloads.mainnet import load_block
+
+    from ..chain.serial import execute_serial
+
+    result = {}
+    for row in rows:
+        constants = folds.get(str(row.block))
+        if not row.pevm_parallel or constants is None:
+            continue
+        block = load_block(row.block)
+        report = run_block_stm(block, PEVM_THREADS, "revm", (execute_serial(block)[0], 0.0),
+                               None, constants)
+        result[row.block] = (report.summary["virtual_speedup"], report.matches_serial)
+        if progress is not None:
+            progress.line(f"block {row.block} held out: "
+                          f"{report.summary['virtual_speedup']:.2f}x")
+    return result
+
+
+@dataclass
+class GigagasResult:
+    row: GigagasRow  # pevm's figures
+    threads: int
+    predicted: dict  # cost model -> predicted speedup of the 1-gigagas block
+    held_out: float | None  # revm with the constants of the fold that left it out
+    scaling: dict  # workers -> revm's predicted speedup
+    matches_serial: bool  # every run that produced these matched serial
+
+    def as_dict(self) -> dict:
+        return {"block": self.row.block, "workload": self.row.workload,
+                "engine": self.row.engine, "hardware": self.row.hardware,
+                "source": self.row.source, "measured_speedup": self.row.speedup,
+                "threads": self.threads, "txs_measured": self.row.txs,
+                "txs_simulated": list(GIGAGAS_SIZES[self.row.workload]),
+                "predicted_speedup": self.predicted, "held_out_revm": self.held_out,
+                "scaling_revm": {str(t): s for t, s in self.scaling.items()},
+                "calibrated_threads": self.threads, "matches_serial": self.matches_serial}
+
+
+def marginal(blocks, threads: int, model: str, serials, constants=None) -> tuple:
+    """(calibration.marginal_speedup of the two blocks, both runs matched serial), each
+    run checked against its block's serial result."""
+    reports = [run_block_stm(block, threads, model, serial, None, constants)
+               for block, serial in zip(blocks, serials)]
+    small, large = (report.summary for report in reports)
+    added = large["virtual_serial_time_s"] - small["virtual_serial_time_s"]
+    speedup = added / (large["virtual_makespan_s"] - small["virtual_makespan_s"])
+    return speedup, all(report.matches_serial for report in reports)
+
+
+def run_gigagas(rows, models, folds: dict, scaling=SCALING_THREADS, progress=None) -> list:
+    """Each gigagas row's block predicted at the row's thread count under each model,
+    under `revm` with its fold's constants, and revm's curve over `scaling` workers."""
+    from ..chain.serial import execute_serial
+
+    results = []
+    for row in rows:
+        blocks = gigagas_blocks(row)
+        serials = [(execute_serial(block)[0], 0.0) for block in blocks]
+        ok = True
+        predicted = {}
+        for model in models:
+            predicted[model], good = marginal(blocks, row.threads, model, serials)
+            ok = ok and good
+        held = None
+        if row.workload in folds:
+            held, good = marginal(blocks, row.threads, "revm", serials, folds[row.workload])
+            ok = ok and good
+        curve = {}
+        for threads in scaling:
+            if threads == row.threads and "revm" in predicted:
+                curve[threads] = predicted["revm"]  # the same runs
+                continue
+            curve[threads], good = marginal(blocks, threads, "revm", serials)
+            ok = ok and good
+        if progress is not None:
+            progress.line(f"{row.workload}: " + ", ".join(
+                f"{m} {p:.2f}x" for m, p in predicted.items()) + f" (pevm {row.speedup}x)")
+        results.append(GigagasResult(row, row.threads, predicted, held, curve, ok))
+    return results

@@ -45,10 +45,12 @@ def analyse(incarnations, cost_model, threads: int, metrics, namer: LocationName
     parts = cost_model.split(incarnations)
 
     bound = DependencyBound(incarnations, parts, threads, cost_model.SCHEDULE,
-                            cost_model.COLD_LOAD)
+                            cost_model.COLD_LOAD, cost_model.serialized(incarnations))
+
+    tail = cost_model.tail(incarnations)
 
     def makespan(changed) -> float:
-        return min(bound.makespan(changed), serial_time)
+        return min(bound.makespan(changed) + tail, serial_time)
 
     real_oracle = best_plan(true_dependencies(incarnations), incarnations, cost_model,
                             threads)[0]

@@ -78,6 +78,11 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
 
     started = time.perf_counter()
     model = COST_MODELS[spec.cost_model](spec.cold_load)
+    known = model.constants()
+    for name, value in spec.cost_constants:
+        if name not in known:
+            raise ValueError(f"the {spec.cost_model} cost model has no constant {name}")
+        setattr(model, name, value)
     metrics = Metrics()
     env = ExecutionEnv(block, PreState(block.db, block.pre_state_root),
                        spec.lazy_beneficiary, spec.lazy_transfers)
@@ -108,7 +113,9 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
     # block access list's post-values, states its own edges), nor need any be slower
     # than running the block sequentially (the oracle and pevm fall back to that).
     bound = min(dependency_bound(final, model.split(final), spec.threads, model.SCHEDULE,
-                                 model.COLD_LOAD, runner.bound_dependencies()), serial_time)
+                                 model.COLD_LOAD, model.serialized(final),
+                                 runner.bound_dependencies())
+                + model.tail(final), serial_time)
     insight = analyse(final, model, spec.threads, metrics, namer, oracle_what_if)
     serial_result, serial_wall = (serial.result() if isinstance(serial, PendingSerial)
                                   else serial)  # a serial check alongside ends here

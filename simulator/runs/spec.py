@@ -40,10 +40,13 @@ class RunSpec:
     backend_options: tuple = field(default=())  # processes: timeout, jitter, seed, pipeline
     serial_repeats: int = 3  # processes backend: serial timings, the median counts
     lazy_transfers: bool = False  # raw transfers as deltas (pevm's)
+    cost_constants: tuple = field(default=())  # the cost model's constants overridden,
+    # e.g. by a k-fold's refit (harness/fidelity.py): (name, seconds or factor) pairs
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategy_options", _frozen(self.strategy_options))
         object.__setattr__(self, "backend_options", _frozen(self.backend_options))
+        object.__setattr__(self, "cost_constants", _frozen(self.cost_constants))
         if debug.ENABLED:
             debug.check(self.strategy in STRATEGIES and self.cost_model in COST_MODELS
                         and self.backend in BACKENDS, lambda: f"unregistered name in {self}")
@@ -61,11 +64,12 @@ class RunSpec:
         return dict(self.backend_options)
 
     def key(self) -> str:
-        """This run's part of a sweep configuration's stable key; the backend is named
-        only when it is not the simulated one, so older keys still hold."""
+        """This run's part of a sweep configuration's stable key; the backend and the
+        overridden cost constants are named only when set, so older keys still hold."""
         return (f"{self.strategy} threads={self.threads} {self.cost_model}"
                 f" lazy={'yes' if self.lazy_beneficiary else 'no'}"
-                + ("" if self.backend == "simulated" else f" backend={self.backend}"))
+                + ("" if self.backend == "simulated" else f" backend={self.backend}")
+                + "".join(f" {name}={value!r}" for name, value in self.cost_constants))
 
     def with_options(self, options: Mapping | None) -> "RunSpec":
         """The same run with these strategy options."""

@@ -105,7 +105,6 @@ class BlockSTM(FallsBackToSerial):
         if self.small_block_fallback and (
                 len(self.env.transactions) < threads
                 or (gas is not None and gas < PEVM_MIN_PARALLEL_GAS)):
-            self.shared_queue = False  # one worker, block order: no queue to contend
             self._fall_back(self.cost_model)
 
     def _next_task(self) -> Task | None:

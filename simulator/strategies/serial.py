@@ -50,6 +50,7 @@ class FallsBackToSerial(SpeculativeStrategy):
     sequential: Serial | None = None
 
     def _fall_back(self, cost_model) -> None:
+        self.shared_queue = False  # one worker, block order: no queue to contend
         self.sequential = Serial(self.env, cost_model, self.metrics)
         self.sequential.mv = self.mv
         self.metrics.sequential_fallbacks += 1
