@@ -167,8 +167,10 @@ def test_sei_one_recipient_block_runs_sequentially():
     assert sei["sequential_fallbacks"] == 1 and off.summary["sequential_fallbacks"] == 0
 
 
-# pevmsim's `sei` before it followed the releases (commit 35f43aa), gas cost model,
-# lazy beneficiary, 60 transactions, seed 0: its makespan (s) and re-executions.
+# pevmsim's `sei` before it followed the releases (commit 35f43aa), gas cost model as it
+# was then (no shared resource, no contention: OLD_GAS), lazy beneficiary, 60
+# transactions, seed 0: its makespan (s) and re-executions.
+OLD_GAS = {"SHARED_TASK": 0.0, "CONTENTION": 0.0}
 HISTORICAL = [
     ("erc20", {"accounts": 10}, 4, {}, 0.004794906999999983, 977),
     ("erc20", {"accounts": 10}, 32, {"accuracy": 0.0, "rounds": 2}, 0.0021977169999999975, 117),
@@ -182,7 +184,10 @@ HISTORICAL = [
 def test_sei_historical_mode_reproduces_the_old_figures(workload, params, threads, options,
                                                         makespan, reexecutions):
     block = BUILTINS[workload](**params).block(60, seed=0)
-    summary = run_block(block, RunSpec("sei", threads, strategy_options={
-        "version": "occ-dev-2023", **options})).summary
+    summary = run_block(block, RunSpec("sei", threads, cost_model="gas", strategy_options={
+        "version": "occ-dev-2023", **options}, cost_constants=OLD_GAS)).summary
     assert summary["matches_serial"]
-    assert (summary["virtual_makespan_s"], summary["reexecutions"]) == (makespan, reexecutions)
+    assert summary["reexecutions"] == reexecutions
+    # the same schedule; the shared-resource backend sums task times in another order,
+    # so the makespan agrees to rounding, not to the last bit
+    assert summary["virtual_makespan_s"] == pytest.approx(makespan, rel=1e-12)
