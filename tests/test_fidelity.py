@@ -290,7 +290,8 @@ def test_fidelity_on_a_subset_never_replaces_the_full_report(tmp_path):
 
     def run(*args):
         return subprocess.run([str(pevmsim), "fidelity", "--blocks", "46147",
-                               "--cost-models", "gas", *args], capture_output=True,
+                               "--cost-models", "gas", "--gigagas-workloads", "none",
+                               "--calibration", "", *args], capture_output=True,
                               text=True, cwd=tmp_path)
 
     done = run()

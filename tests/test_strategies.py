@@ -56,7 +56,9 @@ def test_strategy_equals_serial(strategy, workload, threads, lazy):
     assert summary["virtual_speedup"] <= summary["virtual_speedup_bound"] * (1 + 1e-12)
 
 
-@pytest.mark.parametrize("workload", sorted(set(BUILTINS) - {"transfer", "erc20"}))
+@pytest.mark.parametrize("workload", [w for (w,) in matrix(
+    lambda w: w != "gigagas-hybrid",  # light form: the hybrid mixes the others' shapes
+    sorted(set(BUILTINS) - {"transfer", "erc20"}))])
 def test_every_strategy_on_other_workloads(workload):
     block, serial = workload_block(workload)
     for summary in compare(block, grid(STRATEGIES, 8)):
