@@ -17,12 +17,16 @@ $(STAMP): pyproject.toml
 	   || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
+# every core (pytest-xdist); a worker steals tests from a busy one, so the heavy oracle
+# files do not serialize the run
+PYTEST := $(BIN)/python -m pytest -n auto --dist worksteal
+
 test: install
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # every combination of the heaviest oracle matrices (make test runs a lighter form: tests/forms.py)
 test-full: install
-	PEVMSIM_FULL_ORACLES=1 $(BIN)/python -m pytest
+	PEVMSIM_FULL_ORACLES=1 $(PYTEST)
 
 # the default suite on a Dask LocalCluster of a worker process per core (--jobs default)
 bench: install
