@@ -216,7 +216,8 @@ def _sections(d: Data, charts: Charts, out: Path, skipped=()) -> list:
                     f"{d.over_seeds()}); the dependency bound as in the Method "
                     "section. `bal`, whose block access list removes every dependency, "
                     "can exceed it: its own bound is the same arithmetic without "
-                    "dependencies."),
+                    "dependencies; `monad` on gas-disk, whose reads yield its threads, "
+                    "is held to the same bound with its loads off the workers."),
               *_access_list_section(d),
               ("img", "speedup", "speedup per setting"),
               *matrix_sections(d, out),
@@ -335,7 +336,13 @@ def _method_sections(d: Data) -> list:
                   "after the transactions whose writes it reads (its true dependencies, "
                   "from the final incarnations) and no earlier than one cold load, on "
                   "the same number of workers, or sequentially if that is faster. It "
-                  "ignores validation and re-execution costs, so it is optimistic."),
+                  "ignores validation and re-execution costs, so it is optimistic. Two "
+                  "strategies are held to their own: `bal` (no dependencies: its access "
+                  "list gives every input) and `monad` with state on an SSD (its fibers' "
+                  "reads yield their threads: the loads off the workers, at most "
+                  "`fibers` at a time); a cold load holds a worker for every other "
+                  "strategy (Bor's prefetcher warms only the next block of a batch "
+                  "import)."),
             ("p", "The strategies and what each models (from its module in "
                   "simulator/strategies/, which cites the source it follows):"),
             ("table", ["strategy", "what it models", "its module: the design and its source"],
