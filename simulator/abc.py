@@ -141,6 +141,8 @@ class Strategy(ABC):
     options: ClassVar[tuple] = ()  # params.Param each: constructor keywords
     shared_queue: ClassVar[bool] = True  # workers take tasks from a shared queue or
     # cursors, paying the cost model's SCHEDULE per task (see backends/simulated.py)
+    shipped_threads: ClassVar[int | None] = None  # a seed system's worker count as it
+    # ships (the report's "as shipped" table); None: not a shipped system
 
     def __init__(self, env, cost_model, metrics) -> None:
         self.env = env

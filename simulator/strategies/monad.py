@@ -107,6 +107,7 @@ class Monad(InOrderCommit):
     description = "Monad: fibers, optimistic execution, in-order merge by value, one retry"
     publish_on_finish = False
     assume_sender_nonce = True
+    shipped_threads = NTHREADS
     options = (
         Param("fibers", NFIBERS, "transactions in flight at most (Monad's --nfibers)",
               int, 1),
