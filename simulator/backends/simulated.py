@@ -42,13 +42,16 @@ instant.
 Invariants: the resource is held by one task at a time (each grant starts when the
 previous one ends, or later); a task ends exactly its work plus its shared part after
 it started on its worker, or later by the time it waited for the resource; a task
-with yielded reads starts on a worker no earlier than `io` after it began.
+with yielded reads starts on a worker no earlier than `io` after it began; no more
+tasks wait on yielded reads than the strategy's `reads_in_flight` (asserted under
+PEVMSIM_DEBUG).
 """
 
 from __future__ import annotations
 
 import heapq
 
+from .. import debug
 from ..abc import Backend, Cost, EventKind, Execute, Strategy, as_cost, run_inline
 
 
@@ -94,6 +97,11 @@ class SimulatedBackend(Backend):
                 duration, kind = run_inline(strategy.start(worker, task), perform)
                 cost = as_cost(duration)
                 if cost.io > 0:  # its reads yield the worker
+                    if debug.ENABLED:
+                        limit = strategy.reads_in_flight()
+                        waiting = sum(1 for entry in in_flight if entry[2] is None)
+                        debug.check(limit is not None and waiting < limit, lambda: (
+                            f"{strategy.name}: yielded reads beyond its limit {limit}"))
                     heapq.heappush(in_flight, (now + cost.io, sequence, None, task, now,
                                                (kind, taken), Cost(cost.work, cost.shared)))
                     sequence += 1
