@@ -8,7 +8,8 @@ request whenever the task needs a transaction executed in py-evm, against the
 multi-version memory as it stands at that instant, receives the `Incarnation`, and
 finally returns (duration, EventKind): the duration is what the run's cost model
 charged, a `Cost` (work on the worker, then time holding the run's one serialized
-resource) or seconds of work; a strategy passes the cost model's values on or adds
+resource; for a strategy with yielding reads, first latency spent off any worker,
+`io`) or seconds of work; a strategy passes the cost model's values on or adds
 them, never makes its own. Executing a request is a pure step: the simulated backend
 does it in-process, the processes backend in a worker process over a replica of the
 memory. Everything else a task does (validating
@@ -16,9 +17,17 @@ read sets, bookkeeping) runs in the strategy. `finish` is called when the task's
 is up: its effects become visible then, and it may hand the same worker a follow-up
 task. The run ends when `done`.
 
+A strategy whose reads yield their worker (Monad's fibers: a database read hands
+the fiber to the I/O thread and frees its thread) returns a Cost with an `io` part:
+the simulated backend frees the worker at once, calls `reads_done` after `io`
+seconds, and runs the rest of the task (its work and shared parts) on whichever
+worker `next_task` then hands it to; `reads_in_flight` says how many such reads the
+strategy can have outstanding at most (the bound's, engine/metrics.py).
+
 Invariants: a Task names a transaction and the incarnation it concerns; a TaskRun
 yields only `Execute` requests, each for the task's own transaction (the processes
-backend checks this).
+backend checks this); only a strategy whose `reads_in_flight` is not None returns a
+Cost with an `io` part.
 """
 
 from __future__ import annotations
@@ -76,21 +85,29 @@ class Cost:
     """A task's duration under the run's cost model, in seconds: `work` on the task's
     own worker, then `shared` holding the run's one serialized resource (the scheduler's
     shared counters and the multi-version memory's inserts: the simulated backend
-    queues tasks for it in the order their work ends, so its rate caps throughput).
-    Costs add up; a bare number is a Cost with no shared part (`as_cost`)."""
+    queues tasks for it in the order their work ends, so its rate caps throughput);
+    `io`, before the work, latency the task waits out without holding a worker (a
+    yielding read, see the module docstring). Costs add up; a bare number is a Cost
+    with no shared part (`as_cost`)."""
 
     work: float
     shared: float = 0.0
+    io: float = 0.0
 
     def __add__(self, other) -> "Cost":
         other = as_cost(other)
-        return Cost(self.work + other.work, self.shared + other.shared)
+        return Cost(self.work + other.work, self.shared + other.shared, self.io + other.io)
 
     __radd__ = __add__
 
     @property
     def total(self) -> float:
-        return self.work + self.shared
+        return self.work + self.shared + self.io
+
+    def yielded(self) -> "Cost":
+        """The same cost with its work waited out off the worker (a load whose read
+        yields the worker: its latency holds no thread)."""
+        return Cost(0.0, self.shared, self.io + self.work)
 
 
 def as_cost(value) -> Cost:
@@ -124,6 +141,8 @@ class Strategy(ABC):
     options: ClassVar[tuple] = ()  # params.Param each: constructor keywords
     shared_queue: ClassVar[bool] = True  # workers take tasks from a shared queue or
     # cursors, paying the cost model's SCHEDULE per task (see backends/simulated.py)
+    shipped_threads: ClassVar[int | None] = None  # a seed system's worker count as it
+    # ships (the report's "as shipped" table); None: not a shipped system
 
     def __init__(self, env, cost_model, metrics) -> None:
         self.env = env
@@ -157,6 +176,17 @@ class Strategy(ABC):
     @abstractmethod
     def final_incarnations(self) -> list:
         """Each transaction's final incarnation, in block order."""
+
+    def reads_done(self, task: Task) -> None:
+        """`task`'s yielded reads (its Cost's `io`) are back: offer it again from
+        `next_task`, where it ranks; the backend then runs the rest of it."""
+        raise NotImplementedError(f"{self.name} has no yielding reads")
+
+    def reads_in_flight(self) -> int | None:
+        """How many yielded reads (Cost.io) this strategy can have outstanding at most
+        (the bound lets that many overlap off the workers); None: its loads hold its
+        workers, as they do for every strategy without yielding reads."""
+        return None
 
     def bound_dependencies(self) -> list | None:
         """For each transaction, the lower ones that no schedule of this strategy can

@@ -63,6 +63,12 @@ def finished(tmp_path_factory):
     (("txs = 20", 'txs = 20\ncost_models = ["wall"]'), ["cost_models", "wall", "gas"]),
     (("accounts = 5 }", "accounts = 5 }\n[focus]\nthreads = 8"), ["focus.threads", "1, 4"]),
     (("txs = 20", "txs = [20"), ["invalid TOML"]),
+    (("accounts = 5 }", 'accounts = 5 }\n[[variants]]\nstrategy = "monad"\noptions = { fiber = 4 }'),
+     ["variants[0].options.fiber", "unknown option", "fibers"]),
+    (("accounts = 5 }", 'accounts = 5 }\n[[variants]]\nstrategy = "sei"\noptions = { version = "v9" }'),
+     ["variants[0].options.version", "occ-dev-2023"]),
+    (("accounts = 5 }", 'accounts = 5 }\n[[variants]]\nstrategy = "monda"\noptions = { fibers = 4 }'),
+     ["variants[0].strategy", "monda", "monad"]),
 ])
 def test_bad_suites_fail_before_running(tmp_path, capsys, change, words):
     path = write_suite(tmp_path, TINY.replace(*change))
@@ -92,6 +98,66 @@ def test_grid_expansion_and_all_strategies(tmp_path):
     omitted = load_suite(str(write_suite(tmp_path, TINY.replace(
         'strategies = ["serial", "block-stm"]', ""), "omitted.toml")))
     assert {c.run.strategy for c in omitted.configs} == set(STRATEGIES)
+
+
+SEED_SYSTEMS = """
+name = "seed"
+txs = 20
+threads = [4, 8, 32]
+strategies = ["block-stm", "monad", "sei"]
+
+[[workloads]]
+name = "erc20"
+params = { accounts = 20 }
+
+[[variants]]
+strategy = "monad"
+options = { relaxed_merge = 1 }
+threads = [4]
+
+[[variants]]
+strategy = "sei"
+options = { version = "occ-dev-2023" }
+threads = [32]
+cost_models = ["gas-disk"]
+"""
+
+
+def test_variants_add_runs_with_their_options_on_every_block(tmp_path):
+    suite = load_suite(str(write_suite(tmp_path, SEED_SYSTEMS)))
+    variants = [c.run for c in suite.configs if c.run.strategy_options]
+    assert [(run.strategy, run.threads, run.options) for run in variants] == [
+        ("monad", 4, {"relaxed_merge": 1})]  # the sei variant's cost model is not run
+    assert len(suite.configs) == 9 + 1
+    assert len({c.key for c in suite.configs}) == len(suite.configs)
+    assert [c.key for c in suite.configs if c.run.strategy_options][0].endswith(
+        "monad threads=4 gas lazy=yes relaxed_merge=1")
+
+
+def test_report_shows_the_seed_systems_as_shipped_and_their_sensitivity(tmp_path):
+    out = tmp_path / "out"
+    text = SEED_SYSTEMS.replace('cost_models = ["gas-disk"]\n', "")
+    assert main(["sweep", str(write_suite(tmp_path, text)), "--out", str(out)]) == 0
+    report(out)
+    rows = read_results(out)
+    figure = {(row["strategy"], row["threads"], json.dumps(row.get("strategy_options"))):
+              row["virtual_speedup"] for row in rows}
+    markdown = (out / "report.md").read_text()
+    shipped = markdown.split("## The seed systems as shipped")[1].split("\n## ")[0]
+    assert (out / "charts" / "shipped.png").exists()
+    assert ("| setting | monad 4 (shipped) | monad 8 | monad 32 | sei 8 | "
+            "sei 32 (shipped) | block-stm 8 | block-stm 32 | dependency bound 32 |") in shipped
+    assert f"| {figure[('monad', 4, 'null')]:.2f} | {figure[('monad', 8, 'null')]:.2f} |" \
+        in shipped
+    sensitivity = shipped.split("### Sensitivity")[1]
+    relaxed, dev = (figure[("monad", 4, '{"relaxed_merge": 1}')],
+                    figure[("sei", 32, '{"version": "occ-dev-2023"}')])
+    assert (f"| monad | 4 | relaxed_merge=1 | {relaxed:.2f} "
+            f"({relaxed - figure[('monad', 4, 'null')]:+.2f}) |") in sensitivity
+    assert f"| sei | 32 | version=occ-dev-2023 | {dev:.2f} (" in sensitivity
+    assert f"| sei | 32 | defaults | {figure[('sei', 32, 'null')]:.2f} |" in sensitivity
+    # the variants stay out of every other table: one monad column, its defaults'
+    assert "relaxed_merge" not in markdown.split("## The seed systems as shipped")[0]
 
 
 def test_bundled_suites_are_valid():

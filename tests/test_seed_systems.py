@@ -1,6 +1,7 @@
 """Golden scenarios for the rules Sei and Monad follow in their released source
 (strategies/sei.py, strategies/monad.py): value validation, Monad's exact merge on the
-beneficiary, the fiber window, Sei's rounds, its historical mode."""
+beneficiary, the fiber window, its yielding reads on the disk tier, Sei's rounds, its
+historical mode."""
 
 import pytest
 
@@ -9,7 +10,7 @@ from simulator.backends.simulated import SimulatedBackend
 from simulator.chain.outcome import assemble, mismatches
 from simulator.chain.serial import execute_serial
 from simulator.costs.cost_model import GasCostModel
-from simulator.engine.metrics import Metrics
+from simulator.engine.metrics import Metrics, dependency_bound
 from simulator.engine.versioned_state import ExecutionEnv, PreState
 from simulator.runs.runner import run_block
 from simulator.runs.spec import RunSpec
@@ -74,10 +75,12 @@ def test_version_validation_counts_an_equal_value_write(strategy, options):
     assert report.matches_serial and executions(report)[1] == 2
 
 
-def in_flight_peak(events) -> int:
-    """The most transactions between their first task's start and their last's end."""
+def in_flight_peak(events, io_waits=()) -> int:
+    """The most transactions between their first task's start (or its first wait on
+    yielded reads) and their last's end."""
     spans = {}
-    for _, _, tx, _, start, end in events:
+    for tx, start, end in [(tx, start, end) for _, _, tx, _, start, end in events] \
+            + list(io_waits):
         first, last = spans.get(tx, (start, end))
         spans[tx] = (min(first, start), max(last, end))
     moments = sorted({start for start, _ in spans.values()})
@@ -97,6 +100,64 @@ def test_monad_default_window_is_256():
     block = independent_transfers(10**9, count=300)
     report = run_block(block, RunSpec("monad", 32))
     assert report.matches_serial and in_flight_peak(report.metrics.events) == 256
+
+
+def peak_overlap(intervals) -> int:
+    """The most of these (start, end) intervals open at one instant."""
+    return max(sum(1 for start, end in intervals if start <= t < end)
+               for t in {start for start, _ in intervals})
+
+
+def monad_disk(block, threads: int, **options):
+    return run_block(block, RunSpec("monad", threads, "gas-disk",
+                                    strategy_options=options))
+
+
+def test_monad_yielding_reads_beat_reads_on_the_worker_and_stay_under_the_bound():
+    block = BUILTINS["erc20"](accounts=1000).block(60, seed=0)  # cold state, few conflicts
+    yielding, holding = monad_disk(block, 4), monad_disk(block, 4, yielding_reads=0)
+    for report in (yielding, holding):
+        summary = report.summary
+        assert report.matches_serial and max(executions(report)) <= 2
+        assert summary["virtual_speedup"] <= summary["virtual_speedup_bound"]
+    # the reads of many fibers overlap beyond 4 threads: faster, and so is its bound
+    assert yielding.summary["virtual_speedup"] > 1.5 * holding.summary["virtual_speedup"]
+    assert holding.summary["virtual_speedup"] <= 4  # loads on the workers: <= threads
+    assert yielding.summary["virtual_speedup_bound"] > holding.summary["virtual_speedup_bound"]
+    assert len(yielding.metrics.io_waits) >= len(block.transactions)
+    assert holding.metrics.io_waits == []
+    assert peak_overlap([(s, e) for _, s, e in yielding.metrics.io_waits]) > 4
+
+
+@pytest.mark.parametrize("fibers", [2, 8])
+def test_monad_yielded_reads_never_exceed_the_fiber_window(fibers):
+    block = BUILTINS["erc20"](accounts=1000).block(40, seed=0)
+    report = monad_disk(block, 2, fibers=fibers)
+    assert report.matches_serial
+    waits = report.metrics.io_waits
+    assert peak_overlap([(start, end) for _, start, end in waits]) <= fibers
+    assert in_flight_peak(report.metrics.events, waits) == fibers  # the window binds
+
+
+@pytest.mark.parametrize("cost_model", ["gas", "revm"])
+def test_monad_yielding_reads_change_nothing_in_memory(cost_model):
+    block = BUILTINS["erc20"](accounts=1000).block(40, seed=0)
+    on, off = (run_block(block, RunSpec("monad", 4, cost_model,
+                                        strategy_options={"yielding_reads": flag}))
+               for flag in (1, 0))
+    assert on.metrics.io_waits == [] and on.metrics.events == off.metrics.events
+    for key in ("virtual_makespan_s", "virtual_speedup_bound", "utilization"):
+        assert on.summary[key] == off.summary[key]
+
+
+def test_the_bound_with_yielded_loads_takes_them_off_the_workers():
+    parts = [(8.0, 2.0)] * 4  # (loads, rest) per transaction, no dependencies
+    edges = [[] for _ in parts]
+    # on the workers: (4 x 10) / 2; yielded: max(4 x 2 / 2, 4 x 8 / io_slots), or the
+    # longest transaction, one load latency (1.0) then its rest
+    assert dependency_bound(None, parts, 2, 0.0, 1.0, edges=edges) == 20.0
+    assert dependency_bound(None, parts, 2, 0.0, 1.0, edges=edges, io_slots=2) == 16.0
+    assert dependency_bound(None, parts, 2, 0.0, 1.0, edges=edges, io_slots=256) == 4.0
 
 
 def run_sei(block, threads: int, **options):

@@ -24,6 +24,15 @@ sharing memory bandwidth and caches): busy workers, wasted work included, slow
 everyone. A strategy without a shared queue (`serial`,
 or a sequential fallback) pays none of these.
 
+Yielding reads: a task whose Cost has an `io` part (a strategy with yielding reads,
+abc.py) holds no worker for its first `io` seconds: the worker that started it is
+offered another task at once; when the reads are back the backend tells the strategy
+(`reads_done`) and runs the rest of the task (its work, SCHEDULE if it was taken
+from the queue, contention counted then, and its shared part) on the worker that
+`next_task` next hands it to. Tasks waiting on reads neither hold a worker nor count
+as busy for CONTENTION; a worker's events span only the time it held the task.
+Without an `io` part (every other strategy) nothing of this happens.
+
 Timing semantics: every task that ends at the same virtual instant is finished
 (its effects applied, in start order) before any follow-up begins and before idle
 workers are offered work, in worker order. So a run is deterministic whenever its
@@ -32,14 +41,18 @@ instant.
 
 Invariants: the resource is held by one task at a time (each grant starts when the
 previous one ends, or later); a task ends exactly its work plus its shared part after
-it started, or later by the time it waited for the resource.
+it started on its worker, or later by the time it waited for the resource; a task
+with yielded reads starts on a worker no earlier than `io` after it began; no more
+tasks wait on yielded reads than the strategy's `reads_in_flight` (asserted under
+PEVMSIM_DEBUG).
 """
 
 from __future__ import annotations
 
 import heapq
 
-from ..abc import Backend, EventKind, Execute, Strategy, as_cost, run_inline
+from .. import debug
+from ..abc import Backend, Cost, EventKind, Execute, Strategy, as_cost, run_inline
 
 
 def perform_inline(strategy: Strategy):
@@ -57,8 +70,10 @@ class SimulatedBackend(Backend):
         strategy.prepare(threads)
         model = strategy.cost_model
         # (time, sequence, worker, task, start, kind, shared seconds still to hold); a
-        # worker not started yet is an entry without a task, at the time it starts
+        # worker not started yet is an entry without a task, at the time it starts; a
+        # task waiting on yielded reads, an entry without a worker (its Cost as the last)
         in_flight: list = []
+        resumed: dict = {}  # task -> (Cost left, kind, taken): its yielded reads are back
         idle = list(range(threads))
         if strategy.shared_queue and model.SPAWN > 0:
             idle = [0]
@@ -70,31 +85,49 @@ class SimulatedBackend(Backend):
         sequence = 0
         perform = perform_inline(strategy)
 
-        def begin(worker, task, taken: bool) -> None:
-            """Start `task` on `worker`; `taken` from the shared queue (not handed over
-            by the worker's previous task)."""
+        def begin(worker, task, taken: bool) -> bool:
+            """Start `task` on `worker` (or the rest of it, once its yielded reads are
+            back); `taken` from the shared queue (not handed over by the worker's
+            previous task). False when it yielded the worker for its reads."""
             nonlocal sequence
             queued = strategy.shared_queue  # read per task: a fallback turns it off
-            duration, kind = run_inline(strategy.start(worker, task), perform)
-            cost = as_cost(duration)
+            if task in resumed:
+                cost, kind, taken = resumed.pop(task)
+            else:
+                duration, kind = run_inline(strategy.start(worker, task), perform)
+                cost = as_cost(duration)
+                if cost.io > 0:  # its reads yield the worker
+                    if debug.ENABLED:
+                        limit = strategy.reads_in_flight()
+                        waiting = sum(1 for entry in in_flight if entry[2] is None)
+                        debug.check(limit is not None and waiting < limit, lambda: (
+                            f"{strategy.name}: yielded reads beyond its limit {limit}"))
+                    heapq.heappush(in_flight, (now + cost.io, sequence, None, task, now,
+                                               (kind, taken), Cost(cost.work, cost.shared)))
+                    sequence += 1
+                    return False
             work = cost.work
             if queued and model.CONTENTION:  # slower the more workers are busy
-                busy = sum(1 for entry in in_flight if entry[3] is not None)
+                busy = sum(1 for entry in in_flight
+                           if entry[3] is not None and entry[2] is not None)
                 work *= 1.0 + model.CONTENTION * busy
             work += model.SCHEDULE if queued and taken else 0.0
             shared = cost.shared + (model.SHARED_TASK if queued else 0.0)
             heapq.heappush(in_flight, (now + work, sequence, worker, task, now, kind,
                                        shared))
             sequence += 1
+            return True
 
         while True:
             still_idle = []
             for worker in idle:
-                task = None if strategy.done() else strategy.next_task()
-                if task is None:
-                    still_idle.append(worker)
-                else:
-                    begin(worker, task, True)
+                while True:  # a task that yields its reads leaves the worker free
+                    task = None if strategy.done() else strategy.next_task()
+                    if task is None:
+                        still_idle.append(worker)
+                        break
+                    if begin(worker, task, True):
+                        break
             idle = still_idle
             if not in_flight or (strategy.done() and all(entry[3] is None
                                                           for entry in in_flight)):
@@ -110,6 +143,11 @@ class SimulatedBackend(Backend):
                 if task is None:  # a worker starts
                     idle.append(worker)
                     continue
+                if worker is None:  # its yielded reads are back
+                    resumed[task] = (shared, *kind)
+                    metrics.io_wait(task.tx, start, now)
+                    strategy.reads_done(task)
+                    continue
                 if shared > 0:  # its work is done: queue for the resource
                     free = max(now, free) + shared
                     heapq.heappush(in_flight, (free, order, worker, task, start, kind, 0.0))
@@ -123,5 +161,6 @@ class SimulatedBackend(Backend):
                 else:
                     follow_ups.append((worker, follow_up))
             for worker, follow_up in follow_ups:
-                begin(worker, follow_up, False)
+                if not begin(worker, follow_up, False):
+                    idle.append(worker)
             idle.sort()

@@ -171,6 +171,13 @@ class CostModel(ABC):
         execution (the oracle's warm-up); its cost."""
         return 0.0
 
+    def loads_are_io(self) -> bool:
+        """Whether a cold load is device I/O worth overlapping with other work: it
+        costs more than taking a task from the queue (state on an SSD, `gas-disk`;
+        not state in memory, `gas` and `revm`). bal's prefetch and Monad's yielding
+        reads apply only then."""
+        return self.COLD_LOAD > self.SCHEDULE
+
     def serialized(self, incarnations) -> float:
         """The serialized resource's time if each transaction ran once as its final
         incarnation (a floor of any parallel makespan: the bound's, metrics.py)."""

@@ -11,6 +11,12 @@ read, so no schedule beats the critical path of that graph, nor the total work /
 Costs are the run's cost model's, the same for every strategy; a transaction's cold
 state loads depend on nothing, so they may run before its dependencies finish (what a
 warm re-execution exploits).
+
+A strategy whose reads yield their worker (abc.Strategy.reads_in_flight: Monad's
+fibers on the disk tier) is held to the same bound with the loads off the workers:
+total work / N counts only the rest, and the loads, at most `io_slots` outstanding at
+a time, cannot take less than their total / io_slots. Every other strategy's loads
+occupy a worker, as they do in its runs.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class Metrics:
     sequential_fallbacks: int = 0  # block-stm under pevm's rules ran the block sequentially
     busy_time: float = 0.0
     events: list = field(default_factory=list)
+    io_waits: list = field(default_factory=list)  # (tx, start, end) of each task's
+    # yielded reads, off any worker (abc.Cost.io; only strategies with yielding reads)
     abort_locations: Counter = field(default_factory=Counter)
     suspension_locations: Counter = field(default_factory=Counter)
     # tx -> Counter of the locations that aborted or suspended its executions
@@ -53,6 +61,10 @@ class Metrics:
               start: float, end: float) -> None:
         self.events.append((worker, kind, tx, incarnation, start, end))
         self.busy_time += end - start
+
+    def io_wait(self, tx: int, start: float, end: float) -> None:
+        """A task of `tx` waited on its yielded reads from `start` to `end`."""
+        self.io_waits.append((tx, start, end))
 
     def executions_per_tx(self, size: int) -> list:
         """How many times each of the block's `size` transactions was executed."""
@@ -85,7 +97,7 @@ class Metrics:
 
 def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
                      load_latency: float = 0.0, serialized: float = 0.0,
-                     edges: list | None = None) -> float:
+                     edges: list | None = None, io_slots: int | None = None) -> float:
     """The least makespan any schedule can reach on `threads` workers: max(critical
     path of the true dependency graph, total work / threads), each transaction executed
     exactly once at its cost under the run's cost model. `parts` is the cost model's
@@ -97,9 +109,10 @@ def dependency_bound(incarnations, parts, threads: int, schedule: float = 0.0,
     serialized resource's time, `serialized` (cost_model.serialized). `edges` (for
     each transaction, the lower ones it waits for) replaces the true graph: a
     strategy's own bound (Strategy.bound_dependencies; a block access list removes
-    every edge)."""
+    every edge). `io_slots` (Strategy.reads_in_flight): the loads wait off the workers,
+    at most that many at a time (see the module docstring)."""
     return DependencyBound(incarnations, parts, threads, schedule, load_latency,
-                           serialized, edges).makespan()
+                           serialized, edges, io_slots).makespan()
 
 
 def read_writers(reads: dict) -> list:
@@ -116,7 +129,7 @@ class DependencyBound:
 
     def __init__(self, incarnations, parts, threads: int, schedule: float = 0.0,
                  load_latency: float = 0.0, serialized: float = 0.0,
-                 edges: list | None = None) -> None:
+                 edges: list | None = None, io_slots: int | None = None) -> None:
         self.start = [min(loads, load_latency) for loads, _ in parts]
         self.rest = [rest for _, rest in parts]
         self.writers = (edges if edges is not None else
@@ -128,8 +141,13 @@ class DependencyBound:
                 self.readers[writer].append(tx)
             self.finish.append(self._finish(tx, writers, self.finish))
         self.latest = sorted(range(len(self.finish)), key=lambda tx: -self.finish[tx])
-        work = sum(loads + rest for loads, rest in parts) + schedule * len(parts)
-        self.floor = max(work / threads, serialized)
+        if io_slots is None:  # the loads hold workers
+            work = sum(loads + rest for loads, rest in parts) + schedule * len(parts)
+            self.floor = max(work / threads, serialized)
+        else:  # yielded: off the workers, at most io_slots at a time
+            work = sum(rest for _, rest in parts) + schedule * len(parts)
+            self.floor = max(work / threads, sum(loads for loads, _ in parts) / io_slots,
+                             serialized)
 
     def _finish(self, tx: int, writers, finish) -> float:
         ready = self.start[tx]

@@ -44,7 +44,13 @@ class Data:
         self.planned = meta["suite"].get("configurations")  # runs the suite plans
         self.rows = rows
         self.bad = [row for row in rows if not row["matches_serial"]]
-        self.ok = [row for row in rows if "error" not in row]
+        finished = [row for row in rows if "error" not in row]
+        self.ok = [row for row in finished if "strategy_options" not in row]
+        # a suite's variants (a strategy with options): only their own section reads them
+        self.variants = defaultdict(list)  # setting -> rows
+        for row in finished:
+            if "strategy_options" in row:
+                self.variants[self.setting(row)].append(row)
         order = list(STRATEGIES)  # registry order, whatever order the rows finished in
         self.strategies = sorted(dict.fromkeys(row["strategy"] for row in self.ok),
                                  key=lambda s: (order.index(s) if s in order else len(order), s))
@@ -80,11 +86,14 @@ class Data:
                 labels[setting] = f"{workload} ({inner})" if inner else workload
         return labels
 
-    def mean(self, setting, strategy, threads, key):
+    def mean(self, setting, strategy, threads, key, options: dict | None = None):
         """The mean of `key` over seeds, or None when that configuration did not run
-        (or its rows lack the figure: written before it existed)."""
-        values = [row[key] for row in self.groups[setting]
+        (or its rows lack the figure: written before it existed); with `options`, of
+        the suite variant with those strategy options."""
+        rows = self.variants[setting] if options else self.groups[setting]
+        values = [row[key] for row in rows
                   if row["strategy"] == strategy and row["threads"] == threads
+                  and row.get("strategy_options", {}) == (options or {})
                   and row.get(key) is not None]
         return sum(values) / len(values) if values else None
 

@@ -11,6 +11,9 @@ Charts (DIR/charts/NAME.png and .svg):
     overview      the focus strategy's speedup vs threads, one line per setting (but the
                   SSD twins of the storage_tiers chart)
     speedup       per setting: every strategy, the ideal line and the dependency bound
+    shipped       the seed systems (Monad, Sei) at their shipped worker counts and
+                  at 8 and 32, per setting (with the "as shipped" table and, from the
+                  suite's [[variants]], the sensitivity to their options)
     throughput    tx/s and Mgas/s (virtual time) vs contention at the focus threads
     executions    executions per tx vs threads, and the causes of wasted executions
     conflicts     the storage slots and accounts behind the most re-executions / suspensions
@@ -49,6 +52,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ..insight.naming import abbreviate  # noqa: E402
 from ..runs.matrix import cells, matrix, saturation_note  # noqa: E402
 from ..runs.reasons import reasons  # noqa: E402
+from ..runs.spec import options_text  # noqa: E402
 from ..strategies import STRATEGIES  # noqa: E402
 from .block_study import block_sections  # noqa: E402
 from ..paths import unwritable_file, unwritable_folder  # noqa: E402
@@ -216,9 +220,11 @@ def _sections(d: Data, charts: Charts, out: Path, skipped=()) -> list:
                     f"{d.over_seeds()}); the dependency bound as in the Method "
                     "section. `bal`, whose block access list removes every dependency, "
                     "can exceed it: its own bound is the same arithmetic without "
-                    "dependencies."),
+                    "dependencies; `monad` on gas-disk, whose reads yield its threads, "
+                    "is held to the same bound with its loads off the workers."),
               *_access_list_section(d),
               ("img", "speedup", "speedup per setting"),
+              *shipped_sections(d, charts),
               *matrix_sections(d, out),
               ("h", 2, "Throughput vs contention"), ("img", "throughput", "throughput"),
               *_tier_sections(d), *_real_sections(d),
@@ -251,6 +257,104 @@ def _sections(d: Data, charts: Charts, out: Path, skipped=()) -> list:
                         "green: validations, black: failed validations."),
                   ("img", name, f"timeline {timeline['workload']}")]
     return parts
+
+
+COMPARED_THREADS = (8, 32)  # the worker counts each shipped system is set beside
+REFERENCE = "block-stm"  # the reference column of the "as shipped" table
+
+
+def shipped_sections(d: Data, charts: Charts) -> list:
+    """"As shipped": each seed system (a strategy with `shipped_threads`) at its
+    shipped worker count beside itself at COMPARED_THREADS, the reference strategy and
+    the dependency bound; then the sensitivity to its options: the suite's variants
+    of it, each at the threads it ran, against the defaults at the same threads."""
+    systems = [s for s in d.strategies if STRATEGIES[s].shipped_threads is not None]
+    if not systems:
+        return []
+    columns = []  # (header, strategy, threads)
+    for system in systems:
+        shipped = STRATEGIES[system].shipped_threads
+        for threads in sorted({shipped, *COMPARED_THREADS} & set(d.threads)):
+            mark = " (shipped)" if threads == shipped else ""
+            columns.append((f"{system} {threads}{mark}", system, threads))
+    columns += [(f"{REFERENCE} {threads}", REFERENCE, threads)
+                for threads in COMPARED_THREADS if threads in d.threads
+                and REFERENCE in d.strategies]
+    top = COMPARED_THREADS[-1] if COMPARED_THREADS[-1] in d.threads else max(d.threads)
+    table = [[d.labels[s]] + [d.cell(s, strategy, threads) for _, strategy, threads in columns]
+             + [d.cell(s, REFERENCE if REFERENCE in d.strategies else systems[0], top,
+                       "virtual_speedup_bound")] for s in d.settings]
+    parts = [("h", 2, "The seed systems as shipped"),
+             ("p", "Each seed system at its shipped worker count ("
+                   + ", ".join(f"{s} {STRATEGIES[s].shipped_threads}" for s in systems)
+                   + ": Monad's --nthreads default, cmd/monad/main.cpp; Sei's "
+                   "max(10, min(2 x NumCPU, 128)) on a 16-core validator, sei-chain "
+                   "#2423) and at " + " and ".join(map(str, COMPARED_THREADS))
+                   + f" workers, beside {REFERENCE} and the dependency bound at {top} "
+                   f"(speedup, x, virtual time, {d.model_text}; {d.over_seeds()}). Monad "
+                   "with state on an SSD is held to its own bound (its reads yield their "
+                   "threads), in the `bound` of its rows."),
+             ("table", ["setting"] + [header for header, *_ in columns]
+              + [f"dependency bound {top}"], table)]
+    parts += _shipped_chart(d, charts, columns)
+    variants = sorted({(row["strategy"], row["threads"], json.dumps(row["strategy_options"],
+                                                                    sort_keys=True))
+                       for rows in d.variants.values() for row in rows},
+                      key=lambda v: (systems.index(v[0]) if v[0] in systems else len(systems),
+                                     v[0], v[1], v[2]))
+    if not variants:
+        return parts
+    rows = []
+    for strategy, threads, options in variants:
+        if [strategy, threads] not in [row[:2] for row in rows]:
+            rows.append([strategy, threads, "defaults"] + [
+                d.cell(s, strategy, threads) for s in d.settings])
+        options = json.loads(options)
+        rows.append([strategy, threads, options_text(options)] + [
+            _moved(d, s, strategy, threads, options) for s in d.settings])
+    return parts + [
+        ("h", 3, "Sensitivity: the modelling choices that move each number"),
+        ("p", "The same blocks with one option changed (the suite's [[variants]]): each "
+              "row beside the strategy's defaults at the same worker count; in "
+              "brackets, the change against the defaults. relaxed_merge=1: Monad's "
+              "relaxed merge (disabled at its HEAD); fibers: its window of transactions "
+              "in flight; yielding_reads=0: its reads holding the thread (state on an "
+              "SSD only); version=occ-dev-2023: Sei's 2023 development branch (predicted "
+              "estimates, in-order validation, the cascade); rounds: Sei's cap on "
+              "rounds before the synchronous one (0: none). Blank: the variant does not "
+              "run on that setting's cost model."),
+        ("table", ["strategy", "threads", "options"] + [d.labels[s] for s in d.settings],
+         [[row[0], str(row[1])] + row[2:] for row in rows])]
+
+
+def _moved(d: Data, setting, strategy: str, threads: int, options: dict) -> str:
+    """A variant's speedup and its change against the defaults ('1.52 (+0.55)')."""
+    value = d.mean(setting, strategy, threads, "virtual_speedup", options)
+    base = d.mean(setting, strategy, threads, "virtual_speedup")
+    if value is None:
+        return ""
+    return num(value) + (f" ({value - base:+.2f})" if base is not None else "")
+
+
+def _shipped_chart(d: Data, charts: Charts, columns: list) -> list:
+    """Bars per setting: each column of the "as shipped" table."""
+    settings = d.settings
+    figure, ax = plt.subplots(figsize=(10, 0.5 * len(settings) * len(columns) / 4 + 1.6))
+    height = 0.8 / len(columns)
+    for index, (header, strategy, threads) in enumerate(columns):
+        values = [d.mean(s, strategy, threads, "virtual_speedup") or 0.0 for s in settings]
+        positions = [len(settings) - 1 - i + 0.4 - (index + 0.5) * height
+                     for i in range(len(settings))]
+        ax.barh(positions, values, height=height, label=header,
+                color=PALETTE[index % len(PALETTE)],
+                hatch="//" if "(shipped)" in header else None)
+    ax.set_yticks(range(len(settings))[::-1], [d.labels[s] for s in settings], fontsize=7)
+    ax.axvline(1.0, color="#888888", linewidth=0.8)
+    ax.set(title=f"The seed systems as shipped and at {', '.join(map(str, COMPARED_THREADS))} "
+                 f"workers ({d.model_text})", xlabel="speedup over serial (x)")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    charts.save(figure, "shipped")
+    return [("img", "shipped", "the seed systems as shipped")]
 
 
 def _access_list_section(d: Data) -> list:
@@ -335,7 +439,13 @@ def _method_sections(d: Data) -> list:
                   "after the transactions whose writes it reads (its true dependencies, "
                   "from the final incarnations) and no earlier than one cold load, on "
                   "the same number of workers, or sequentially if that is faster. It "
-                  "ignores validation and re-execution costs, so it is optimistic."),
+                  "ignores validation and re-execution costs, so it is optimistic. Two "
+                  "strategies are held to their own: `bal` (no dependencies: its access "
+                  "list gives every input) and `monad` with state on an SSD (its fibers' "
+                  "reads yield their threads: the loads off the workers, at most "
+                  "`fibers` at a time); a cold load holds a worker for every other "
+                  "strategy (Bor's prefetcher warms only the next block of a batch "
+                  "import)."),
             ("p", "The strategies and what each models (from its module in "
                   "simulator/strategies/, which cites the source it follows):"),
             ("table", ["strategy", "what it models", "its module: the design and its source"],

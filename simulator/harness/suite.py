@@ -2,7 +2,8 @@
 
 A suite expands to blocks (workload, parameters, txs, seed), each built once, and to
 configurations (a block x strategy x threads x cost model x lazy beneficiary), each one
-`run_block` call. Every configuration has a stable `key`, which is how a resumed sweep
+`run_block` call; each of its `[[variants]]` (a strategy with options, at its own
+threads and cost models if it names them) adds configurations on every block. Every configuration has a stable `key`, which is how a resumed sweep
 recognises finished work. The schema is documented in bench/suites/README.md.
 
 Any mistake (unknown key, workload, parameter, strategy or cost model, a bad value)
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 
 from ..backends import BACKENDS
@@ -28,7 +30,8 @@ GRID_KEYS = ("txs", "seeds", "threads", "strategies", "cost_models", "lazy_benef
              "backends")
 GRID_DEFAULTS = {"seeds": [0], "strategies": "all", "cost_models": ["gas"],
                  "lazy_beneficiary": [True], "backends": ["simulated"]}
-TOP_KEYS = ("name", "description", "focus", "workloads") + GRID_KEYS
+TOP_KEYS = ("name", "description", "focus", "workloads", "variants") + GRID_KEYS
+VARIANT_KEYS = ("strategy", "options", "threads", "cost_models")
 WORKLOAD_KEYS = ("name", "params", "blocks") + GRID_KEYS
 EVERY = "all"  # blocks = "all"; txs = "all"
 FOCUS_KEYS = ("strategy", "threads")
@@ -138,6 +141,7 @@ class _Loader:
         if not isinstance(entries, list) or not entries:
             self.fail("workloads", "need at least one [[workloads]] table")
 
+        variants = self.variants(data.get("variants", []))
         blocks: dict = {}
         strategies_used: list = []
         threads_used: set = set()
@@ -154,27 +158,82 @@ class _Loader:
                     for key in GRID_KEYS}
             strategies_used += [s for s in grid["strategies"] if s not in strategies_used]
             threads_used.update(grid["threads"])
+            # (strategy, options, threads, cost models): the grid's, then the variants'
+            plans = [(strategy, {}, grid["threads"], grid["cost_models"])
+                     for strategy in grid["strategies"]]
+            plans += [(strategy, options, threads or grid["threads"],
+                       [m for m in grid["cost_models"] if models is None or m in models])
+                      for strategy, options, threads, models in variants]
             for params in self.block_grid(workload_class, entry, where):
                 for txs in self.sizes(workload_class, params, grid["txs"], where):
                     for seed in grid["seeds"]:
                         block = BlockSpec(spec, params, txs, seed)
                         configs = blocks.setdefault(block, [])
-                        for strategy in grid["strategies"]:
-                            for threads in grid["threads"]:
-                                for cost_model in grid["cost_models"]:
-                                    for lazy in grid["lazy_beneficiary"]:
-                                        for backend in grid["backends"]:
-                                            config = Config(block, RunSpec(
-                                                strategy, threads, cost_model, lazy,
-                                                backend))
-                                            if config not in configs:
-                                                configs.append(config)
+                        for run in self.runs(plans, grid):
+                            config = Config(block, run)
+                            if config not in configs:
+                                configs.append(config)
         focus_strategy, focus_threads = self.focus(data.get("focus", {}), strategies_used,
                                                    threads_used)
         return Suite(name, self.path, text, description, blocks, focus_strategy,
                      focus_threads)
 
     # -- pieces ------------------------------------------------------------------
+    @staticmethod
+    def runs(plans: list, grid: dict) -> list:
+        """The RunSpecs of an entry: each plan at each of its threads and cost models,
+        each lazy-beneficiary setting and backend of the entry."""
+        return [RunSpec(strategy, threads, cost_model, lazy, backend, options)
+                for strategy, options, threads_list, cost_models in plans
+                for threads in threads_list for cost_model in cost_models
+                for lazy in grid["lazy_beneficiary"] for backend in grid["backends"]]
+
+    def variants(self, entries) -> list:
+        """[[variants]]: (strategy, options, threads or None, cost models or None)."""
+        if not isinstance(entries, list):
+            self.fail("variants", "must be an array of tables ([[variants]])")
+        variants = []
+        for index, entry in enumerate(entries):
+            where = f"variants[{index}]"
+            if not isinstance(entry, dict):
+                self.fail(where, "must be a table")
+            self.check_keys(entry, VARIANT_KEYS, where)
+            strategy = entry.get("strategy")
+            if strategy not in STRATEGIES:
+                self.fail(f"{where}.strategy", f"unknown strategy {strategy!r}; valid: "
+                                               f"{', '.join(STRATEGIES)}")
+            cls = STRATEGIES[strategy]
+            options = entry.get("options", {})
+            if not isinstance(options, dict) or not options:
+                self.fail(f"{where}.options", "a table of at least one strategy option")
+            known = {option.name: option for option in cls.options}
+            for name in options:
+                if name not in known:
+                    self.fail(f"{where}.options.{name}", f"unknown option for {strategy}; "
+                                                         f"valid: {', '.join(known) or 'none'}")
+            options = {name: self.option_value(known[name], value,
+                                               f"{where}.options.{name}")
+                       for name, value in options.items()}
+            try:
+                cls.check_options(options)
+            except ValueError as exc:
+                self.fail(f"{where}.options", str(exc))
+            threads = (self.grid_value("threads", entry["threads"], where)
+                       if "threads" in entry else None)
+            models = (self.grid_value("cost_models", entry["cost_models"], where)
+                      if "cost_models" in entry else None)
+            variants.append((strategy, options, threads, models))
+        return variants
+
+    def option_value(self, param, value, where: str):
+        """A strategy option's TOML value, checked (an enum's by its text)."""
+        if issubclass(param.type, Enum) and isinstance(value, str):
+            try:
+                return param.parse(value)
+            except ValueError as exc:
+                self.fail(where, str(exc))
+        return self.param_value(param, value, where)
+
     def check_keys(self, table: dict, allowed, where: str) -> None:
         for key in table:
             if key not in allowed:

@@ -187,16 +187,22 @@ def _run(config, built: tuple, suite_name: str, name: str) -> tuple:
         return failed_row(config, suite_name, exc, name), None
     except Exception as exc:  # any other failure of this run: recorded, the sweep goes on
         return failed_row(config, suite_name, f"{type(exc).__name__}: {exc}", name), None
-    return {"suite": suite_name, "key": config.key,
+    return {"suite": suite_name, "key": config.key, **variant(config),
             **head(name, config.block.param_dict, config.block.seed),
             **report.summary}, report
+
+
+def variant(config) -> dict:
+    """A suite variant's row names its strategy options (a strategy at its defaults:
+    nothing, as in rows written before variants existed)."""
+    return {"strategy_options": config.run.options} if config.run.strategy_options else {}
 
 
 def failed_row(config, suite_name: str, error, name: str) -> dict:
     """The row of a configuration that did not finish: flagged as not matching serial,
     with its error (which --resume retries); `name` is the workload's name."""
     text = str(error) or type(error).__name__
-    return {"suite": suite_name, "key": config.key,
+    return {"suite": suite_name, "key": config.key, **variant(config),
             **head(name, config.block.param_dict, config.block.seed),
             "txs": config.block.txs, "strategy": config.run.strategy,
             "threads": config.run.threads, "cost_model": config.run.cost_model,

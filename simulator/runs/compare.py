@@ -55,7 +55,9 @@ REAL_COLUMNS = (("real_speedup", "real", 6),)  # processes backend rows
 LEGEND = ("speedup and bound are virtual (simulated workers, cost model time; * the "
           "best at its thread count); bound: "
           "the dependency bound, the most any schedule could reach (bal, whose access "
-          "list removes every dependency: the same without them); re-exec: executions "
+          "list removes every dependency: the same without them; monad on gas-disk, "
+          "whose reads yield its threads: the same with its loads off the workers); "
+          "re-exec: executions "
           "beyond one per transaction; suspend: executions paused on an unfinished "
           "write")
 REAL_LEGEND = ("; real: the processes backend's wall-clock speedup over serial py-evm "

@@ -110,11 +110,12 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
     namer = LocationNamer(block, env.pre_state, final, preimages, labels)
     serial_time = sum(model.serial_costs(final))
     # No schedule beats the dependency bound (a strategy that knows more, such as a
-    # block access list's post-values, states its own edges), nor need any be slower
-    # than running the block sequentially (the oracle and pevm fall back to that).
+    # block access list's post-values, states its own edges; one whose reads yield
+    # their worker, how many it overlaps), nor need any be slower than running the
+    # block sequentially (the oracle and pevm fall back to that).
     bound = min(dependency_bound(final, model.split(final), spec.threads, model.SCHEDULE,
                                  model.COLD_LOAD, model.serialized(final),
-                                 runner.bound_dependencies())
+                                 runner.bound_dependencies(), runner.reads_in_flight())
                 + model.tail(final), serial_time)
     insight = analyse(final, model, spec.threads, metrics, namer, oracle_what_if)
     serial_result, serial_wall = (serial.result() if isinstance(serial, PendingSerial)

@@ -64,16 +64,23 @@ class RunSpec:
         return dict(self.backend_options)
 
     def key(self) -> str:
-        """This run's part of a sweep configuration's stable key; the backend and the
-        overridden cost constants are named only when set, so older keys still hold."""
+        """This run's part of a sweep configuration's stable key; the backend, the
+        overridden cost constants and the strategy options are named only when set, so
+        older keys still hold."""
         return (f"{self.strategy} threads={self.threads} {self.cost_model}"
                 f" lazy={'yes' if self.lazy_beneficiary else 'no'}"
                 + ("" if self.backend == "simulated" else f" backend={self.backend}")
-                + "".join(f" {name}={value!r}" for name, value in self.cost_constants))
+                + "".join(f" {name}={value!r}" for name, value in self.cost_constants)
+                + (f" {options_text(self.options)}" if self.strategy_options else ""))
 
     def with_options(self, options: Mapping | None) -> "RunSpec":
         """The same run with these strategy options."""
         return replace(self, strategy_options=_frozen(options))
+
+
+def options_text(options: Mapping) -> str:
+    """'relaxed_merge=1 fibers=32': strategy options as a key or a label writes them."""
+    return " ".join(f"{name}={value}" for name, value in sorted(options.items()))
 
 
 def grid(strategies, threads, base: RunSpec = RunSpec(), options: Mapping | None = None) -> list:

@@ -137,6 +137,8 @@ ROW_FIELDS = {  # appended by `run` and `compare` after the summary
 SWEEP_FIELDS = {  # a sweep's results.jsonl rows, before HEAD_FIELDS
     "suite": "the suite's name",
     "key": "the configuration's stable key (what --resume skips)",
+    "strategy_options": "a suite variant's strategy options (absent for a strategy at "
+                        "its defaults)",
     "error": "a run that did not finish: why (the row is kept out of the figures and "
              "--resume runs it again)",
 }
@@ -184,7 +186,8 @@ def keys() -> list:
 
 JSON_ONLY = {"conflicts", "whatif", "reexecuted", "environment", "cost_model_constants",
              "virtual_serial_kinds", "other_cost_models",
-             "second_oracle"}  # nested: kept out of CSV
+             "second_oracle", "strategy_options"}  # nested: kept out of CSV (a
+# variant's options are in its key)
 
 
 def head(workload: str, params: dict, seed: int) -> dict:

@@ -12,8 +12,10 @@ Protocol (variant `full`):
   oracle's warm-up pays), all of them queued from t = 0 in block order of first use,
   so the cold loads of all transactions overlap on the N workers. A job is worth
   taking only when a cold load costs more than taking a job from the queue
-  (COLD_LOAD > SCHEDULE: state on an SSD, `gas-disk`); otherwise, state in memory,
-  there is no prefetch and each execution loads what it reads, as in every strategy.
+  (cost_model.loads_are_io, COLD_LOAD > SCHEDULE: state on an SSD, `gas-disk`);
+  otherwise, state in memory, there is no prefetch and each execution loads what it
+  reads, as in every strategy. A prefetch job holds its worker for the load's
+  latency: bal's loads overlap across the N workers, not beyond them.
 - Execution: each transaction executes once, for real in py-evm, against the pre-state
   plus the BAL's post-values of every lower transaction (BlockAccessList.view): its
   inputs from lower transactions are in the BAL, so it waits on none of them, only on
@@ -123,7 +125,7 @@ class Bal(SpeculativeStrategy):
         self.parts: list = []  # prefetch job -> (its transaction, the location)
         self.waiting: list = []  # prefetch job -> the transactions whose execution waits
         self.unmet = [int(self.in_order and tx > 0) for tx in range(self.size)]
-        if self.cost_model.COLD_LOAD > self.cost_model.SCHEDULE:
+        if self.cost_model.loads_are_io():
             owner: dict = {}
             for tx, incarnation in enumerate(self.prepass):
                 for location in self._prefetched(incarnation):

@@ -15,6 +15,12 @@ Protocol:
   are recorded and the next transaction may commit.
 - Commit tasks come before new executions. A subclass may skip the validation of
   transactions it can prove correct (`_must_validate`); those commit inline, at no cost.
+- With yielding reads (`yielding_reads`, Monad's fibers on the disk tier) an
+  execution's cold loads are the cost model's `preload` of what it read, waited out
+  off the worker (abc.Cost.io), and the execution then reads them warm: the pricing
+  the oracle's and bal's prefetch pay, with the latency off the threads. A task back
+  from its reads ranks after the commit and before new executions, lowest index
+  first (Monad's priority pool).
 
 Invariants: every transaction executes at most twice (once speculatively, at most
 once more at commit); a committed incarnation read only final values, so folding the
@@ -26,7 +32,7 @@ from __future__ import annotations
 import heapq
 from typing import ClassVar
 
-from ..abc import EventKind, Task, TaskKind, TaskRun
+from ..abc import EventKind, Task, TaskKind, TaskRun, as_cost
 from .base import SpeculativeStrategy
 
 
@@ -34,13 +40,16 @@ class InOrderCommit(SpeculativeStrategy):
     publish_on_finish: ClassVar[bool]
     assume_sender_nonce: ClassVar[bool] = False  # first executions assume the
     # sender's nonce (engine/versioned_state.py; Monad's set_original_nonce)
+    yielding_reads = False  # a subclass's: cold loads wait off the worker (see above)
 
     def __init__(self, env, cost_model, metrics) -> None:
         super().__init__(env, cost_model, metrics)
         self.pending: list = [None] * self.size  # each speculative result, until committed
         self.committed = 0  # transactions [0, committed) are final
         self._committing = False
-        self._running: dict = {}  # worker -> the incarnation its task produced
+        self._running: dict = {}  # task -> the incarnation it produced (a task with
+        # yielded reads may finish on another worker than the one that started it)
+        self._resumed: list = []  # heap of (tx, task): back from their yielded reads
 
     # -- hooks -----------------------------------------------------------------------
     def _next_execution(self) -> int | None:
@@ -74,14 +83,16 @@ class InOrderCommit(SpeculativeStrategy):
         if not self._committing and tx < self.size and self.pending[tx] is not None:
             self._committing = True
             return Task(TaskKind.COMMIT, tx, self.pending[tx].incarnation)
+        if self._resumed:
+            return heapq.heappop(self._resumed)[1]
         tx = self._next_execution()
         return None if tx is None else Task(TaskKind.EXECUTION, tx, 0)
 
     def start(self, worker: int, task: Task) -> TaskRun:
         if task.kind == TaskKind.EXECUTION:
             result, kind = yield from self.execute(task.tx, 0, self.assume_sender_nonce)
-            self._running[worker] = result
-            return self.cost_model.execution(result), kind
+            self._running[task] = result
+            return self._execution_cost(result), kind
         result = self.pending[task.tx]
         stale = self._forced_reexecution(task.tx, result)
         if stale is None:
@@ -90,14 +101,24 @@ class InOrderCommit(SpeculativeStrategy):
             self.metrics.aborted(task.tx, stale)
             duration = 0.0  # known since the execution ended
         if stale is None:
-            self._running[worker] = result
+            self._running[task] = result
             return duration, EventKind.VALIDATION
         final, kind = yield from self.execute(task.tx, result.incarnation + 1)
-        self._running[worker] = final
-        return duration + self.cost_model.execution(final), kind
+        self._running[task] = final
+        return duration + self._execution_cost(final), kind
+
+    def _execution_cost(self, incarnation):
+        """An execution's cost; with yielding reads its cold loads off the worker."""
+        if not self.yielding_reads:
+            return self.cost_model.execution(incarnation)
+        loads = as_cost(self.cost_model.preload(incarnation)).yielded()
+        return loads + self.cost_model.execution(incarnation)
+
+    def reads_done(self, task: Task) -> None:
+        heapq.heappush(self._resumed, (task.tx, task))
 
     def finish(self, worker: int, task: Task) -> Task | None:
-        result = self._running.pop(worker)
+        result = self._running.pop(task)
         if task.kind == TaskKind.EXECUTION:
             self.pending[task.tx] = result
             if self.publish_on_finish:

@@ -56,12 +56,34 @@ Stated approximations:
 - The serial section is the merge check (priced as a validation of the compared
   locations, every strategy's validation cost) plus the retry; execute_final and the
   write-back are inside the execution's cost, as for every other strategy.
-- I/O: a fiber yields its thread on a database read (category/mpt/db.cpp
-  find_fiber_blocking), so reads overlap beyond the thread count; the simulated
-  backend charges a read's latency on the worker, as for every strategy.
+- I/O (`yielding_reads`, on by default; state on an SSD only): a fiber's database
+  read yields its thread. TrieDb::read_account / read_storage
+  (category/execution/ethereum/db/trie_db.cpp) go to mpt::RODb::find, whose
+  find_fiber_blocking (category/mpt/db.cpp, RWOnDisk at c67c9f22e44b) submits a
+  fiber_find_request_t to the triedb worker thread and waits on a boost::fibers
+  future: the fiber is suspended, its thread runs the next ready fiber (priority
+  pool, lowest index first), so up to `fibers` reads are in flight while `--threads`
+  workers run EVM code. Modelled when the run's cost model says a cold load is
+  device I/O (cost_model.loads_are_io: `gas-disk`; in memory, `gas` and `revm`, a
+  load is a cache hit and nothing changes): each execution's cold loads are the cost
+  model's `preload` of what it read (the same price the oracle's warm-up and bal's
+  prefetch pay), waited out off the worker before its work (abc.Cost.io,
+  backends/simulated.py), and the execution then reads them warm; a task back from
+  its reads takes a worker after the merge and before new executions, lowest index
+  first. Approximations, and the direction of their error: (a) a transaction's loads
+  are one wait before its EVM work, not interleaved with it; the total latency is the
+  same, and its reads are still those at its start (above). (b) The device serves
+  every outstanding read at the full COLD_LOAD latency however many there are: 256
+  reads of 80 us is 3.2M reads/s, beyond one NVMe drive, and the triedb thread's own
+  work per read is not charged: both overestimate Monad's overlap on the disk tier.
+  (c) The cross-block cache (10M accounts, 256 MiB of storage) is not modelled: every
+  location is cold once per block, as for every strategy (the same error for all).
+  Bound: Monad with yielding reads is held to the dependency bound with its loads
+  off the workers, at most `fibers` at a time (engine/metrics.py, reads_in_flight).
 
 Invariants: at most two executions per transaction; never more than `fibers`
-transactions started and not merged; merged write sets are exactly the serial ones,
+transactions started and not merged (so never more than `fibers` yielded reads
+outstanding); merged write sets are exactly the serial ones,
 since every merged incarnation read values equal to the final values of every lower
 transaction.
 """
@@ -85,19 +107,24 @@ class Monad(InOrderCommit):
     description = "Monad: fibers, optimistic execution, in-order merge by value, one retry"
     publish_on_finish = False
     assume_sender_nonce = True
+    shipped_threads = NTHREADS
     options = (
         Param("fibers", NFIBERS, "transactions in flight at most (Monad's --nfibers)",
               int, 1),
         Param("relaxed_merge", 0, "1: the relaxed merge (disabled in Monad since "
               "249ab18b5): a balance-only change of an account whose balance the "
               "execution did not read is no conflict", int, 0, 1),
+        Param("yielding_reads", 1, "1 (default): with state on an SSD (gas-disk), a "
+              "fiber's cold reads yield its thread (up to `fibers` in flight); 0: they "
+              "hold the worker, as in every other strategy", int, 0, 1),
     )
 
     def __init__(self, env, cost_model, metrics, fibers: int = NFIBERS,
-                 relaxed_merge: int = 0) -> None:
+                 relaxed_merge: int = 0, yielding_reads: int = 1) -> None:
         super().__init__(env, cost_model, metrics)
         self.fibers = fibers
         self.relaxed_merge = bool(relaxed_merge)
+        self.yielding_reads = bool(yielding_reads) and cost_model.loads_are_io()
         self.beneficiary = (env.execution_context.coinbase
                             if issubclass(env.vm_class, ShanghaiVM) else None)  # EIP-3651
         self._next = 0  # the next transaction to execute optimistically
@@ -113,6 +140,9 @@ class Monad(InOrderCommit):
             debug.check(self._next - self.committed <= self.fibers,
                         lambda: f"more than {self.fibers} transactions in flight")
         return tx
+
+    def reads_in_flight(self) -> int | None:
+        return self.fibers if self.yielding_reads else None
 
     def _commit_check(self, tx: int, result) -> tuple:
         """can_merge: the execution's reads by value, and the rest of the record of

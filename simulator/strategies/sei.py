@@ -88,6 +88,7 @@ from .prepass import serial_prepass, transaction_type, written_locations
 from .serial import FallsBackToSerial
 
 MAXIMUM_ITERATIONS = 10  # sei-cosmos tasks/scheduler.go, maximumIterations
+DEFAULT_WORKERS = max(10, min(2 * 16, 128))  # sei-chain #2423 on a 16-core validator
 MIN_SINGLE_RECIPIENT_TRANSFERS = 64  # sei-chain app/app.go, #3405
 DEV_DEFAULTS = {"accuracy": 0.9, "seed": 0, "cascade": 1}  # occ-dev-2023's options
 
@@ -139,6 +140,7 @@ def single_recipient_transfers(transactions) -> bool:
 
 class Sei(FallsBackToSerial):
     name = "sei"
+    shipped_threads = DEFAULT_WORKERS
     description = "Sei v2 OCC (sei-cosmos v0.3): barrier rounds, validation by value"
     options = (
         Param("version", SeiVersion.RELEASED, "v0.3 (released sei-cosmos, sei-chain "
