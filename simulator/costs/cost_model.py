@@ -134,8 +134,10 @@ FITTED_PARALLEL = 1.5
 FITTED_SCHEDULE = 4 * MICROSECOND
 FITTED_SHARED_TASK = 0.3 * MICROSECOND
 FITTED_SHARED_WRITE = 0 * MICROSECOND
+FITTED_SHARED_WORK = 0.0
 FITTED_SPAWN = 10 * MICROSECOND
 FITTED_FINALIZE = 0.1 * MICROSECOND
+FITTED_CONTENTION = 0.0
 # `gas`, stated from pevm's gigagas table (see the module docstring): its raw transfers'
 # throughput on 32 threads, 56.425 ms / 47,620 transactions of two tasks each (an
 # execution and a validation), as the serialized resource's time per task; its
@@ -240,6 +242,7 @@ class GasCostModel(CostModel):
     PARALLEL = 1.0
     SHARED_TASK = GIGAGAS_SHARED_TASK
     SHARED_WRITE = 0.0
+    SHARED_WORK = 0.0
     CONTENTION = GIGAGAS_CONTENTION
 
     def __init__(self, cold_load: float | None = None) -> None:
@@ -265,15 +268,20 @@ class GasCostModel(CostModel):
         clone.loaded = set()
         return clone
 
-    def _shared(self, incarnation) -> float:
+    def _parallel_work(self, incarnation, cold: list) -> float:
+        """An execution's work on its worker in a parallel strategy."""
+        return (self._evm(incarnation, cold) + self._multi_version(incarnation)) \
+            * self.PARALLEL
+
+    def _shared(self, incarnation, work: float) -> float:
         """An execution's serialized time: inserting its writes into the multi-version
-        memory."""
-        return (len(incarnation.writes) + len(incarnation.deltas)) * self.SHARED_WRITE
+        memory, and SHARED_WORK of its `work` (the resource's share of executed work)."""
+        return ((len(incarnation.writes) + len(incarnation.deltas)) * self.SHARED_WRITE
+                + work * self.SHARED_WORK)
 
     def execution(self, incarnation) -> Cost:
-        cold = first_loads(self.loaded, incarnation)
-        work = self._evm(incarnation, cold) + self._multi_version(incarnation)
-        return Cost(work * self.PARALLEL, self._shared(incarnation))
+        work = self._parallel_work(incarnation, first_loads(self.loaded, incarnation))
+        return Cost(work, self._shared(incarnation, work))
 
     def sequential(self, incarnation) -> Cost:
         return Cost(self._evm(incarnation, first_loads(self.loaded, incarnation)))
@@ -286,7 +294,12 @@ class GasCostModel(CostModel):
                     * self.PARALLEL)
 
     def serialized(self, incarnations) -> float:
-        return sum(self.SHARED_TASK + self._shared(inc) for inc in incarnations)
+        loaded: set = set()
+        total = 0.0
+        for incarnation in incarnations:
+            work = self._parallel_work(incarnation, first_loads(loaded, incarnation))
+            total += self.SHARED_TASK + self._shared(incarnation, work)
+        return total
 
     def serial_costs(self, incarnations) -> list:
         loaded: set = set()
@@ -298,16 +311,16 @@ class GasCostModel(CostModel):
         for incarnation in incarnations:
             cold = first_loads(loaded, incarnation)
             loads = self._loads(incarnation, cold) * self.PARALLEL
-            work = (self._evm(incarnation, cold) + self._multi_version(incarnation)) \
-                * self.PARALLEL
-            parts.append((loads, work - loads + self._shared(incarnation) + self.SHARED_TASK))
+            work = self._parallel_work(incarnation, cold)
+            parts.append((loads, work - loads + self._shared(incarnation, work)
+                          + self.SHARED_TASK))
         return parts
 
     def constants(self) -> dict:
         return {name: getattr(self, name) for name in (
             "TX", "PER_GAS", "COLD_LOAD", "WARM_READ", "MV_READ", "MV_WRITE",
             "VALIDATED_READ", "PARALLEL", "SCHEDULE", "SHARED_TASK", "SHARED_WRITE",
-            "SPAWN", "FINALIZE", "CONTENTION")}
+            "SHARED_WORK", "SPAWN", "FINALIZE", "CONTENTION")}
 
 
 class DiskGasCostModel(GasCostModel):
@@ -356,9 +369,10 @@ class RevmCostModel(GasCostModel):
     PARALLEL = FITTED_PARALLEL
     SHARED_TASK = FITTED_SHARED_TASK
     SHARED_WRITE = FITTED_SHARED_WRITE
+    SHARED_WORK = FITTED_SHARED_WORK
     SPAWN = FITTED_SPAWN
     FINALIZE = FITTED_FINALIZE
-    CONTENTION = 0.0  # not an axis of the fit (see the module docstring)
+    CONTENTION = FITTED_CONTENTION
 
     def _loads(self, incarnation, cold: list) -> float:
         return (len(cold) * self.COLD_LOAD
