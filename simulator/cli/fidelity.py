@@ -485,8 +485,12 @@ def command_real(out: Path, workers, json_path) -> int:
     from ..progress import Progress
     from .exports import export, to_stdout
 
+    import os
+
+    before = os.getloadavg()[0]
     rows = run_real(REAL_CASES, workers or REAL_WORKERS, Progress())
     result = {"strategy": "block-stm", "backend": "processes", "rows": rows,
+              "cores": os.cpu_count(), "load_average": [before, os.getloadavg()[0]],
               "note": REAL_NOTE}
     if json_path:
         export(json_path, None, result, [])
@@ -524,7 +528,10 @@ def format_real(result: dict) -> str:
                      f"{row['observed_replay']:.2f}x | " + " | ".join(
                          f"{row['predicted'][m]:.2f}x" for m in models)
                      + f" | {'yes' if row['matches_serial'] else 'NO'} |")
-    return "\n".join(lines) + "\n\n" + result["note"]
+    load = result["load_average"]
+    return ("\n".join(lines) + f"\n\nOn {result['cores']} cores; 1-minute load average "
+            f"{load[0]:.1f} before, {load[1]:.1f} after (other work on the machine "
+            "slows the real runs). " + result["note"])
 
 
 THREADS_NOTE = ("Calibrated thread counts: 12 for the mainnet blocks (pevm's table), 32 for "
