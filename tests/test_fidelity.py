@@ -200,7 +200,7 @@ def synthetic_targets(truth: dict, count: int) -> list:
 
 
 def _synthetic(index: int, point: dict) -> float:
-    """Target i's speedup grows with parallel constant i mod 6 alone."""
+    """Target i's speedup grows with parallel constant i mod 8 alone."""
     name = PARALLEL_CONSTANTS[index % len(PARALLEL_CONSTANTS)]
     return 1.0 + (1 + index) * point[name] / max(GRID[name])
 
@@ -212,8 +212,8 @@ def synthetic(monkeypatch):
 
 
 def test_grid_search_finds_the_point_that_generated_the_speedups(synthetic):
-    truth_indexes = (2, 0, 1, 1, 0, 2)
-    targets = synthetic_targets(grid_point(truth_indexes), 12)
+    truth_indexes = (2, 0, 1, 1, 1, 0, 2, 1)
+    targets = synthetic_targets(grid_point(truth_indexes), 16)
     search = GridSearch(targets, {})
     assert search.search() == truth_indexes
     assert loss(targets, search.predictions[truth_indexes]) == 0.0
@@ -223,13 +223,39 @@ def test_grid_search_finds_the_point_that_generated_the_speedups(synthetic):
 def test_a_folds_search_sees_only_its_training_targets(synthetic):
     """A held-out target that contradicts the rest changes the fit on everything, not
     the choice of the fold that leaves it out."""
-    truth_indexes = (0, 1, 2, 0, 1, 1)
-    liar = Target("t12", "mainnet", 12, 1000.0, ())  # wants the largest PARALLEL
-    search = GridSearch(synthetic_targets(grid_point(truth_indexes), 12) + [liar], {})
-    training = [i for i in range(13) if fold_of(i, 5) != fold_of(12, 5)]
-    assert 12 not in training
+    truth_indexes = (0, 1, 2, 0, 1, 1, 1, 1)
+    liar = Target("t16", "mainnet", 12, 1000.0, ())  # wants the largest PARALLEL
+    search = GridSearch(synthetic_targets(grid_point(truth_indexes), 16) + [liar], {})
+    training = [i for i in range(17) if fold_of(i, 5) != fold_of(16, 5)]
+    assert 16 not in training
     assert search.search()[0] == len(GRID["PARALLEL"]) - 1  # the liar pulls it
     assert search.best_visited(training) == truth_indexes
+
+
+def test_a_search_reuses_the_points_an_earlier_one_simulated(synthetic, monkeypatch):
+    """Points recorded by an earlier search on the same targets and sequential
+    constants are not simulated again, a constant the record lacks is read at its
+    default, and a record of other targets or constants is not reused."""
+    truth_indexes = (1, 1, 1, 0, 0, 1, 1, 0)
+    targets = synthetic_targets(grid_point(truth_indexes), 16)
+    first = GridSearch(targets, {})
+    first.search()
+    record = {"targets": [{"block": t.name} for t in targets], "sequential": {"TX": 1.0},
+              "visited": [{"point": {name: value for name, value in grid_point(i).items()
+                                     if name != "CONTENTION"}, "predictions": p}
+                          for i, p in first.predictions.items() if i[-1] == 0]}
+    defaults = {"CONTENTION": 0.0}
+    known = calibration.reusable_predictions(record, targets, {"TX": 1.0}, defaults)
+    assert known and all(i[-1] == 0 and known[i] == first.predictions[i] for i in known)
+    assert calibration.reusable_predictions(record, targets, {"TX": 2.0}, defaults) == {}
+    assert calibration.reusable_predictions(record, targets[1:], {"TX": 1.0}, defaults) == {}
+
+    def no_simulation(target, constants):
+        raise AssertionError("a reused point was simulated again")
+
+    again = GridSearch(targets, {}, known=known)
+    monkeypatch.setattr(calibration, "target_speedup", no_simulation)
+    assert all(again.evaluate(i) == known[i] for i in known)
 
 
 def test_fold_of_is_a_fixed_rule():
@@ -321,3 +347,26 @@ def test_the_default_cost_model_is_the_best_calibrated_one():
     assert best_calibrated({**ranked, "gas": {"median_abs_relative_error": 0.2,
                                               "spearman": 0.6}}) == "gas"  # ties: Spearman
     assert best_calibrated(ranked) is None  # measured is not deterministic
+
+
+def test_real_cores_section_sets_real_runs_beside_the_predictions(tmp_path, monkeypatch,
+                                                                   capsys):
+    """`pevmsim fidelity --real`: every case at every worker count runs on real worker
+    processes and is simulated under each prediction model, all checked against serial;
+    real.json and real.md are written, and fidelity.md carries the table."""
+    from simulator.cli import fidelity as cli_fidelity
+    from simulator.harness import fidelity
+
+    tiny = (fidelity.RealCase("erc20", (("accounts", 40),), 12),)
+    monkeypatch.setattr(fidelity, "REAL_CASES", tiny)
+    assert main(["fidelity", "--real", "--real-workers", "1", "--out", str(tmp_path),
+                 "--json", "-"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    (row,) = result["rows"]
+    assert row["workers"] == 1 and row["txs"] == 12 and row["matches_serial"]
+    assert row["real_speedup"] > 0 and row["real_engine_speedup"] > 0
+    assert set(row["predicted"]) == set(fidelity.REAL_MODELS)
+    assert json.loads((tmp_path / "real.json").read_text()) == result
+    assert "| erc20 (accounts=40) | 12 | 1 |" in (tmp_path / "real.md").read_text()
+    assert "## Real cores" in cli_fidelity.real_section(tmp_path)
+    assert cli_fidelity.real_section(tmp_path / "none") == ""

@@ -60,6 +60,11 @@ def add_commands(commands) -> None:
                            help="also fit the parallel constants to both tables' "
                                 "parallel times (runs block-stm on every parallel block "
                                 "per grid point: about an hour)")
+    calibrate.add_argument("--reuse", metavar="JSON",
+                           help="with --fit-parallel: an earlier --fit-parallel --json "
+                                "output; its grid points that would be simulated alike "
+                                "(same targets, same sequential constants) are not "
+                                "simulated again")
     add_output_arguments(calibrate, csv=False)
 
     fidelity = commands.add_parser(
@@ -94,6 +99,18 @@ def add_commands(commands) -> None:
     fidelity.add_argument("--gigagas-workloads", metavar="W[,W...]",
                           type=comma_list("--gigagas-workloads", str, "names"),
                           help="only these gigagas blocks (default all; 'none' for none)")
+    fidelity.add_argument("--real", action="store_true",
+                          help="instead, the ground truth on real cores: block-stm on the "
+                               "processes backend (forked worker processes) on a few "
+                               "blocks, set beside the simulated predictions; writes "
+                               "real.md and real.json in the report folder and leaves the "
+                               "simulated report as it is (fidelity.md carries it when "
+                               "next written)")
+    fidelity.add_argument("--real-workers", default=None, metavar="T[,T...]",
+                          type=comma_list("--real-workers", positive("--real-workers"),
+                                          "counts"),
+                          help="with --real: worker processes (default 1,2; more than "
+                               "the machine's cores oversubscribe it)")
     add_output_arguments(fidelity, csv=True)
 
 
@@ -153,13 +170,14 @@ def command_calibrate(args) -> int:
         check_outputs(args.json, None)
         table = read_table(args.table)
         gigagas = calibration_rows(read_gigagas(args.gigagas))
+        previous = _previous_search(args.reuse) if args.reuse else {}
         features = _features(table, gigagas, args.features, Progress())
         result = calibrate(table, gigagas, features, args.folds)
     except (CalibrationError, ExportError) as exc:
         raise UsageError(str(exc))
     if args.fit_parallel:
         result["parallel"] = parallel_constants(table, gigagas, features, args.folds,
-                                                Progress(), args.jobs)
+                                                Progress(), args.jobs, previous)
     if args.json:
         export(args.json, None, result, [])
     if args.json != "-":
@@ -287,16 +305,29 @@ def parallel_targets(table, gigagas, folds: int) -> tuple:
     return targets, target_folds
 
 
+def _previous_search(path) -> dict:
+    """The "parallel" object of an earlier `calibrate --fit-parallel --json` output."""
+    from ..harness.calibration import CalibrationError
+
+    try:
+        return json.loads(Path(path).read_text()).get("parallel") or {}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise CalibrationError(f"--reuse {path}: not a calibration JSON ({exc})")
+
+
 def parallel_constants(table, gigagas, features: dict, folds: int, progress,
-                       jobs: int = 1) -> dict:
+                       jobs: int = 1, previous=None) -> dict:
     """The parallel constants (calibration.PARALLEL_CONSTANTS): the grid point that
     calibration.GridSearch ends at on both tables' parallel blocks, with the
     sequential constants of the joint fit; and k-fold held-out speedups: for each fold,
     the sequential constants refitted without it, the visited grid point of least loss
     on the other folds' blocks only, and the fold's blocks simulated again with those
     constants. (Stated leaks: the visited points were chosen by the search on every
-    block, and simulated with the joint fit's sequential constants.)"""
-    from ..harness.calibration import GridSearch, grid_point, loss, target_speedup
+    block, and simulated with the joint fit's sequential constants.) `previous`: an
+    earlier search's record, whose matching points are reused (reusable_predictions)."""
+    from ..costs.cost_model import RevmCostModel
+    from ..harness.calibration import (PARALLEL_CONSTANTS, GridSearch, grid_point, loss,
+                                       reusable_predictions, target_speedup)
 
     rows = sequential_rows(table, gigagas, features, folds)
     sequential = _fit(rows).constants
@@ -306,7 +337,11 @@ def parallel_constants(table, gigagas, features: dict, folds: int, progress,
         progress.line(f"grid point {count}: " + ", ".join(
             f"{name} {value:g}" for name, value in point.items()) + f": loss {score:.4f}")
 
-    search = GridSearch(targets, sequential, progress=report, jobs=jobs)
+    defaults = {name: getattr(RevmCostModel, name) for name in PARALLEL_CONSTANTS}
+    known = reusable_predictions(previous or {}, targets, sequential, defaults)
+    if known:
+        progress.line(f"{len(known)} grid points reused from --reuse")
+    search = GridSearch(targets, sequential, progress=report, jobs=jobs, known=known)
     best = search.search()
     held_out, fold_constants = {}, []
     for fold in range(folds):
@@ -403,6 +438,10 @@ def command_fidelity(args) -> int:
     reason = unwritable_folder(out)
     if reason is not None:
         raise UsageError(f"--out {out}: {reason}")
+    if args.real_workers and not args.real:
+        raise UsageError("--real-workers goes with --real")
+    if args.real:
+        return command_real(out, args.real_workers, args.json)
     if args.readme and not out.resolve().is_relative_to(Path(args.readme).resolve().parent):
         raise UsageError(f"--out {out} must be inside the folder of --readme {args.readme}, "
                          "so that the README can show its chart")
@@ -438,6 +477,61 @@ def command_fidelity(args) -> int:
           and all(good for _, good in held.values())
           and all(entry.matches_serial for entry in giga))
     return 0 if ok else EXIT_MISMATCH
+
+
+def command_real(out: Path, workers, json_path) -> int:
+    """`pevmsim fidelity --real`: run_real, written to out/real.json and out/real.md."""
+    from ..harness.fidelity import REAL_CASES, REAL_WORKERS, run_real
+    from ..progress import Progress
+    from .exports import export, to_stdout
+
+    import os
+
+    before = os.getloadavg()[0]
+    rows = run_real(REAL_CASES, workers or REAL_WORKERS, Progress())
+    result = {"strategy": "block-stm", "backend": "processes", "rows": rows,
+              "cores": os.cpu_count(), "load_average": [before, os.getloadavg()[0]],
+              "note": REAL_NOTE}
+    if json_path:
+        export(json_path, None, result, [])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "real.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / "real.md").write_text("# pevmsim fidelity: real cores\n\nWritten by "
+                                 "`pevmsim fidelity --real`.\n\n" + format_real(result)
+                                 + "\n")
+    if not to_stdout(json_path, None):
+        print(format_real(result))
+    return 0 if all(row["matches_serial"] for row in rows) else EXIT_MISMATCH
+
+
+REAL_NOTE = ("Real: block-stm on N forked worker processes of this machine (py-evm), "
+             "wall-clock, against stock serial py-evm timed in the same process (median "
+             "of 3) and against this engine executing the block in order; observed: the "
+             "run replayed in the simulated backend with the costs it observed; measured, "
+             "revm, gas: the same block simulated on N virtual workers under that cost "
+             "model (measured: py-evm's CPU time per execution, the prediction for "
+             "py-evm; revm and gas predict a native EVM). A speedup is a measurement only "
+             "on an otherwise idle machine with at least N cores.")
+
+
+def format_real(result: dict) -> str:
+    """The real-cores table (a Markdown table and its note)."""
+    models = list(result["rows"][0]["predicted"]) if result["rows"] else []
+    lines = ["| block | txs | workers | real vs serial py-evm | real vs engine in order | "
+             "observed replay | " + " | ".join(f"{m} predicted" for m in models)
+             + " | matches serial |",
+             "| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in models)
+             + " | --- |"]
+    for row in result["rows"]:
+        lines.append(f"| {row['case']} | {row['txs']} | {row['workers']} | "
+                     f"{row['real_speedup']:.2f}x | {row['real_engine_speedup']:.2f}x | "
+                     f"{row['observed_replay']:.2f}x | " + " | ".join(
+                         f"{row['predicted'][m]:.2f}x" for m in models)
+                     + f" | {'yes' if row['matches_serial'] else 'NO'} |")
+    load = result["load_average"]
+    return ("\n".join(lines) + f"\n\nOn {result['cores']} cores; 1-minute load average "
+            f"{load[0]:.1f} before, {load[1]:.1f} after (other work on the machine "
+            "slows the real runs). " + result["note"])
 
 
 THREADS_NOTE = ("Calibrated thread counts: 12 for the mainnet blocks (pevm's table), 32 for "
@@ -537,8 +631,18 @@ def write_report(out: Path, rows, stats, models, result: dict) -> list:
         + "\n\n![fidelity](fidelity.png)\n\n"
         + ("![gigagas scaling](fidelity_scaling.png)\n\n" if result["gigagas"] else "")
         + "```\n" + format_table(rows, stats, models) + "\n" + format_extra(result)
-        + "\n```\n")
+        + "\n```\n" + real_section(out))
     return written + [out / "fidelity.json", out / "fidelity.csv", out / "fidelity.md"]
+
+
+def real_section(out: Path) -> str:
+    """The real-cores section of fidelity.md, from out/real.json (`pevmsim fidelity
+    --real`) when it is there."""
+    path = out / "real.json"
+    if not path.is_file():
+        return ""
+    return ("\n## Real cores (`pevmsim fidelity --real`)\n\n"
+            + format_real(json.loads(path.read_text())) + "\n")
 
 
 def scatter(rows, stats, models, path: Path, result: dict) -> list:

@@ -14,6 +14,8 @@ aborted execution's scheduling and inserts) delays everyone. Where the time goes
                           + reads x MV_READ + writes x MV_WRITE)   multi-version memory
                          x PARALLEL                                caches, bandwidth
                 shared = writes x SHARED_WRITE                     inserts, serialized
+                         + work x SHARED_WORK                      the resource's share
+                                                                   of executed work
     validation  work   = reads x VALIDATED_READ
     per task    work   + SCHEDULE if taken from the shared queue or cursors (not a
                          follow-up a finishing task hands its own worker)
@@ -72,12 +74,12 @@ one core; the `revm` model below fits them to pevm's measurements):
   FINALIZE 0 (an idealized engine).
 - CONTENTION 1.45% per other busy worker: pevm's 32-thread efficiency on its
   conflict-free gigagas Uniswap block (22.1x, 69%) read as contention alone,
-  1 / (1 + 31 x CONTENTION) = 22.1 / 32. (`revm` has none: its fit has no such axis;
-  its PARALLEL and shared resource carry the same effects.)
+  1 / (1 + 31 x CONTENTION) = 22.1 / 32. (`revm` fits it: it comes out at zero.)
 - SHARED_TASK 0.59 us, SHARED_WRITE 0: pevm's raw transfers run at 1.18 us per
   transaction on 32 threads (56.425 ms for 47,620), a throughput no per-thread cost
   explains: read as the serialized resource's time for a transaction's two tasks (an
-  execution and a validation). Without it wasted work would cost nothing.
+  execution and a validation). Without it wasted work would cost nothing. SHARED_WORK
+  0: no stated figure for a share of executed work (`revm` fits it: zero).
 Same inputs give bit-identical durations.
 
 `revm`: the same structure, plus WRITE per write and CODE_BYTE per byte of contract
@@ -95,11 +97,14 @@ shape, calibration.marginal_speedup); risechain/pevm, MIT; Graviton3, state in m
   TX and WRITE stay at zero: per transaction and per write, revm's time is explained
   by the loads each one makes. MV_READ, MV_WRITE and VALIDATED_READ, which sequential
   times cannot identify, are the `gas` model's.
-- Parallel constants (PARALLEL, SCHEDULE, SHARED_TASK, SHARED_WRITE, SPAWN,
-  FINALIZE): the point of a fixed grid where a coordinate descent on the speedups'
-  squared log error (block-stm under pevm's rules; each table weighing the same) ends:
-    PARALLEL 1.5, SCHEDULE 4 us, SHARED_TASK 0.3 us, SHARED_WRITE 0, SPAWN 10 us,
-    FINALIZE 0.1 us (a pass over the grid changed none of its middle values).
+- Parallel constants (PARALLEL, SCHEDULE, SHARED_TASK, SHARED_WRITE, SHARED_WORK,
+  SPAWN, FINALIZE, CONTENTION): the point of a fixed grid where a coordinate descent
+  on the speedups' squared log error (block-stm under pevm's rules; each table weighing
+  the same) ends:
+    PARALLEL 1.5, SCHEDULE 4 us, SHARED_TASK 0.3 us, SHARED_WRITE 0, SHARED_WORK 0,
+    SPAWN 10 us, FINALIZE 0.1 us, CONTENTION 0 (a pass over the grid changed none of
+    its starting values; CONTENTION 0.5% raises the loss from 0.057 to 0.068,
+    SHARED_WORK 2% to 0.058: the two tables do not support either).
   In-sample and 5-fold held-out figures: docs/fidelity.md, `pevmsim fidelity`.
 
 `measured`: an execution costs the CPU time (process time) that very py-evm
@@ -134,8 +139,10 @@ FITTED_PARALLEL = 1.5
 FITTED_SCHEDULE = 4 * MICROSECOND
 FITTED_SHARED_TASK = 0.3 * MICROSECOND
 FITTED_SHARED_WRITE = 0 * MICROSECOND
+FITTED_SHARED_WORK = 0.0
 FITTED_SPAWN = 10 * MICROSECOND
 FITTED_FINALIZE = 0.1 * MICROSECOND
+FITTED_CONTENTION = 0.0
 # `gas`, stated from pevm's gigagas table (see the module docstring): its raw transfers'
 # throughput on 32 threads, 56.425 ms / 47,620 transactions of two tasks each (an
 # execution and a validation), as the serialized resource's time per task; its
@@ -247,6 +254,7 @@ class GasCostModel(CostModel):
     PARALLEL = 1.0
     SHARED_TASK = GIGAGAS_SHARED_TASK
     SHARED_WRITE = 0.0
+    SHARED_WORK = 0.0
     CONTENTION = GIGAGAS_CONTENTION
 
     def __init__(self, cold_load: float | None = None) -> None:
@@ -272,15 +280,20 @@ class GasCostModel(CostModel):
         clone.loaded = set()
         return clone
 
-    def _shared(self, incarnation) -> float:
+    def _parallel_work(self, incarnation, cold: list) -> float:
+        """An execution's work on its worker in a parallel strategy."""
+        return (self._evm(incarnation, cold) + self._multi_version(incarnation)) \
+            * self.PARALLEL
+
+    def _shared(self, incarnation, work: float) -> float:
         """An execution's serialized time: inserting its writes into the multi-version
-        memory."""
-        return (len(incarnation.writes) + len(incarnation.deltas)) * self.SHARED_WRITE
+        memory, and SHARED_WORK of its `work` (the resource's share of executed work)."""
+        return ((len(incarnation.writes) + len(incarnation.deltas)) * self.SHARED_WRITE
+                + work * self.SHARED_WORK)
 
     def execution(self, incarnation) -> Cost:
-        cold = first_loads(self.loaded, incarnation)
-        work = self._evm(incarnation, cold) + self._multi_version(incarnation)
-        return Cost(work * self.PARALLEL, self._shared(incarnation))
+        work = self._parallel_work(incarnation, first_loads(self.loaded, incarnation))
+        return Cost(work, self._shared(incarnation, work))
 
     def sequential(self, incarnation) -> Cost:
         return Cost(self._evm(incarnation, first_loads(self.loaded, incarnation)))
@@ -293,7 +306,12 @@ class GasCostModel(CostModel):
                     * self.PARALLEL)
 
     def serialized(self, incarnations) -> float:
-        return sum(self.SHARED_TASK + self._shared(inc) for inc in incarnations)
+        loaded: set = set()
+        total = 0.0
+        for incarnation in incarnations:
+            work = self._parallel_work(incarnation, first_loads(loaded, incarnation))
+            total += self.SHARED_TASK + self._shared(incarnation, work)
+        return total
 
     def serial_costs(self, incarnations) -> list:
         loaded: set = set()
@@ -305,16 +323,16 @@ class GasCostModel(CostModel):
         for incarnation in incarnations:
             cold = first_loads(loaded, incarnation)
             loads = self._loads(incarnation, cold) * self.PARALLEL
-            work = (self._evm(incarnation, cold) + self._multi_version(incarnation)) \
-                * self.PARALLEL
-            parts.append((loads, work - loads + self._shared(incarnation) + self.SHARED_TASK))
+            work = self._parallel_work(incarnation, cold)
+            parts.append((loads, work - loads + self._shared(incarnation, work)
+                          + self.SHARED_TASK))
         return parts
 
     def constants(self) -> dict:
         return {name: getattr(self, name) for name in (
             "TX", "PER_GAS", "COLD_LOAD", "WARM_READ", "MV_READ", "MV_WRITE",
             "VALIDATED_READ", "PARALLEL", "SCHEDULE", "SHARED_TASK", "SHARED_WRITE",
-            "SPAWN", "FINALIZE", "CONTENTION")}
+            "SHARED_WORK", "SPAWN", "FINALIZE", "CONTENTION")}
 
 
 class DiskGasCostModel(GasCostModel):
@@ -363,9 +381,10 @@ class RevmCostModel(GasCostModel):
     PARALLEL = FITTED_PARALLEL
     SHARED_TASK = FITTED_SHARED_TASK
     SHARED_WRITE = FITTED_SHARED_WRITE
+    SHARED_WORK = FITTED_SHARED_WORK
     SPAWN = FITTED_SPAWN
     FINALIZE = FITTED_FINALIZE
-    CONTENTION = 0.0  # not an axis of the fit (see the module docstring)
+    CONTENTION = FITTED_CONTENTION
 
     def _loads(self, incarnation, cold: list) -> float:
         return (len(cold) * self.COLD_LOAD

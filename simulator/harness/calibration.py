@@ -221,8 +221,8 @@ def fit(features: list, seconds: list) -> Fit:
 
 
 # -- the parallel constants, from pevm's parallel times ------------------------------
-PARALLEL_CONSTANTS = ("PARALLEL", "SCHEDULE", "SHARED_TASK", "SHARED_WRITE", "SPAWN",
-                      "FINALIZE")
+PARALLEL_CONSTANTS = ("PARALLEL", "SCHEDULE", "SHARED_TASK", "SHARED_WRITE",
+                      "SHARED_WORK", "SPAWN", "FINALIZE", "CONTENTION")
 MICRO = 1e-6
 # The grid every parallel fit searches (PARALLEL a factor, the rest seconds), and the
 # point a search starts from: each constant's middle value. (The ranges were set after
@@ -231,8 +231,15 @@ GRID = {"PARALLEL": (1.25, 1.5, 2.0),
         "SCHEDULE": (2 * MICRO, 4 * MICRO, 8 * MICRO),
         "SHARED_TASK": (0.2 * MICRO, 0.3 * MICRO, 0.45 * MICRO),
         "SHARED_WRITE": (0.0, 0.02 * MICRO),
+        # the resource's share of an execution's work (an aborted execution's included):
+        # none, or 2% (at 32 workers, 64% of the resource for conflict-free work)
+        "SHARED_WORK": (0.0, 0.02),
         "SPAWN": (5 * MICRO, 10 * MICRO, 20 * MICRO),
-        "FINALIZE": (0.0, 0.1 * MICRO, 0.2 * MICRO)}
+        "FINALIZE": (0.0, 0.1 * MICRO, 0.2 * MICRO),
+        # a share of a task's work per other task in flight (backends/simulated.py):
+        # none, or a third of the `gas` model's 1.45% (pevm's 32-thread Uniswap
+        # efficiency read as contention alone); the search starts from none
+        "CONTENTION": (0.0, 0.005)}
 
 
 def grid_start(grid=GRID) -> tuple:
@@ -254,11 +261,12 @@ class GridSearch:
     PASSES = 2
 
     def __init__(self, targets, constants: dict, grid=GRID, progress=None,
-                 jobs: int = 1) -> None:
+                 jobs: int = 1, known=None) -> None:
         self.targets, self.constants, self.grid = targets, constants, grid
         self.progress = progress
         self.jobs = jobs  # processes that simulate a point's targets side by side
-        self.predictions: dict = {}  # indexes -> [speedup per target]
+        # indexes -> [speedup per target]; `known`: points simulated before (reused)
+        self.predictions: dict = dict(known or {})
 
     def _speedups(self, constants: dict) -> list:
         """Every target's speedup under `constants`, in target order (forked workers
@@ -308,6 +316,27 @@ class GridSearch:
         order = list(self.predictions)
         return min(order, key=lambda indexes: (self.score(indexes, chosen),
                                                order.index(indexes)))
+
+
+def reusable_predictions(previous: dict, targets, constants: dict, defaults: dict,
+                         grid=GRID) -> dict:
+    """From an earlier search (`previous`: the "parallel" object that `pevmsim calibrate
+    --fit-parallel --json` writes), the points that would be simulated identically now:
+    the same targets in the same order, the same sequential `constants`, every parallel
+    constant on this grid (one the record lacks is taken at `defaults`, the model's
+    value when that search ran). {indexes: predictions}; empty when the targets or the
+    sequential constants differ."""
+    names = [target.name for target in targets]
+    if [t["block"] for t in previous.get("targets", ())] != names \
+            or previous.get("sequential") != constants:
+        return {}
+    reused = {}
+    for entry in previous.get("visited", ()):
+        point = {**defaults, **entry["point"]}
+        if all(point[name] in grid[name] for name in PARALLEL_CONSTANTS):
+            indexes = tuple(grid[name].index(point[name]) for name in PARALLEL_CONSTANTS)
+            reused[indexes] = list(entry["predictions"])
+    return reused
 
 
 _FORKED: list = []  # GridSearch's targets, inherited by its forked workers

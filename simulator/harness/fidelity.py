@@ -305,3 +305,72 @@ def run_gigagas(rows, models, folds: dict, scaling=SCALING_THREADS, progress=Non
                 f"{m} {p:.2f}x" for m, p in predicted.items()) + f" (pevm {row.speedup}x)")
         results.append(GigagasResult(row, row.threads, predicted, held, curve, ok))
     return results
+
+
+# -- ground truth on real cores -------------------------------------------------------
+@dataclass(frozen=True)
+class RealCase:
+    """A block to run on real worker processes: a workload with its parameters and
+    size, or (workload "mainnet", txs None) every transaction of a vendored block."""
+
+    workload: str
+    params: tuple  # (name, value) pairs
+    txs: int | None
+
+    @property
+    def label(self) -> str:
+        values = ", ".join(f"{name}={value}" for name, value in self.params)
+        return f"{self.workload} ({values})" if values else self.workload
+
+    def block(self):
+        from workloads.mainnet import load_block
+        from workloads.registry import build_block
+
+        if self.txs is None:
+            return load_block(dict(self.params)["block"])
+        return build_block(self.workload, self.txs, 0, dict(self.params))
+
+
+# A token block, a mixed DeFi block and two vendored mainnet blocks pevm ran in
+# parallel (13217637: 1,100 light transactions; 4864590: 195 heavier ones), small
+# enough that the whole section takes minutes on two cores.
+REAL_CASES = (RealCase("erc20", (("accounts", 10000),), 400),
+              RealCase("defi", (), 200),
+              RealCase("mainnet", (("block", 13217637),), None),
+              RealCase("mainnet", (("block", 4864590),), None))
+REAL_WORKERS = (1, 2)  # this machine's cores; 4-16 where a larger machine is lent
+REAL_MODELS = ("measured", "revm", "gas")  # the simulated predictions set beside it
+
+
+def run_real(cases=REAL_CASES, workers=REAL_WORKERS, progress=None) -> list:
+    """Each case on the processes backend (block-stm, real forked worker processes) at
+    each worker count, and the same block simulated at that count under REAL_MODELS:
+    one dict per (case, workers) with the real speedups (against stock serial py-evm,
+    and against this engine executing the block in order), the run replayed with its
+    observed costs, each model's prediction, and whether every run matched serial."""
+    from ..chain.serial import execute_serial
+    from ..runs.runner import run_block
+    from ..runs.spec import RunSpec
+
+    rows = []
+    for case in cases:
+        block = case.block()
+        serial = (execute_serial(block)[0], 0.0)
+        for threads in workers:
+            real = run_block(block, RunSpec("block-stm", threads, "revm",
+                                            backend="processes"), serial=serial)
+            simulated = {model: run_block(block, RunSpec("block-stm", threads, model),
+                                          serial=serial) for model in REAL_MODELS}
+            summary = real.summary
+            rows.append({"case": case.label, "txs": len(block), "workers": threads,
+                         "real_speedup": summary["real_speedup"],
+                         "real_engine_speedup": summary["real_engine_speedup"],
+                         "observed_replay": summary["virtual_speedup"],
+                         "predicted": {model: report.summary["virtual_speedup"]
+                                       for model, report in simulated.items()},
+                         "matches_serial": real.matches_serial and all(
+                             report.matches_serial for report in simulated.values())})
+            if progress is not None:
+                progress.line(f"{case.label} on {threads} worker(s): real "
+                              f"{summary['real_speedup']:.2f}x")
+    return rows
