@@ -65,6 +65,7 @@ class SimulatedBackend(Backend):
             in_flight = [(worker * model.SPAWN, -worker, worker, None, 0.0, None, 0.0)
                          for worker in range(1, threads)]
             heapq.heapify(in_flight)
+        unstarted = len(in_flight)  # the entries of in_flight without a task
         now = 0.0
         free = 0.0  # when the serialized resource is next free
         sequence = 0
@@ -79,8 +80,7 @@ class SimulatedBackend(Backend):
             cost = as_cost(duration)
             work = cost.work
             if queued and model.CONTENTION:  # slower the more workers are busy
-                busy = sum(1 for entry in in_flight if entry[3] is not None)
-                work *= 1.0 + model.CONTENTION * busy
+                work *= 1.0 + model.CONTENTION * (len(in_flight) - unstarted)  # busy
             work += model.SCHEDULE if queued and taken else 0.0
             shared = cost.shared + (model.SHARED_TASK if queued else 0.0)
             heapq.heappush(in_flight, (now + work, sequence, worker, task, now, kind,
@@ -96,8 +96,7 @@ class SimulatedBackend(Backend):
                 else:
                     begin(worker, task, True)
             idle = still_idle
-            if not in_flight or (strategy.done() and all(entry[3] is None
-                                                          for entry in in_flight)):
+            if not in_flight or (strategy.done() and len(in_flight) == unstarted):
                 if strategy.done():
                     return now + (model.tail(strategy.final_incarnations())
                                   if strategy.shared_queue else 0.0)
@@ -108,6 +107,7 @@ class SimulatedBackend(Backend):
             while in_flight and in_flight[0][0] == now:
                 _, order, worker, task, start, kind, shared = heapq.heappop(in_flight)
                 if task is None:  # a worker starts
+                    unstarted -= 1
                     idle.append(worker)
                     continue
                 if shared > 0:  # its work is done: queue for the resource

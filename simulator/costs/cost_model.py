@@ -204,6 +204,24 @@ class CostModel(ABC):
     def constants(self) -> dict:
         """The model's constants, for reports."""
 
+    def identity(self) -> tuple | None:
+        """A value equal for two models that price every task alike given the same
+        `priced` inputs (so what they derive can be shared), or None when none is
+        known."""
+        return None
+
+
+def priced(incarnation) -> tuple:
+    """Everything of an incarnation that a deterministic cost model reads: which
+    locations it read and whether from the pre-block state, in read order, its gas,
+    how many locations it wrote, the code sizes it read, and whether it finished
+    (tests/test_reuse.py checks that the models read nothing else)."""
+    return (incarnation.tx, incarnation.gas, len(incarnation.writes),
+            len(incarnation.deltas), incarnation.outcome is None,
+            tuple([(location, version is PRE_BLOCK)
+                   for location, version in incarnation.reads.items()]),
+            tuple(incarnation.code_sizes.items()))
+
 
 def cold_code_bytes(incarnation, cold) -> int:
     """The bytes of contract code among the `cold` locations the incarnation read."""
@@ -302,6 +320,9 @@ class GasCostModel(CostModel):
                 * self.PARALLEL
             parts.append((loads, work - loads + self._shared(incarnation) + self.SHARED_TASK))
         return parts
+
+    def identity(self) -> tuple:
+        return (type(self), tuple(sorted(self.constants().items())))
 
     def constants(self) -> dict:
         return {name: getattr(self, name) for name in (

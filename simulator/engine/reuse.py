@@ -111,7 +111,7 @@ class ReuseCache:
         records = self._records.get(tx)
         if not records:
             return None
-        started = time.process_time()
+        started = time.perf_counter()
         pre_state = env.pre_state
         assumed = ((NONCE, env.block.senders[tx]), env.transactions[tx].nonce) \
             if assume_nonce else (None, None)
@@ -120,7 +120,7 @@ class ReuseCache:
             if found is not None:
                 break
         else:
-            counts.saved_s -= time.process_time() - started
+            counts.saved_s -= time.perf_counter() - started
             return None
         versions, blocked_on = found
         if position:  # most recently used first
@@ -138,7 +138,7 @@ class ReuseCache:
         if table is not None and record.preimages:
             table.update(record.preimages)
         counts.hits += 1
-        counts.saved_s += base.cpu_time - (time.process_time() - started)
+        counts.saved_s += base.cpu_time - (time.perf_counter() - started)
         self._hits += 1
         if debug.ENABLED and self._hits % CROSS_CHECK_EVERY == 0:
             real = env.execute_for_real(mv, tx, incarnation, assume_nonce)[0]

@@ -119,7 +119,7 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
                                  model.COLD_LOAD, model.serialized(final),
                                  runner.bound_dependencies())
                 + model.tail(final), serial_time)
-    insight = analyse(final, model, spec.threads, metrics, namer, oracle_what_if)
+    insight = analyse(block, final, model, spec.threads, metrics, namer, oracle_what_if)
     serial_result, serial_wall = (serial.result() if isinstance(serial, PendingSerial)
                                   else serial)  # a serial check alongside ends here
     problems = mismatches(result, serial_result)
