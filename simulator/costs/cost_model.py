@@ -231,11 +231,9 @@ def cold_code_bytes(incarnation, cold) -> int:
 
 def first_loads(loaded: set, incarnation) -> list:
     """The incarnation's pre-state reads not in `loaded` yet, in read order; adds them."""
-    cold = []
-    for location in pre_state_reads(incarnation):
-        if location not in loaded:
-            loaded.add(location)
-            cold.append(location)
+    cold = [location for location, version in incarnation.reads.items()
+            if version is PRE_BLOCK and location not in loaded]
+    loaded.update(cold)
     return cold
 
 
