@@ -7,8 +7,9 @@ on. So if every location an earlier execution of the same transaction read still
 as the transaction sees the memory now (`current_value`, the same function
 `validate_values` uses), the value that execution saw, an execution now would read the
 same locations in the same order, see the same values, and end the same way. The
-cache records, for each real execution, its key, its reads with their values in read
-order, and its outcome; before a request is executed the records of its key are
+cache records, for each real execution, its transaction, its reads with their values in
+read order, and its outcome; before a request is executed the records of its
+transaction are
 replayed against the current view, most recent first, and the first that replays
 identically is the result. At the first difference the transaction is executed for
 real in py-evm, and recorded.
@@ -44,8 +45,10 @@ models of that block share it. Records are immutable once stored and shared betw
 the incarnations built from them: nobody mutates an Incarnation's dictionaries.
 
 Memory: at most RECORDS_PER_TX distinct records per transaction, the least recently used
-dropped first; a record holds one Incarnation (its writes, deltas, values) and the
-read values again.
+dropped first; a record holds one Incarnation (its writes, deltas, values, shared with
+the incarnations built from it) and its reads as (location, value) pairs: a few KiB
+for a typical transaction, so at most a few hundred MiB for a 10,000-transaction block
+whose every transaction kept four, and typically one to two records per transaction.
 
 Invariants (asserted under PEVMSIM_DEBUG, debug.py): a reused Incarnation equals, field
 for field but `cpu_time`, with every dictionary in the same order, what executing the
