@@ -9,9 +9,8 @@ as the transaction sees the memory now (`current_value`, the same function
 same locations in the same order, see the same values, and end the same way. The
 cache records, for each real execution, its transaction, its reads with their values in
 read order, and its outcome; before a request is executed the records of its
-transaction are
-replayed against the current view, most recent first, and the first that replays
-identically is the result. At the first difference the transaction is executed for
+transaction are replayed against the current view, most recent first, and the first
+that replays identically is the result. At the first difference the transaction is executed for
 real in py-evm, and recorded.
 
 - Records are kept per transaction. Under `assume_nonce` (Monad) the sender's nonce
