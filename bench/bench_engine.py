@@ -30,6 +30,7 @@ from simulator.engine.mv_memory import MVMemory
 from simulator.chain.outcome import assemble
 from simulator.runs.real import time_serial
 from simulator.runs.runner import run_block
+from simulator.runs.spec import RunSpec
 from simulator.strategies import STRATEGIES
 from simulator.engine.versioned_state import ExecutionEnv, PreState
 from simulator.engine.scheduler import Scheduler
@@ -58,7 +59,8 @@ def test_stock_serial_pyevm(benchmark, block):
 @pytest.mark.benchmark(group="engine-1-worker")
 @pytest.mark.parametrize("strategy", ["serial", "block-stm"])
 def test_strategy_on_one_worker(benchmark, block, serial, strategy):
-    report = benchmark(run_block, block, strategy, 1, serial=serial)
+    # without reuse: each round executes every transaction (bench_reuse.py has reuse)
+    report = benchmark(run_block, block, RunSpec(strategy, 1, reuse=False), serial=serial)
     assert report.matches_serial
 
 

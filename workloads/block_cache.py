@@ -35,7 +35,7 @@ from pathlib import Path
 
 from simulator import debug
 
-CACHED_TXS = 1000  # smaller blocks build in seconds: never cached
+CACHED_TXS = 200  # smaller blocks build in well under a second: never cached
 LIBRARIES = ("py-evm", "py-trie", "rlp", "eth-keys", "coincurve", "eth-abi", "vyper")
 FORMAT = 1  # the entry layout; bump it to orphan every older entry
 PACKAGES = ("simulator", "workloads")

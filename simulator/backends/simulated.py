@@ -80,6 +80,8 @@ class SimulatedBackend(Backend):
             in_flight = [(worker * model.SPAWN, -worker, worker, None, 0.0, None, 0.0)
                          for worker in range(1, threads)]
             heapq.heapify(in_flight)
+        unstarted = len(in_flight)  # the entries of in_flight without a task
+        yielded = 0  # the entries of in_flight without a worker
         now = 0.0
         free = 0.0  # when the serialized resource is next free
         sequence = 0
@@ -89,7 +91,7 @@ class SimulatedBackend(Backend):
             """Start `task` on `worker` (or the rest of it, once its yielded reads are
             back); `taken` from the shared queue (not handed over by the worker's
             previous task). False when it yielded the worker for its reads."""
-            nonlocal sequence
+            nonlocal sequence, yielded
             queued = strategy.shared_queue  # read per task: a fallback turns it off
             if task in resumed:
                 cost, kind, taken = resumed.pop(task)
@@ -99,17 +101,16 @@ class SimulatedBackend(Backend):
                 if cost.io > 0:  # its reads yield the worker
                     if debug.ENABLED:
                         limit = strategy.reads_in_flight()
-                        waiting = sum(1 for entry in in_flight if entry[2] is None)
-                        debug.check(limit is not None and waiting < limit, lambda: (
+                        debug.check(limit is not None and yielded < limit, lambda: (
                             f"{strategy.name}: yielded reads beyond its limit {limit}"))
                     heapq.heappush(in_flight, (now + cost.io, sequence, None, task, now,
                                                (kind, taken), Cost(cost.work, cost.shared)))
                     sequence += 1
+                    yielded += 1
                     return False
             work = cost.work
             if queued and model.CONTENTION:  # slower the more workers are busy
-                busy = sum(1 for entry in in_flight
-                           if entry[3] is not None and entry[2] is not None)
+                busy = len(in_flight) - unstarted - yielded
                 work *= 1.0 + model.CONTENTION * busy
             work += model.SCHEDULE if queued and taken else 0.0
             shared = cost.shared + (model.SHARED_TASK if queued else 0.0)
@@ -129,8 +130,7 @@ class SimulatedBackend(Backend):
                     if begin(worker, task, True):
                         break
             idle = still_idle
-            if not in_flight or (strategy.done() and all(entry[3] is None
-                                                          for entry in in_flight)):
+            if not in_flight or (strategy.done() and len(in_flight) == unstarted):
                 if strategy.done():
                     return now + (model.tail(strategy.final_incarnations())
                                   if strategy.shared_queue else 0.0)
@@ -141,9 +141,11 @@ class SimulatedBackend(Backend):
             while in_flight and in_flight[0][0] == now:
                 _, order, worker, task, start, kind, shared = heapq.heappop(in_flight)
                 if task is None:  # a worker starts
+                    unstarted -= 1
                     idle.append(worker)
                     continue
                 if worker is None:  # its yielded reads are back
+                    yielded -= 1
                     resumed[task] = (shared, *kind)
                     metrics.io_wait(task.tx, start, now)
                     strategy.reads_done(task)

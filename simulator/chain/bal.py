@@ -58,6 +58,7 @@ import rlp
 from eth_hash.auto import keccak
 
 from .. import debug
+from ..engine.block_memo import remembered
 from ..engine.locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE, describe
 from ..engine.mv_memory import MVMemory
 from ..engine.versioned_state import IncarnationView, VersionedAccountDB
@@ -129,6 +130,11 @@ class BlockAccessList:
         """The EIP's bal_items: addresses plus storage keys (changed or read)."""
         return sum(1 + len(account.storage_changes) + len(account.storage_reads)
                    for account in self.accounts)
+
+    @cached_property
+    def size_without_reads(self) -> int:
+        """Bytes of the RLP encoding of `without_reads`."""
+        return self.without_reads().size
 
     def without_reads(self) -> "BlockAccessList":
         """The design without storage reads: only written slots are listed."""
@@ -280,8 +286,13 @@ def build(steps) -> BlockAccessList:
 
 
 def block_access_list(pre_state, incarnations) -> BlockAccessList:
-    """The BAL of a block from its final (serial-equivalent) incarnations."""
-    return build(serial_steps(pre_state, incarnations))
+    """The BAL of a block (its `pre_state`) from its final (serial-equivalent)
+    incarnations; the same for incarnations of the same content (everything read
+    here), once per pre-state (block_memo.py)."""
+    key = tuple((tuple(inc.reads), tuple(inc.writes.items()), tuple(inc.deltas.items()),
+                 inc.wiped, inc.slots_set) for inc in incarnations)
+    return remembered(pre_state, block_access_list, key,
+                      lambda: build(serial_steps(pre_state, incarnations)))
 
 
 def check_structure(access_list: BlockAccessList) -> None:

@@ -16,6 +16,7 @@ from functools import cached_property
 
 from eth.db.account import AccountDB
 
+from ..engine.block_memo import remembered
 from ..engine.locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE, describe
 from .state_commit import commit
 
@@ -167,7 +168,16 @@ def assemble(block, incarnations, intermediate_roots: bool = False) -> BlockResu
     the block's database in one batch (state_commit.py; tries are content-addressed,
     so the pre-state stays intact). With `intermediate_roots`, each transaction is
     folded and committed on its own, and the state root after each is kept too
-    (pre-Byzantium receipts need it)."""
+    (pre-Byzantium receipts need it). Runs of a block whose final incarnations have
+    the same content (everything read here) share one result (block_memo.py)."""
+    key = (intermediate_roots, tuple(
+        (tuple(inc.writes.items()), tuple(inc.deltas.items()), inc.wiped, inc.slots_set,
+         inc.outcome) for inc in incarnations))
+    return remembered(block, assemble, key,
+                      lambda: _assemble(block, incarnations, intermediate_roots))
+
+
+def _assemble(block, incarnations, intermediate_roots: bool) -> BlockResult:
     groups = ([[incarnation] for incarnation in incarnations] if intermediate_roots
               else [incarnations])
     root = block.pre_state_root

@@ -126,10 +126,18 @@ def add_execution_arguments(parser) -> None:
                              "deltas (pevm's LazySender/LazyRecipient)")
     parser.add_argument("--deep-check", action="store_true",
                         help="also compare each transaction's writes with serial's")
+    add_reuse_argument(parser)
     parser.add_argument("--repeat", type=positive("--repeat"), default=1, metavar="K",
                         help="run each configuration K times and report the median "
                              "and spread (measured cost model)")
     add_output_arguments(parser, csv=True)
+
+
+def add_reuse_argument(parser) -> None:
+    parser.add_argument("--no-reuse", dest="reuse", action="store_false",
+                        help="execute every request in py-evm, even one that provably "
+                             "equals an earlier execution of the block (the same "
+                             "figures, more host time; engine/reuse.py)")
 
 
 def add_oracle_argument(parser) -> None:

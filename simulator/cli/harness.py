@@ -7,7 +7,8 @@ import argparse
 import sys
 
 from ..usage import EXIT_INTERRUPTED, EXIT_MISMATCH, UsageError
-from .arguments import add_output_arguments, add_parallel_arguments, comma_list, positive
+from .arguments import (add_output_arguments, add_parallel_arguments, add_reuse_argument,
+                        comma_list, positive)
 
 
 def add_harness_commands(commands) -> None:
@@ -21,6 +22,7 @@ def add_harness_commands(commands) -> None:
     sweep.add_argument("--txs", type=comma_list("--txs", positive("--txs"), "counts"),
                        metavar="N[,N...]", help="run only the suite's blocks of these "
                        "sizes (e.g. --txs 1000 of the paper suite)")
+    add_reuse_argument(sweep)
     add_output_arguments(sweep, csv=True)
     report = commands.add_parser("report", help="charts and report.md/.html of a sweep")
     report.add_argument("dir", help="a results directory written by `pevmsim sweep`")
@@ -32,13 +34,14 @@ def add_harness_commands(commands) -> None:
                        help="suite file or name (default: default)")
     bench.add_argument("--out", help="results directory (default: reports/SUITE)")
     add_parallel_arguments(bench)
+    add_reuse_argument(bench)
 
 
 def command_sweep(args) -> int:
     from ..harness.cluster import default_jobs
     from .exports import ExportError, check_outputs, export, to_stdout
     from ..harness.cluster import ClusterError
-    from ..harness.suite import SuiteError, load_suite, select_txs
+    from ..harness.suite import SuiteError, load_suite, select_txs, with_reuse
     from ..harness.sweep import SweepError, read_results, sweep
 
     if args.scheduler is not None and args.jobs is not None:
@@ -49,6 +52,7 @@ def command_sweep(args) -> int:
         suite = load_suite(args.suite)
         if args.txs:
             suite = select_txs(suite, args.txs)
+        suite = with_reuse(suite, args.reuse)
     except (ExportError, SuiteError) as exc:
         raise UsageError(str(exc))
     try:
@@ -97,7 +101,7 @@ def command_bench(args) -> int:
     out = args.out or f"reports/{name}"
     code = command_sweep(argparse.Namespace(suite=args.suite, out=out, resume=True,
                                             json=None, csv=None, txs=None, jobs=args.jobs,
-                                            scheduler=args.scheduler))
+                                            scheduler=args.scheduler, reuse=args.reuse))
     if code == EXIT_INTERRUPTED:  # interrupted: nothing to report yet
         return code
     return command_report(argparse.Namespace(dir=out, readme=None)) or code

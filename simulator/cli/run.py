@@ -146,9 +146,22 @@ def format_summary(s: dict) -> str:
         f"worker utilization {s['utilization']:.0%}",
         f"host time       simulation {s['wall_time_s']:.2f} s, serial py-evm "
         f"{s['serial_wall_time_s']:.2f} s (real seconds of this Python tool, not a speedup)",
+        f"reuse           {reuse_figures([s])}",
         *([f"host memory     peak {s['peak_rss_mib']:,.0f} MiB resident"]
           if s["peak_rss_mib"] is not None else []),
     ])
+
+
+def reuse_figures(rows: list) -> str:
+    """How many of the runs' executions were reused (engine/reuse.py), and the host
+    time that saved."""
+    if not any(row["reuse"] for row in rows):
+        return "off (every execution ran in py-evm)"
+    hits = sum(row["reuse_hits"] for row in rows)
+    misses = sum(row["reuse_misses"] or 0 for row in rows)
+    saved = sum(row["reuse_saved_s"] for row in rows)
+    return (f"{hits:,} of {hits + misses:,} executions taken from an identical earlier "
+            f"one, {misses:,} run in py-evm; {saved:.2f} s of host time saved")
 
 
 def access_list_figures(s: dict) -> str:
@@ -218,6 +231,7 @@ def run_command(args, strategies: list) -> int:
                      else ""))
             print(format_rows(rows))
             print(f"block access list (EIP-7928): {access_list_figures(first)}")
+            print(f"execution reuse: {reuse_figures(rows)}")
         if verdict is not None:
             print(format_verdict(verdict, len(block)))
         for flag, path in (("JSON", args.json), ("CSV", args.csv)):
@@ -372,7 +386,8 @@ def run_spec(args) -> RunSpec:
     return RunSpec(cost_model=args.cost_model, lazy_beneficiary=args.lazy_beneficiary,
                    backend=args.backend, deep_check=args.deep_check,
                    cold_load=cold_load_seconds(args), backend_options=backend_options(args),
-                   serial_repeats=args.serial_repeats, lazy_transfers=args.lazy_transfers)
+                   serial_repeats=args.serial_repeats, lazy_transfers=args.lazy_transfers,
+                   reuse=args.reuse)
 
 
 def backend_options(args) -> dict:

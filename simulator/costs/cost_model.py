@@ -218,6 +218,24 @@ class CostModel(ABC):
     def constants(self) -> dict:
         """The model's constants, for reports."""
 
+    def identity(self) -> tuple | None:
+        """A value equal for two models that price every task alike given the same
+        `priced` inputs (so what they derive can be shared), or None when none is
+        known."""
+        return None
+
+
+def priced(incarnation) -> tuple:
+    """Everything of an incarnation that a deterministic cost model reads: which
+    locations it read and whether from the pre-block state, in read order, its gas,
+    how many locations it wrote, the code sizes it read, and whether it finished
+    (tests/test_reuse.py checks that the models read nothing else)."""
+    return (incarnation.tx, incarnation.gas, len(incarnation.writes),
+            len(incarnation.deltas), incarnation.outcome is None,
+            tuple([(location, version is PRE_BLOCK)
+                   for location, version in incarnation.reads.items()]),
+            tuple(incarnation.code_sizes.items()))
+
 
 def cold_code_bytes(incarnation, cold) -> int:
     """The bytes of contract code among the `cold` locations the incarnation read."""
@@ -227,11 +245,9 @@ def cold_code_bytes(incarnation, cold) -> int:
 
 def first_loads(loaded: set, incarnation) -> list:
     """The incarnation's pre-state reads not in `loaded` yet, in read order; adds them."""
-    cold = []
-    for location in pre_state_reads(incarnation):
-        if location not in loaded:
-            loaded.add(location)
-            cold.append(location)
+    cold = [location for location, version in incarnation.reads.items()
+            if version is PRE_BLOCK and location not in loaded]
+    loaded.update(cold)
     return cold
 
 
@@ -327,6 +343,9 @@ class GasCostModel(CostModel):
             parts.append((loads, work - loads + self._shared(incarnation, work)
                           + self.SHARED_TASK))
         return parts
+
+    def identity(self) -> tuple:
+        return (type(self), tuple(sorted(self.constants().items())))
 
     def constants(self) -> dict:
         return {name: getattr(self, name) for name in (

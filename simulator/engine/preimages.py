@@ -10,7 +10,9 @@ bytes}, so that simulator/insight/storage_names.py can walk a slot back to its v
 Invariants: the wrapped opcode runs py-evm's own SHA3 first, unchanged (same gas, same
 result, same errors), and only then reads the input back from memory, so recording
 never changes execution; outside `recording()` nothing is kept. A table belongs to one
-run (a context variable), never shared between runs.
+run (a context variable), never shared between runs; execution reuse keeps each
+execution's own table (`recording_apart`) and adds it to the table of every run that
+reuses that execution.
 """
 
 from __future__ import annotations
@@ -36,6 +38,18 @@ def recording():
         yield table
     finally:
         _table.reset(token)
+
+
+@contextmanager
+def recording_apart():
+    """Collect the preimages hashed inside into a table of their own (one execution's,
+    for execution reuse, reuse.py), also added to the recording in progress, if any:
+    yields that table."""
+    outer = _table.get()
+    with recording() as table:
+        yield table
+    if outer is not None:
+        outer.update(table)
 
 
 def current_table() -> dict | None:

@@ -83,10 +83,10 @@ from eth.db.account import AccountDB
 from eth_hash.auto import keccak
 
 from .. import debug
-from . import pyevm_boundary
+from . import preimages, pyevm_boundary
+from .block_memo import remembered
 from .locations import ACCOUNT, BALANCE, CODE, NONCE, STORAGE
 from .mv_memory import NOT_WRITTEN, PRE_BLOCK, EstimateRead, MVMemory
-from .preimages import with_preimages
 
 pyevm_boundary.install()
 
@@ -162,6 +162,12 @@ class PreState:
         return value
 
 
+def shared_pre_state(block) -> PreState:
+    """The one PreState of `block` (read-only, so every run of the block shares its
+    cache; dropped with the block)."""
+    return remembered(block, PreState, (), lambda: PreState(block.db, block.pre_state_root))
+
+
 class IncarnationView:
     """Handed to py-evm's State in place of a database: what one incarnation sees."""
 
@@ -186,6 +192,7 @@ class VersionedAccountDB(AccountDatabaseAPI):
         self.wiped: set = set()  # addresses whose storage this incarnation wiped
         self.slots_set: set = set()  # every (address, slot) ever passed to set_storage
         self.unserved: EstimateRead | None = None  # the first ESTIMATE met, if any
+        self.estimates_met: list = []  # the location of every ESTIMATE met, in order
         self.lazy: frozenset = frozenset()  # addresses whose balance takes deltas only
         self.lazy_sender = None  # a lazy raw transfer's sender, its checks mocked
         self.lazy_nonce = 0  # that transfer's nonce (the mock pevm's LazySender reads)
@@ -206,6 +213,7 @@ class VersionedAccountDB(AccountDatabaseAPI):
         except EstimateRead as hit:
             if self.unserved is None:
                 self.unserved = hit
+            self.estimates_met.append(location)
             raise
         if value is NOT_WRITTEN:
             value = self._pre.value(location)
@@ -480,7 +488,8 @@ def versioned_state_class(state_class: type) -> type:
     addresses are deltas."""
     attrs = {
         "account_db_class": VersionedAccountDB,
-        "computation_class": _gas_noting(with_preimages(state_class.computation_class)),
+        "computation_class": _gas_noting(
+            preimages.with_preimages(state_class.computation_class)),
         "set_system_contracts": _no_system_contracts,
         "delta_balance": _lazy_delta_balance,
         "has_code_or_nonce": pyevm_boundary.has_code_nonce_or_storage,
@@ -535,8 +544,10 @@ class ExecutionEnv:
     """Everything constant across the incarnations of one block run."""
 
     def __init__(self, block, pre_state: PreState, lazy_beneficiary: bool,
-                 lazy_transfers: bool = False) -> None:
+                 lazy_transfers: bool = False, reuse=None) -> None:
         self.block = block
+        self.reuse = reuse  # reuse.ReuseCache of this block and settings, or None
+        self.reuse_counts = None if reuse is None else reuse.counter()  # this run's
         self.vm_class = block.vm_class
         self.transactions = block.transactions
         self.pre_state = pre_state
@@ -560,9 +571,27 @@ class ExecutionEnv:
 
     def execute(self, mv: MVMemory, tx: int, incarnation: int,
                 assume_nonce: bool = False) -> Incarnation:
-        """Execute transaction `tx` for real in py-evm against `mv` as it stands now
-        (`assume_nonce`: its sender's nonce read as the transaction's, see the module
-        docstring)."""
+        """What executing transaction `tx` in py-evm against `mv` as it stands now
+        returns (`assume_nonce`: its sender's nonce read as the transaction's, see the
+        module docstring): an earlier execution's outcome when the reuse cache proves
+        it identical (reuse.py), else a real execution, recorded."""
+        cache = self.reuse
+        if cache is None:
+            return self.execute_for_real(mv, tx, incarnation, assume_nonce)[0]
+        counts = self.reuse_counts
+        reused = cache.lookup(self, mv, tx, incarnation, assume_nonce, counts)
+        if reused is not None:
+            return reused
+        with preimages.recording_apart() as table:
+            result, db = self.execute_for_real(mv, tx, incarnation, assume_nonce)
+        counts.misses += 1
+        cache.store(result, db, table)
+        return result
+
+    def execute_for_real(self, mv: MVMemory, tx: int, incarnation: int,
+                         assume_nonce: bool = False) -> tuple:
+        """Execute transaction `tx` in py-evm against `mv` as it stands now:
+        (its Incarnation, the VersionedAccountDB it ran on)."""
         started = time.process_time()
         state = self.state_class(
             IncarnationView(tx, mv, self.pre_state),
@@ -618,4 +647,4 @@ class ExecutionEnv:
             version_reads=frozenset(db.version_reads),
             partial_writes=(frozenset(db.writes) | frozenset(db.deltas) if hit is not None
                             else frozenset()),
-        )
+        ), db

@@ -104,6 +104,14 @@ def select_txs(suite: Suite, sizes: list) -> Suite:
                                   if block.txs in sizes})
 
 
+def with_reuse(suite: Suite, reuse: bool) -> Suite:
+    """The suite with execution reuse on or off in every run (`--no-reuse`); the keys
+    stay the same (reuse changes no figure but host times)."""
+    return replace(suite, blocks={block: [replace(config, run=replace(config.run, reuse=reuse))
+                                          for config in configs]
+                                  for block, configs in suite.blocks.items()})
+
+
 def resolve_path(suite: str) -> Path:
     """A suite file path, or a bare name of a file in bench/suites/."""
     path = Path(suite)

@@ -37,10 +37,11 @@ from .whatif import TOGETHER, ties, together, what_if
 TOP_TRANSACTIONS = 10
 
 
-def analyse(incarnations, cost_model, threads: int, metrics, namer: LocationNamer,
+def analyse(block, incarnations, cost_model, threads: int, metrics, namer: LocationNamer,
             oracle_what_if: bool = False) -> dict:
-    """The insight parts of a run's summary; `oracle_what_if` adds each location's
-    `oracle_if_removed` (about ten oracle plannings: `pevmsim explain` asks for it)."""
+    """The insight parts of a run's summary (its `block`, final `incarnations`, ...);
+    `oracle_what_if` adds each location's `oracle_if_removed` (about ten oracle
+    plannings: `pevmsim explain` asks for it)."""
     serial_time = sum(cost_model.serial_costs(incarnations))
     parts = cost_model.split(incarnations)
 
@@ -53,13 +54,13 @@ def analyse(incarnations, cost_model, threads: int, metrics, namer: LocationName
         return min(bound.makespan(changed) + tail, serial_time)
 
     real_oracle = best_plan(true_dependencies(incarnations), incarnations, cost_model,
-                            threads)[0]
+                            threads, block)[0]
 
     def oracle(graph) -> float:
         # The real schedule stays valid when edges go, so the better of the two is
         # reachable (greedy list scheduling alone can get worse on fewer edges).
         planned = best_plan(true_dependencies(graph), incarnations, cost_model,
-                            threads)[0]
+                            threads, block)[0]
         return min(planned, real_oracle)
 
     conflicts = sorted(metrics.conflict_locations(),

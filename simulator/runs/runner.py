@@ -27,7 +27,8 @@ from ..chain.serial import InvalidBlock, PendingSerial, start_serial
 from ..costs.cost_model import COST_MODELS
 from ..engine.metrics import Metrics, dependency_bound
 from ..engine.preimages import recording
-from ..engine.versioned_state import ExecutionEnv, PreState
+from ..engine.reuse import block_cache
+from ..engine.versioned_state import ExecutionEnv, shared_pre_state
 from ..environment import peak_rss_mib
 from ..insight.analysis import analyse
 from ..insight.naming import LocationNamer
@@ -84,8 +85,10 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
             raise ValueError(f"the {spec.cost_model} cost model has no constant {name}")
         setattr(model, name, value)
     metrics = Metrics()
-    env = ExecutionEnv(block, PreState(block.db, block.pre_state_root),
-                       spec.lazy_beneficiary, spec.lazy_transfers)
+    env = ExecutionEnv(block, shared_pre_state(block), spec.lazy_beneficiary,
+                       spec.lazy_transfers,
+                       block_cache(block, spec.lazy_beneficiary, spec.lazy_transfers)
+                       if spec.reuses else None)
     engine = BACKENDS[spec.backend](**spec.backend_kwargs)
     try:
         with recording() as preimages, \
@@ -117,7 +120,7 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
                                  model.COLD_LOAD, model.serialized(final),
                                  runner.bound_dependencies(), runner.reads_in_flight())
                 + model.tail(final), serial_time)
-    insight = analyse(final, model, spec.threads, metrics, namer, oracle_what_if)
+    insight = analyse(block, final, model, spec.threads, metrics, namer, oracle_what_if)
     serial_result, serial_wall = (serial.result() if isinstance(serial, PendingSerial)
                                   else serial)  # a serial check alongside ends here
     problems = mismatches(result, serial_result)
@@ -131,6 +134,6 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
         header_check=block.header_check(result), metrics=metrics,
         serial_time=serial_time, makespan=makespan, bound=bound, insight=insight,
         wall=wall, serial_wall=serial_wall, peak_rss_mib=peak_rss_mib(), real=real,
-        access_list=block_access_list(env.pre_state, final))
+        access_list=block_access_list(env.pre_state, final), reuse=env.reuse_counts)
     summary = run_summary(block, spec, figures)
     return RunReport(summary, result, serial_result, metrics, final, namer)

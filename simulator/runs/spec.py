@@ -42,6 +42,8 @@ class RunSpec:
     lazy_transfers: bool = False  # raw transfers as deltas (pevm's)
     cost_constants: tuple = field(default=())  # the cost model's constants overridden,
     # e.g. by a k-fold's refit (harness/fidelity.py): (name, seconds or factor) pairs
+    reuse: bool = True  # executions proven identical to an earlier one of the block are
+    # not run again (engine/reuse.py); never on runs timed for real (`reuses`)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategy_options", _frozen(self.strategy_options))
@@ -66,12 +68,21 @@ class RunSpec:
     def key(self) -> str:
         """This run's part of a sweep configuration's stable key; the backend, the
         overridden cost constants and the strategy options are named only when set, so
-        older keys still hold."""
+        older keys still hold; `reuse` is not named (it changes no figure but host
+        times)."""
         return (f"{self.strategy} threads={self.threads} {self.cost_model}"
                 f" lazy={'yes' if self.lazy_beneficiary else 'no'}"
                 + ("" if self.backend == "simulated" else f" backend={self.backend}")
                 + "".join(f" {name}={value!r}" for name, value in self.cost_constants)
                 + (f" {options_text(self.options)}" if self.strategy_options else ""))
+
+    @property
+    def reuses(self) -> bool:
+        """Whether this run reuses executions: asked to, and nothing of it is timed
+        for real (the measured cost model prices py-evm CPU time, the processes
+        backend real work)."""
+        return (self.reuse and self.backend == "simulated"
+                and self.cost_model != "measured")
 
     def with_options(self, options: Mapping | None) -> "RunSpec":
         """The same run with these strategy options."""

@@ -119,6 +119,17 @@ SUMMARY_FIELDS = {
                     "the largest child process it ran (serial check alongside, "
                     "workers), from its start to the end of this run (a host figure, "
                     "like wall_time_s)",
+    "reuse": "executions were reused (engine/reuse.py): an execution whose every "
+             "read value equals an earlier execution's of the same transaction (in "
+             "any run of this block and settings) takes that one's outcome instead "
+             "of running py-evm again; every other figure is the same either way. "
+             "Off with --no-reuse, the measured cost model and the processes backend",
+    "reuse_hits": "executions (first ones, re-executions and the strategies' serial "
+                  "pre-pass) answered from an earlier identical execution",
+    "reuse_misses": "executions run in py-evm and recorded (null without reuse)",
+    "reuse_saved_s": "host seconds reuse saved: the py-evm CPU time of the executions "
+                     "the hits stand for, less the time all lookups took (a host "
+                     "figure, like wall_time_s)",
 }
 
 ROW_FIELDS = {  # appended by `run` and `compare` after the summary
@@ -159,7 +170,7 @@ UNITS = {
     "virtual_serial_kinds": "seconds per kind", "conflicts": "JSON", "whatif": "JSON",
     "reexecuted": "JSON", "other_cost_models": "JSON", "environment": "JSON",
     "second_oracle": "JSON",
-    "peak_rss_mib": "MiB", "virtual_throughput_tps": "tx per virtual second",
+    "peak_rss_mib": "MiB", "reuse": "true/false", "virtual_throughput_tps": "tx per virtual second",
     "virtual_throughput_gas_per_s": "gas per virtual second",
 }
 
@@ -215,6 +226,7 @@ class RunFigures:
     real: dict | None = None  # processes runs: real_makespan_s, real_serial_time_s,
     # real_engine_serial_time_s
     access_list: object = None  # chain.bal.BlockAccessList of the block (runner.py)
+    reuse: object = None  # engine.reuse.ReuseCounts of a run that reused executions
 
 
 def run_summary(block, spec, figures: RunFigures) -> dict:
@@ -236,7 +248,7 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
         "block_tx_bytes": sum(len(tx.encode()) for tx in block.transactions),
         "bal_bytes": f.access_list.size,
         "bal_bytes_per_tx": f.access_list.size / n if n else 0.0,
-        "bal_no_reads_bytes": f.access_list.without_reads().size,
+        "bal_no_reads_bytes": f.access_list.size_without_reads,
         "bal_items": f.access_list.items,
         **failure_counts(serial_result.failures),
         "strategy": spec.strategy,
@@ -288,6 +300,10 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
         "wall_time_s": f.wall,
         "serial_wall_time_s": f.serial_wall,
         "peak_rss_mib": f.peak_rss_mib,
+        "reuse": f.reuse is not None,
+        "reuse_hits": f.reuse.hits if f.reuse is not None else 0,
+        "reuse_misses": f.reuse.misses if f.reuse is not None else None,
+        "reuse_saved_s": f.reuse.saved_s if f.reuse is not None else 0.0,
     }
     assert list(summary) == list(SUMMARY_FIELDS)
     return summary

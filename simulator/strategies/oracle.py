@@ -42,6 +42,8 @@ from functools import partial
 
 from ..abc import EventKind, Strategy, Task, TaskKind, TaskRun, completed
 from ..backends.simulated import SimulatedBackend
+from ..costs.cost_model import priced
+from ..engine.block_memo import remembered
 from ..engine.metrics import Metrics
 from .base import SpeculativeStrategy
 from .prepass import serial_prepass, true_dependencies
@@ -131,11 +133,23 @@ class _Plan(Strategy):
         return []
 
 
-def best_plan(dependencies, incarnations, cost_model, threads: int) -> tuple:
+def best_plan(dependencies, incarnations, cost_model, threads: int, block=None) -> tuple:
     """(makespan, (priority, mode)) of the best plan for executing `incarnations` under
     the dependency graph `dependencies` on `threads` workers: dry runs of every list
     schedule, each under a fresh copy of `cost_model` (the same loads in the same order
-    as a real run makes), and the sequential plan. Nothing is executed."""
+    as a real run makes), and the sequential plan. Nothing is executed. Given the
+    `block` they are of, the plan is kept for the same inputs (the graph, the model's
+    identity, the workers and what the model reads of each incarnation, block_memo.py)."""
+    identity = cost_model.identity()
+    if block is None or identity is None:
+        return _best_plan(dependencies, incarnations, cost_model, threads)
+    key = (identity, threads, tuple(map(tuple, dependencies)),
+           tuple(map(priced, incarnations)))
+    return remembered(block, best_plan, key,
+                      lambda: _best_plan(dependencies, incarnations, cost_model, threads))
+
+
+def _best_plan(dependencies, incarnations, cost_model, threads: int) -> tuple:
     parts = cost_model.split(incarnations)
     costs = [loads + rest for loads, rest in parts]
     modes = MODES if any(loads for loads, _ in parts) else MODES[:1]
@@ -172,7 +186,8 @@ class Oracle(SpeculativeStrategy):
 
     def prepare(self, threads: int) -> None:
         """Pick the plan with the shortest dry-run makespan on `threads` workers."""
-        self.plan = best_plan(self.dependencies, self.prepass, self.cost_model, threads)[1]
+        self.plan = best_plan(self.dependencies, self.prepass, self.cost_model, threads,
+                              self.env.block)[1]
         self.shared_queue = not self.sequential
         costs = [loads + rest for loads, rest in self.cost_model.split(self.prepass)]
         self.schedule = ListSchedule(self.dependencies, costs, *self.plan)

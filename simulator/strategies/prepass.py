@@ -16,27 +16,23 @@ and validate everything they execute.
 
 from __future__ import annotations
 
-from weakref import WeakKeyDictionary
-
+from ..engine.block_memo import remembered
 from ..engine.locations import CODE
 from ..engine.mv_memory import MVMemory, version_writers
-
-_CACHE: WeakKeyDictionary = WeakKeyDictionary()  # block -> {lazy flags: incarnations}
 
 
 def serial_prepass(env) -> list:
     """Each transaction's incarnation from a serial pass (shared; do not mutate)."""
-    per_block = _CACHE.setdefault(env.block, {})
-    flags = (env.lazy_beneficiary, env.lazy_transfers)
-    if flags not in per_block:
+    def run() -> list:
         mv = MVMemory(len(env.transactions))
         incarnations = []
         for tx in range(len(env.transactions)):
             incarnation = env.execute(mv, tx, 0)
             mv.record(tx, 0, incarnation.writes, incarnation.deltas)
             incarnations.append(incarnation)
-        per_block[flags] = incarnations
-    return per_block[flags]
+        return incarnations
+    return remembered(env.block, serial_prepass,
+                      (env.lazy_beneficiary, env.lazy_transfers), run)
 
 
 def true_dependencies(incarnations) -> list:
