@@ -18,6 +18,7 @@ from simulator.cli.main import main
 from simulator.harness.suite import SuiteError, load_suite, select_txs
 from simulator.harness.sweep import read_results, sweep
 from simulator.progress import Progress
+from simulator.runs.summary import HOST_FIELDS
 
 # Four block settings, so that two workers share them unevenly and in any order.
 QUAD = """
@@ -35,13 +36,13 @@ name = "transfer"
 params = { accounts = [4, 40] }
 txs = [40, 60]
 """
-HOST = ("wall_time_s", "serial_wall_time_s", "peak_rss_mib")  # the only figures that vary
 
 
 def figures(out) -> dict:
-    """key -> row without its host figures (time and memory)."""
+    """key -> row without its host figures (time, memory, what the reuse cache of a
+    worker held)."""
     rows = read_results(out)
-    keyed = {row["key"]: {k: v for k, v in row.items() if k not in HOST} for row in rows}
+    keyed = {row["key"]: {k: v for k, v in row.items() if k not in HOST_FIELDS} for row in rows}
     assert len(keyed) == len(rows)  # every key once
     return keyed
 

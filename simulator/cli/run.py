@@ -159,7 +159,7 @@ def reuse_figures(rows: list) -> str:
         return "off (every execution ran in py-evm)"
     hits = sum(row["reuse_hits"] for row in rows)
     misses = sum(row["reuse_misses"] or 0 for row in rows)
-    saved = sum(row["reuse_saved_s"] for row in rows)
+    saved = sum(row["reuse_saved_wall_s"] for row in rows)
     return (f"{hits:,} of {hits + misses:,} executions taken from an identical earlier "
             f"one, {misses:,} run in py-evm; {saved:.2f} s of host time saved")
 

@@ -367,7 +367,7 @@ def _host_section(d: Data) -> list:
     if counted:
         hits = sum(row["reuse_hits"] for row in counted)
         misses = sum(row["reuse_misses"] for row in counted)
-        saved = sum(row["reuse_saved_s"] for row in counted)
+        saved = sum(row["reuse_saved_wall_s"] for row in counted)
         text += (f"; execution reuse (engine/reuse.py; {len(counted):,} runs) took "
                  f"{hits:,} of {hits + misses:,} executions from an identical earlier "
                  f"one of the same block and ran {misses:,} in py-evm, saving "

@@ -127,10 +127,17 @@ SUMMARY_FIELDS = {
     "reuse_hits": "executions (first ones, re-executions and the strategies' serial "
                   "pre-pass) answered from an earlier identical execution",
     "reuse_misses": "executions run in py-evm and recorded (null without reuse)",
-    "reuse_saved_s": "host seconds reuse saved: the py-evm CPU time of the executions "
+    "reuse_saved_wall_s": "host seconds reuse saved: the py-evm CPU time of the executions "
                      "the hits stand for, less the time all lookups took (a host "
                      "figure, like wall_time_s)",
 }
+
+# The summary fields that describe the host rather than the block: they vary from one
+# run of the same spec to the next (time, memory) or with which earlier runs shared the
+# reuse cache (the counters; a reused execution is charged exactly as the executed one,
+# so every other field does not move). Everything else is deterministic.
+HOST_FIELDS = frozenset({"wall_time_s", "serial_wall_time_s", "peak_rss_mib", "reuse_hits",
+                         "reuse_misses", "reuse_saved_wall_s"})
 
 ROW_FIELDS = {  # appended by `run` and `compare` after the summary
     "other_cost_models": "the headline runs (one strategy: every run; several: the best "
@@ -303,7 +310,7 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
         "reuse": f.reuse is not None,
         "reuse_hits": f.reuse.hits if f.reuse is not None else 0,
         "reuse_misses": f.reuse.misses if f.reuse is not None else None,
-        "reuse_saved_s": f.reuse.saved_s if f.reuse is not None else 0.0,
+        "reuse_saved_wall_s": f.reuse.saved_s if f.reuse is not None else 0.0,
     }
     assert list(summary) == list(SUMMARY_FIELDS)
     return summary
