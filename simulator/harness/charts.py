@@ -44,11 +44,11 @@ class Data:
         self.planned = meta["suite"].get("configurations")  # runs the suite plans
         self.rows = rows
         self.bad = [row for row in rows if not row["matches_serial"]]
-        finished = [row for row in rows if "error" not in row]
-        self.ok = [row for row in finished if "strategy_options" not in row]
+        self.finished = [row for row in rows if "error" not in row]  # variants too
+        self.ok = [row for row in self.finished if "strategy_options" not in row]
         # a suite's variants (a strategy with options): only their own section reads them
         self.variants = defaultdict(list)  # setting -> rows
-        for row in finished:
+        for row in self.finished:
             if "strategy_options" in row:
                 self.variants[self.setting(row)].append(row)
         order = list(STRATEGIES)  # registry order, whatever order the rows finished in

@@ -360,10 +360,11 @@ def _shipped_chart(d: Data, charts: Charts, columns: list) -> list:
 
 def _host_section(d: Data) -> list:
     """The sweep's host time and what execution reuse saved (rows written before the
-    reuse figures existed leave the reuse sentence out)."""
-    wall = sum(row["wall_time_s"] for row in d.ok)
-    text = f"Host time: the {len(d.ok):,} runs took {wall:,.1f} s of simulation"
-    counted = [row for row in d.ok if row.get("reuse")]
+    reuse figures existed leave the reuse sentence out); every finished run, variants
+    included."""
+    wall = sum(row["wall_time_s"] for row in d.finished)
+    text = f"Host time: the {len(d.finished):,} runs took {wall:,.1f} s of simulation"
+    counted = [row for row in d.finished if row.get("reuse")]
     if counted:
         hits = sum(row["reuse_hits"] for row in counted)
         misses = sum(row["reuse_misses"] for row in counted)
