@@ -142,8 +142,8 @@ def update_readme(readme: Path, d: "Data", out: Path) -> None:
 def summary(d: "Data", out: Path) -> str:
     """The headline figures: the focus strategy at low and high contention, and the
     range of every other strategy, at the focus thread count."""
-    def values(strategy, settings):
-        return [v for v in (d.mean(s, strategy, d.focus_threads, "virtual_speedup")
+    def values(strategy, settings, threads=d.focus_threads):
+        return [v for v in (d.mean(s, strategy, threads, "virtual_speedup")
                             for s in settings) if v is not None]
 
     def span(numbers):
@@ -171,9 +171,20 @@ def summary(d: "Data", out: Path) -> str:
         lines.append(f"Over the same settings: {', '.join(others)}.")
     disk = [s for s in d.settings if s[3] == "gas-disk"]
     if disk:
+        others = [f"{strategy} {span(values(strategy, disk))}" for strategy in d.strategies
+                  if strategy not in (d.focus_strategy, "serial") and values(strategy, disk)]
         lines.append(f"With state on an SSD (`gas-disk`), {d.focus_strategy} reaches "
                      f"{span(values(d.focus_strategy, disk))} on "
-                     f"{', '.join(d.labels[s] for s in disk)}.")
+                     f"{', '.join(d.labels[s] for s in disk)}"
+                     + (f" ({', '.join(others)})" if others else "") + ".")
+    shipped = [(strategy, STRATEGIES[strategy].shipped_threads) for strategy in d.strategies
+               if STRATEGIES[strategy].shipped_threads in d.threads]
+    if shipped:
+        lines.append("As shipped: " + "; ".join(
+            f"{strategy} at {threads} workers {span(values(strategy, memory, threads))} in "
+            f"memory" + (f", {span(values(strategy, disk, threads))} on an SSD"
+                         if values(strategy, disk, threads) else "")
+            for strategy, threads in shipped if values(strategy, memory, threads)) + ".")
     return " ".join(lines)
 
 
