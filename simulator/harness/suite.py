@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
+from typing import Iterator
 
 from ..backends import BACKENDS
 from ..costs.cost_model import COST_MODELS
@@ -153,11 +154,7 @@ class _Loader:
         blocks: dict = {}
         strategies_used: list = []
         threads_used: set = set()
-        for index, entry in enumerate(entries):
-            where = f"workloads[{index}]"
-            if not isinstance(entry, dict):
-                self.fail(where, "must be a table")
-            self.check_keys(entry, WORKLOAD_KEYS, where)
+        for where, entry in self.tables(entries, "workloads", WORKLOAD_KEYS):
             spec = entry.get("name")
             if not isinstance(spec, str):
                 self.fail(f"{where}.name", "a workload name is required")
@@ -187,6 +184,16 @@ class _Loader:
                      focus_threads)
 
     # -- pieces ------------------------------------------------------------------
+    def tables(self, entries: list, name: str, keys) -> Iterator:
+        """(where, entry) of each table of an array of tables, each a table with only
+        the given keys."""
+        for index, entry in enumerate(entries):
+            where = f"{name}[{index}]"
+            if not isinstance(entry, dict):
+                self.fail(where, "must be a table")
+            self.check_keys(entry, keys, where)
+            yield where, entry
+
     @staticmethod
     def runs(plans: list, grid: dict) -> list:
         """The RunSpecs of an entry: each plan at each of its threads and cost models,
@@ -201,11 +208,7 @@ class _Loader:
         if not isinstance(entries, list):
             self.fail("variants", "must be an array of tables ([[variants]])")
         variants = []
-        for index, entry in enumerate(entries):
-            where = f"variants[{index}]"
-            if not isinstance(entry, dict):
-                self.fail(where, "must be a table")
-            self.check_keys(entry, VARIANT_KEYS, where)
+        for where, entry in self.tables(entries, "variants", VARIANT_KEYS):
             strategy = entry.get("strategy")
             if strategy not in STRATEGIES:
                 self.fail(f"{where}.strategy", f"unknown strategy {strategy!r}; valid: "
