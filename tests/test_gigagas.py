@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from eth_utils import function_signature_to_4byte_selector
 
+from simulator.chain import serial
 from simulator.harness.calibration import PEVM_RULES
 from simulator.runs.runner import run_block
 from simulator.runs.spec import RunSpec
@@ -85,3 +86,21 @@ def test_gigagas_runs_do_not_depend_on_the_hash_seed(workload):
             "--threads", "32", "--cost-model", "revm", "--lazy-transfers",
             "--strategy-option", "validate_first=0"]
     assert _json_of(args, 0) == _json_of(args, 3)
+
+
+def test_persisting_mid_block_changes_no_state(monkeypatch):
+    """The block builder's flushes and the serial executor's persists once many
+    accounts' storage is dirty (chain/serial.py, DIRTY_STORES) leave the pre-state,
+    the post-state and the receipts as they are without any."""
+    def built(limit):
+        monkeypatch.setattr(serial, "DIRTY_STORES", limit)
+        block = GigagasUniswapWorkload().block(6)
+        return block, serial.execute_serial(block)[0]
+
+    (plain, plain_result), (flushed, flushed_result) = built(10**9), built(1)
+    # the flushes really happened: their intermediate tries are in the database too
+    assert len(flushed.db.wrapped_db.kv_store) > len(plain.db.wrapped_db.kv_store)
+    assert flushed.pre_state_root == plain.pre_state_root
+    assert flushed_result.state_root == plain_result.state_root
+    assert flushed_result.receipts == plain_result.receipts
+    assert flushed_result.failures == plain_result.failures == (None,) * 6

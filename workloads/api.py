@@ -293,9 +293,10 @@ class BlockBuilder:
             prev_randao=keccak(b"pevmsim prev randao"), chain_id=self.chain_id,
             excess_blob_gas=0,
             ancestor_hashes=(keccak(b"pevmsim block 0"),))
-        # Notes what it writes, so that build() can commit exactly that in one batch.
-        self._state = recording_state_class(self.vm_class.get_state_class())(
-            self.db, self.header.execution_context(), BLANK_ROOT_HASH)
+        # Notes what it writes, so that build() can commit exactly that in one batch
+        # over what earlier flushes committed (`_flush`).
+        self._root = BLANK_ROOT_HASH
+        self._state = self._open(self._root)
         self._nonces: dict = {}
         self._accounts = 0
         self._contracts: dict = {}  # address -> ContractSource, for naming slots
@@ -358,6 +359,7 @@ class BlockBuilder:
     def execute(self, transaction, what: str = "set-up transaction") -> None:
         """Apply a signed transaction to the pre-state now; it must succeed (a revert
         is a WorkloadError with its decoded reason)."""
+        self._flush()
         self._state.lock_changes()
         computation = self._state.apply_transaction(transaction)
         failure = classify(computation)
@@ -436,13 +438,33 @@ class BlockBuilder:
         signed.__dict__["sender"] = sender.address
         return signed
 
-    def build(self, transactions) -> Block:
-        """Freeze the pre-state and wrap the transactions into a Block. The pre-state is
-        committed in one batch (simulator/chain/state_commit.py): the root and the state
-        py-evm's key-by-key persist would give, in far less time."""
+    def _open(self, root: bytes):
+        return recording_state_class(self.vm_class.get_state_class())(
+            self.db, self.header.execution_context(), root)
+
+    def _commit(self) -> bytes:
+        """The root of the pre-state so far: what the state wrote since the last flush,
+        committed in one batch over it (simulator/chain/state_commit.py): the root and
+        the state py-evm's key-by-key persist would give, in far less time."""
         account_db = self._state._account_db
-        pre_state_root = commit(self.db, BLANK_ROOT_HASH, account_db,
-                                account_db.written_accounts, account_db.written_slots)
+        return commit(self.db, self._root, account_db, account_db.written_accounts,
+                      account_db.written_slots)
+
+    def _flush(self) -> None:
+        """Commit the pre-state so far and go on over its root once py-evm holds the
+        storage of many accounts dirty, which would make every later set-up
+        transaction slower (simulator/chain/serial.py, DIRTY_STORES); the pre-state
+        and its root are the same."""
+        account_db = self._state._account_db
+        if not account_db.many_stores():
+            return
+        self._root = self._commit()
+        self._state = self._open(self._root)
+        self._state._account_db.continues(account_db)
+
+    def build(self, transactions) -> Block:
+        """Freeze the pre-state and wrap the transactions into a Block."""
+        pre_state_root = self._commit()
         gas = sum(tx.gas for tx in transactions)
         header = HeaderContext(**{**self.header.__dict__,
                                   "gas_limit": max(self.header.gas_limit, gas)})

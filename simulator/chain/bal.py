@@ -239,12 +239,19 @@ def transaction_step(incarnation, before) -> Step:
 
 def serial_steps(pre_state, incarnations) -> list:
     """The Steps of a block's final incarnations, each against the state the lower ones
-    left."""
+    left. The memory is filled in block order, each transaction's deltas recorded as
+    the values they leave (its `before` plus the delta): a read by a higher
+    transaction sees the same value as through the delta chain, without walking it
+    (a lazy beneficiary's chain holds every transaction of the block)."""
     memory = MVMemory(len(incarnations))
+    steps = []
     for tx, incarnation in enumerate(incarnations):
-        memory.record(tx, 0, incarnation.writes, incarnation.deltas)
-    return [transaction_step(incarnation, state_before(memory, pre_state, tx))
-            for tx, incarnation in enumerate(incarnations)]
+        before = state_before(memory, pre_state, tx)
+        steps.append(transaction_step(incarnation, before))
+        memory.record(tx, 0, {**incarnation.writes,
+                              **{location: before(location) + delta
+                                 for location, delta in incarnation.deltas.items()}}, {})
+    return steps
 
 
 def build(steps) -> BlockAccessList:

@@ -3,7 +3,9 @@
 It is stock py-evm: the fork's own State over its own trie-backed AccountDB, one
 transaction after another, exactly as a traditional client applies a block. The only
 addition is a subclass of AccountDB that notes which accounts and slots were written,
-so that the post-state diff can be listed; every value still comes from py-evm.
+so that the post-state diff can be listed; every value still comes from py-evm. The
+database is persisted between transactions when the storage of many accounts is
+dirty (DIRTY_STORES), which changes no value and no root, only py-evm's cost.
 The serial result also says how each failed transaction failed (`failures.py`).
 
 `start_serial` can run the check alongside: a forked process executes the block while
@@ -31,6 +33,18 @@ from .failures import classify
 from .outcome import BlockResult, location_values, make_receipts, state_diff
 from ..engine import pyevm_boundary
 from ..engine.versioned_state import transaction_outcome
+
+
+# py-evm's AccountDB snapshots, commits and locks the storage of every account whose
+# storage it holds dirty at every call frame and transaction, and keeps a journal entry
+# for each, until it persists: a block that writes the storage of many accounts (each
+# swap of gigagas-uniswap its own pool's and tokens') would cost time and memory
+# quadratic in its length. So the serial executor persists between transactions once
+# more than DIRTY_STORES accounts' storage is dirty, as py-evm does at a block's end:
+# the tries are content-addressed and a persist locks the changes as lock_changes
+# does, so every later value, original values (EIP-2200) included, and the post-state
+# root are the same.
+DIRTY_STORES = 64
 
 
 class InvalidBlock(Exception):
@@ -70,10 +84,24 @@ class RecordingAccountDB(AccountDB):
         self.written_slots: set = set()
         self.step_accounts: set = set()  # written by the current transaction
         self.step_slots: set = set()
+        self.stores: set = set()  # addresses whose storage py-evm holds dirty
 
     def had_storage_before_block(self, address) -> bool:
         """EIP-7610's collisions (engine/pyevm_boundary.py item 11)."""
         return self._pre_block._get_storage_root(address) != BLANK_ROOT_HASH
+
+    def continues(self, earlier: "RecordingAccountDB") -> None:
+        """This database, opened on what `earlier` committed, goes on with its block:
+        what was there before the block is still `earlier`'s."""
+        self._pre_block = earlier._pre_block
+
+    def many_stores(self) -> bool:
+        """Whether py-evm holds more than DIRTY_STORES accounts' storage dirty."""
+        return len(self.stores) > DIRTY_STORES
+
+    def persist(self):
+        self.stores = set()
+        return super().persist()
 
     def _written(self, address) -> None:
         self.written_accounts.add(address)
@@ -105,10 +133,12 @@ class RecordingAccountDB(AccountDB):
         self._written(address)
         self.written_slots.add((address, slot))
         self.step_slots.add((address, slot))
+        self.stores.add(address)
         super().set_storage(address, slot, value)
 
     def delete_storage(self, address):
         self._written(address)
+        self.stores.add(address)
         super().delete_storage(address)
 
     def delete_account(self, address):
@@ -188,6 +218,8 @@ def execute_serial(block, progress=None, steps: bool = False, touched: bool = Fa
         seconds.append(time.perf_counter() - started)
         if steps:
             values.append(state._account_db.end_step())
+        if state._account_db.many_stores():
+            state._account_db.persist()  # see DIRTY_STORES
         if progress is not None:
             progress.update(1)
     account_db = state._account_db

@@ -206,8 +206,7 @@ def run_command(args, strategies: list) -> int:
     except InvalidBlock as exc:
         raise UsageError(f"workload {workload.name}: {exc}")
     others = ({} if args.no_other_models or base.backend != "simulated"
-              else other_models(block, headline_specs(specs, summaries), labels, serial,
-                                progress))
+              else other_models(block, headline_specs(specs, summaries), serial, progress))
     rows = [{**head(workload.name, params, args.seed), **summary,
              "other_cost_models": others.get(spec),
              "environment": environment()} for spec, summary in zip(specs, summaries)]
@@ -285,11 +284,11 @@ def headline_specs(specs: list, summaries: list) -> list:
     return [spec for spec, _ in best.values()]
 
 
-def other_models(block, specs: list, labels, serial, progress) -> dict:
+def other_models(block, specs: list, serial, progress) -> dict:
     """{spec: {model: {virtual_speedup, virtual_speedup_bound, matches_serial}}}: each
-    of `specs` run
-    again on the same block, checked against the same serial result, under every other
-    deterministic cost model at its own constants (costs/default.py)."""
+    of `specs` run again on the same block, checked against the same serial result,
+    under every other deterministic cost model at its own constants
+    (costs/default.py); only these headline figures are derived (run_headline)."""
     from ..costs.default import deterministic_models
     from ..runs.compare import compare
 
@@ -300,11 +299,10 @@ def other_models(block, specs: list, labels, serial, progress) -> dict:
             continue
         progress.line(f"the same runs under the {model} cost model")
         again = compare(block, [replace(spec, cost_model=model, cold_load=None)
-                                for spec in chosen], labels=labels, serial=serial,
-                        progress=progress)
-        for spec, summary in zip(chosen, again):
-            found.setdefault(spec, {})[model] = {key: summary[key] for key in (
-                "virtual_speedup", "virtual_speedup_bound", "matches_serial")}
+                                for spec in chosen], serial=serial, progress=progress,
+                        headline=True)
+        for spec, figures in zip(chosen, again):
+            found.setdefault(spec, {})[model] = figures
     return found
 
 

@@ -13,17 +13,20 @@ from __future__ import annotations
 import textwrap
 
 from ..chain.serial import start_serial
-from .runner import run_block
+from .runner import run_block, run_headline
 from .summary import median_of_repeats
 
 
 def compare(block, specs, *, repeat: int = 1, labels=None, serial=None,
-            progress=None) -> list:
+            progress=None, headline: bool = False) -> list:
     """One run summary per RunSpec of `specs`, in their order (the command line puts
     strategies outermost, then thread counts). `repeat` runs each spec that many
     times and reports the median run; `serial` may pass (SerialResult, wall seconds)
     of the block or a serial.PendingSerial; `progress` is a simulator.progress.Progress;
-    `labels` as in run_block."""
+    `labels` as in run_block; with `headline`, each run's figures are run_headline's
+    (and `repeat` must be 1)."""
+    if headline and repeat != 1:
+        raise ValueError("headline figures are of one run: repeat must be 1")
     if serial is None:
         serial = start_serial(block, any(spec.deep_check for spec in specs))
     configurations = [(spec, k) for spec in specs for k in range(repeat)]
@@ -33,8 +36,10 @@ def compare(block, specs, *, repeat: int = 1, labels=None, serial=None,
             return progress.bar((tag if len(configurations) > 1 else "") + description,
                                 total)
 
-        runs.append(run_block(block, spec, labels=labels, serial=serial,
-                              progress=bar if progress is not None else None).summary)
+        shown = bar if progress is not None else None
+        runs.append(run_headline(block, spec, serial=serial, progress=shown) if headline
+                    else run_block(block, spec, labels=labels, serial=serial,
+                                   progress=shown).summary)
         if k == repeat - 1:
             summaries.append(runs[0] if repeat == 1 else median_of_repeats(runs))
             runs = []

@@ -35,7 +35,7 @@ from ..insight.naming import LocationNamer
 from ..strategies import STRATEGIES
 from . import real as real_timing
 from .spec import RunSpec
-from .summary import RunFigures, run_summary
+from .summary import RunFigures, run_summary, speedup
 
 
 @dataclass
@@ -70,6 +70,55 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
     update(k), shows progress; `intermediate_roots` keeps the state root after each
     transaction; `oracle_what_if` adds the oracle to the what-if analysis
     (insight/analysis.py)."""
+    run = _run(block, spec, serial, progress, intermediate_roots)
+    namer = LocationNamer(block, run.env.pre_state, run.final, run.preimages, labels)
+    insight = analyse(block, run.final, run.model, spec.threads, run.metrics, namer,
+                      oracle_what_if)
+    serial_result, serial_wall, problems = _checked(block, spec, run)
+    figures = RunFigures(
+        cost_model=run.model.name, cost_model_constants=run.model.constants(),
+        result=run.result, serial_result=serial_result, problems=problems,
+        header_check=block.header_check(run.result), metrics=run.metrics,
+        serial_time=run.serial_time, makespan=run.makespan, bound=run.bound,
+        insight=insight, wall=run.wall, serial_wall=serial_wall,
+        peak_rss_mib=peak_rss_mib(), real=run.real,
+        access_list=block_access_list(run.env.pre_state, run.final),
+        reuse=run.env.reuse_counts)
+    summary = run_summary(block, spec, figures)
+    return RunReport(summary, run.result, serial_result, run.metrics, run.final, namer)
+
+
+def run_headline(block, spec: RunSpec = RunSpec(), *, serial=None, progress=None) -> dict:
+    """The figures that head a run's output, {virtual_speedup, virtual_speedup_bound,
+    matches_serial}, each exactly as run_block's summary gives it, without what only
+    the rest of the summary needs (the insight analysis, the access list, the
+    naming of locations); `serial` and `progress` as in run_block."""
+    run = _run(block, spec, serial, progress, False)
+    problems = _checked(block, spec, run)[2]
+    return {"virtual_speedup": speedup(run.serial_time, run.makespan),
+            "virtual_speedup_bound": speedup(run.serial_time, run.bound),
+            "matches_serial": not problems}
+
+
+@dataclass
+class _Run:
+    """A finished run of a block, before the serial check: what both run_block and
+    run_headline derive their figures from."""
+    env: ExecutionEnv
+    model: object  # the cost model that priced it (processes runs: the observed one)
+    metrics: Metrics
+    final: list  # each transaction's final incarnation, in block order
+    preimages: dict  # engine/preimages.py: the keccak preimages its executions made
+    result: BlockResult
+    makespan: float
+    serial_time: float
+    bound: float
+    wall: float
+    real: dict | None
+    serial: object  # the serial check, as run_block takes it
+
+
+def _run(block, spec: RunSpec, serial, progress, intermediate_roots: bool) -> _Run:
     def bar(description):
         return progress(description, len(block)) if progress else nullcontext()
 
@@ -110,7 +159,6 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
         real, model, makespan = timing.figures, timing.model, timing.makespan
     wall = time.perf_counter() - started
 
-    namer = LocationNamer(block, env.pre_state, final, preimages, labels)
     serial_time = sum(model.serial_costs(final))
     # No schedule beats the dependency bound (a strategy that knows more, such as a
     # block access list's post-values, states its own edges; one whose reads yield
@@ -120,20 +168,18 @@ def run_block(block, spec: RunSpec = RunSpec(), *, labels=None, serial=None,
                                  model.COLD_LOAD, model.serialized(final),
                                  runner.bound_dependencies(), runner.reads_in_flight())
                 + model.tail(final), serial_time)
-    insight = analyse(block, final, model, spec.threads, metrics, namer, oracle_what_if)
-    serial_result, serial_wall = (serial.result() if isinstance(serial, PendingSerial)
-                                  else serial)  # a serial check alongside ends here
-    problems = mismatches(result, serial_result)
+    return _Run(env, model, metrics, final, preimages, result, makespan, serial_time,
+                bound, wall, real, serial)
+
+
+def _checked(block, spec: RunSpec, run: _Run) -> tuple:
+    """(serial result, its wall seconds, what differs from it) of a run; a serial
+    check alongside ends here."""
+    serial_result, serial_wall = (run.serial.result()
+                                  if isinstance(run.serial, PendingSerial) else run.serial)
+    problems = mismatches(run.result, serial_result)
     if spec.deep_check:
         if serial_result.steps is None:
             raise ValueError("deep_check needs a serial run made with steps=True")
-        problems += step_mismatches(block, final, serial_result.steps)
-    figures = RunFigures(
-        cost_model=model.name, cost_model_constants=model.constants(), result=result,
-        serial_result=serial_result, problems=problems,
-        header_check=block.header_check(result), metrics=metrics,
-        serial_time=serial_time, makespan=makespan, bound=bound, insight=insight,
-        wall=wall, serial_wall=serial_wall, peak_rss_mib=peak_rss_mib(), real=real,
-        access_list=block_access_list(env.pre_state, final), reuse=env.reuse_counts)
-    summary = run_summary(block, spec, figures)
-    return RunReport(summary, result, serial_result, metrics, final, namer)
+        problems += step_mismatches(block, run.final, serial_result.steps)
+    return serial_result, serial_wall, problems

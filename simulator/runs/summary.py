@@ -236,6 +236,11 @@ class RunFigures:
     reuse: object = None  # engine.reuse.ReuseCounts of a run that reused executions
 
 
+def speedup(serial_time: float, makespan: float) -> float:
+    """A virtual speedup: serial time over a makespan (1 for an empty one)."""
+    return serial_time / makespan if makespan else 1.0
+
+
 def run_summary(block, spec, figures: RunFigures) -> dict:
     """One run's summary (the keys of SUMMARY_FIELDS): the block, its RunSpec
     (runs/spec.py) and what the run measured."""
@@ -244,7 +249,7 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
                                                     f.metrics, f.insight, f.real)
     serial_time, makespan, bound, threads = f.serial_time, f.makespan, f.bound, spec.threads
     n = len(block)
-    speedup = serial_time / makespan if makespan else 1.0
+    virtual = speedup(serial_time, makespan)
     real_speedup = (real["real_serial_time_s"] / real["real_makespan_s"]
                     if real and real["real_makespan_s"] else None)
     serial_share, serial_kinds = phases(metrics.events,
@@ -274,10 +279,10 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
         "serial_state_root": "0x" + serial_result.state_root.hex(),
         "virtual_serial_time_s": serial_time,
         "virtual_makespan_s": makespan,
-        "virtual_speedup": speedup,
-        "virtual_speedup_min": speedup,
-        "virtual_speedup_max": speedup,
-        "virtual_speedup_bound": serial_time / bound if bound else 1.0,
+        "virtual_speedup": virtual,
+        "virtual_speedup_min": virtual,
+        "virtual_speedup_max": virtual,
+        "virtual_speedup_bound": speedup(serial_time, bound),
         "virtual_throughput_tps": n / makespan if makespan else 0.0,
         "virtual_throughput_gas_per_s": result.gas_used / makespan if makespan else 0.0,
         "real_makespan_s": real["real_makespan_s"] if real else None,
@@ -286,7 +291,7 @@ def run_summary(block, spec, figures: RunFigures) -> dict:
         "real_engine_serial_time_s": real["real_engine_serial_time_s"] if real else None,
         "real_engine_speedup": (real["real_engine_serial_time_s"] / real["real_makespan_s"]
                                 if real_speedup else None),
-        "prediction_error": speedup / real_speedup - 1 if real_speedup else None,
+        "prediction_error": virtual / real_speedup - 1 if real_speedup else None,
         "executions": metrics.executions,
         "executions_per_tx": metrics.executions / n if n else 0.0,
         "reexecutions": metrics.executions - n,

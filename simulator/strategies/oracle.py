@@ -85,6 +85,11 @@ class ListSchedule:
                 self._push(EXECUTION, tx)
         self.remaining = n
 
+    def order(self) -> tuple:
+        """The transactions by priority, highest first: with the mode, all that the
+        schedule depends on of its priority (the ready heap compares keys only)."""
+        return tuple(sorted(range(len(self.key)), key=self.key.__getitem__))
+
     def _push(self, kind: TaskKind, tx: int) -> None:
         group = 0 if self.mode != "warm-up-first" or kind == EXECUTION else 1
         heapq.heappush(self.ready, (group, self.key[tx], kind == EXECUTION, tx, kind))
@@ -154,8 +159,16 @@ def _best_plan(dependencies, incarnations, cost_model, threads: int) -> tuple:
     costs = [loads + rest for loads, rest in parts]
     modes = MODES if any(loads for loads, _ in parts) else MODES[:1]
     best = None
+    planned = set()  # (job order, mode) of the plans dry-run so far
     for plan in ((priority, mode) for priority in PRIORITIES for mode in modes):
         schedule = ListSchedule(dependencies, costs, *plan)
+        # Two priorities that order the transactions alike make the same schedule and
+        # so the same makespan, which cannot beat the first one's (with no
+        # dependencies, roots-first is block order and critical-path longest-first).
+        alike = (schedule.order(), plan[1])
+        if alike in planned:
+            continue
+        planned.add(alike)
         planner = _Plan(schedule, partial(_planned, incarnations, cost_model.fresh()),
                         cost_model)
         makespan = SimulatedBackend().run(planner, threads, Metrics())
