@@ -164,27 +164,29 @@ def summary(d: "Data", out: Path) -> str:
              f"{span(values(d.focus_strategy, low))} at low contention"
              + (f" and {span(values(d.focus_strategy, high))} at high contention"
                 if high else "") + "."]
-    others = [f"{strategy} {span(values(strategy, memory))}"
-              for strategy in d.strategies
-              if strategy not in (d.focus_strategy, "serial") and values(strategy, memory)]
+    def others_on(settings):
+        return [f"{strategy} {span(values(strategy, settings))}" for strategy in d.strategies
+                if strategy not in (d.focus_strategy, "serial") and values(strategy, settings)]
+
+    others = others_on(memory)
     if others:
         lines.append(f"Over the same settings: {', '.join(others)}.")
     disk = [s for s in d.settings if s[3] == "gas-disk"]
     if disk:
-        others = [f"{strategy} {span(values(strategy, disk))}" for strategy in d.strategies
-                  if strategy not in (d.focus_strategy, "serial") and values(strategy, disk)]
+        others = others_on(disk)
         lines.append(f"With state on an SSD (`gas-disk`), {d.focus_strategy} reaches "
                      f"{span(values(d.focus_strategy, disk))} on "
                      f"{', '.join(d.labels[s] for s in disk)}"
                      + (f" ({', '.join(others)})" if others else "") + ".")
-    shipped = [(strategy, STRATEGIES[strategy].shipped_threads) for strategy in d.strategies
-               if STRATEGIES[strategy].shipped_threads in d.threads]
+    shipped = []
+    for strategy in d.strategies:
+        threads = STRATEGIES[strategy].shipped_threads
+        in_memory, on_disk = values(strategy, memory, threads), values(strategy, disk, threads)
+        if in_memory:
+            shipped.append(f"{strategy} at {threads} workers {span(in_memory)} in memory"
+                           + (f", {span(on_disk)} on an SSD" if on_disk else ""))
     if shipped:
-        lines.append("As shipped: " + "; ".join(
-            f"{strategy} at {threads} workers {span(values(strategy, memory, threads))} in "
-            f"memory" + (f", {span(values(strategy, disk, threads))} on an SSD"
-                         if values(strategy, disk, threads) else "")
-            for strategy, threads in shipped if values(strategy, memory, threads)) + ".")
+        lines.append(f"As shipped: {'; '.join(shipped)}.")
     return " ".join(lines)
 
 
